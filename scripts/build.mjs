@@ -1,0 +1,13 @@
+// Dual build: ESM (the source's own module system) and CJS, each with declarations.
+// Plain tsc twice keeps the output readable and needs no bundler.
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+
+const tsc = (...args) => execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', ...args], { stdio: 'inherit' });
+
+rmSync('dist', { recursive: true, force: true });
+tsc('-p', 'tsconfig.json');
+tsc('-p', 'tsconfig.json', '--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', 'dist/cjs');
+// Mark each output tree with its module kind so Node picks the right loader.
+writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
+writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
