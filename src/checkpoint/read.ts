@@ -1,0 +1,190 @@
+/**
+ * Opens a checkpoint directory and reads its weights back, trusting nothing: every JSON file is
+ * schema-checked, every file's size (and, when `checkpoint.json` is present, its CRC-32) is
+ * verified, and every weight must fit exactly in the bytes the manifest names.
+ */
+import { basename, dirname, join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import {
+  describeIssues,
+  metadataSchema,
+  modelJsonSchema,
+  weightsJsonSchema,
+  type CheckpointMetadata,
+  type ManifestGroup,
+  type ModelJson,
+} from '../formats/schema.js';
+import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
+import { pathKind, readFileBytes, readTextFile, resolveCommittedPath } from '../storage/node_fs.js';
+import { toFsPath } from '../storage/paths.js';
+import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
+
+/** JSON files describe weights; anything larger than this is not a checkpoint's JSON. */
+const MAX_JSON_BYTES = 256 * 1024 * 1024;
+
+export interface OpenedCheckpoint {
+  dir: string;
+  kind: 'model' | 'weights';
+  /** Absent for directories written by stock tfjs (tfjs-node's `file://`). */
+  metadata?: CheckpointMetadata;
+  modelJson?: ModelJson;
+  groups: ManifestGroup[];
+}
+
+export interface StoredWeight {
+  spec: WeightSpec;
+  bytes: Uint8Array;
+}
+
+async function readJsonFile(path: string): Promise<unknown | undefined> {
+  let text: string;
+  try {
+    text = await readTextFile(path, MAX_JSON_BYTES);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CorruptCheckpointError(`${path} is not valid JSON (${(e as Error).message}). The checkpoint is damaged; load another one.`, {
+      cause: e,
+    });
+  }
+}
+
+function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: import('zod').ZodError } }, value: unknown, path: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new CorruptCheckpointError(`${path} is not a valid checkpoint file: ${describeIssues(result.error)}.`);
+  }
+  return result.data;
+}
+
+/** Accepts the checkpoint directory or its `model.json` / `weights.json`. */
+async function locateDirectory(pathOrUrl: string): Promise<string> {
+  const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
+  const name = basename(path);
+  if ((name === MODEL_JSON_FILE || name === WEIGHTS_JSON_FILE) && (await pathKind(path)) === 'file') return dirname(path);
+  const resolved = await resolveCommittedPath(path);
+  if (resolved === undefined) {
+    const kind = await pathKind(path);
+    if (kind === 'file') {
+      throw new CheckpointError('PATH_CONFLICT', `${path} is a file; a checkpoint is a directory holding model.json or weights.json.`);
+    }
+    throw new CheckpointError('NOT_FOUND', `No checkpoint at ${path}: the directory does not exist.`);
+  }
+  return resolved;
+}
+
+export async function openCheckpoint(pathOrUrl: string): Promise<OpenedCheckpoint> {
+  const dir = await locateDirectory(pathOrUrl);
+  const metadataRaw = await readJsonFile(join(dir, METADATA_FILE));
+  const metadata = metadataRaw === undefined ? undefined : parseWith(metadataSchema, metadataRaw, join(dir, METADATA_FILE));
+  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE));
+  if (modelRaw !== undefined) {
+    const modelJson = parseWith(modelJsonSchema, modelRaw, join(dir, MODEL_JSON_FILE));
+    return { dir, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
+  }
+  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE));
+  if (weightsRaw !== undefined) {
+    const weightsJson = parseWith(weightsJsonSchema, weightsRaw, join(dir, WEIGHTS_JSON_FILE));
+    return { dir, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
+  }
+  throw new CheckpointError(
+    metadata ? 'CORRUPT_CHECKPOINT' : 'NOT_FOUND',
+    `${dir} holds neither ${MODEL_JSON_FILE} nor ${WEIGHTS_JSON_FILE}, so it is not a checkpoint${metadata ? ' (its manifest is missing)' : ''}.`,
+  );
+}
+
+function specByteLength(spec: WeightSpec, where: string): number {
+  const count = elementCount(spec.shape);
+  const bytes = count * bytesPerElement(spec.dtype);
+  if (!Number.isSafeInteger(bytes)) throw new CorruptCheckpointError(`${where}: weight '${spec.name}' has an absurd shape [${spec.shape}].`);
+  return bytes;
+}
+
+/** Reads one manifest group's shard files, verified. Sizes are checked before any large read. */
+export async function readGroupShards(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<Uint8Array[]> {
+  const where = checkpoint.dir;
+  const expected = group.weights.reduce((n, spec) => n + specByteLength(spec as WeightSpec, where), 0);
+  const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
+  if (checkpoint.metadata) {
+    const total = group.paths.reduce((n, p) => n + (recorded.get(p)?.size ?? NaN), 0);
+    if (total !== expected) {
+      throw new CorruptCheckpointError(
+        `${where}: the manifest's weights need ${expected} bytes but its files hold ${total}: the checkpoint is inconsistent.`,
+      );
+    }
+  }
+  const shards: Uint8Array[] = [];
+  let total = 0;
+  for (const name of group.paths) {
+    const file = recorded.get(name);
+    if (checkpoint.metadata && !file) throw new CorruptCheckpointError(`${where}: ${name} is not listed in ${METADATA_FILE}.`);
+    const bytes = await readFileBytes(join(checkpoint.dir, name), file?.size);
+    if (file && crc32(bytes) !== file.crc32) {
+      throw new CorruptCheckpointError(`${join(checkpoint.dir, name)} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
+    }
+    total += bytes.byteLength;
+    if (total > expected) break;
+    shards.push(bytes);
+  }
+  if (total !== expected) {
+    throw new CorruptCheckpointError(`${where}: the weights need ${expected} bytes but the weight files hold ${total}: a file is truncated or extra.`);
+  }
+  return shards;
+}
+
+/** Cuts each weight out of the shard sequence; copies only the rare weight that spans two shards. */
+function sliceWeights(specs: readonly WeightSpec[], shards: readonly Uint8Array[]): StoredWeight[] {
+  const out: StoredWeight[] = [];
+  let shard = 0;
+  let offset = 0;
+  for (const spec of specs) {
+    const length = elementCount(spec.shape) * bytesPerElement(spec.dtype);
+    while (shard < shards.length && offset === shards[shard]!.byteLength && length > 0) {
+      shard += 1;
+      offset = 0;
+    }
+    const current = shards[shard] ?? new Uint8Array(0);
+    if (offset + length <= current.byteLength) {
+      out.push({ spec, bytes: current.subarray(offset, offset + length) });
+      offset += length;
+      continue;
+    }
+    const joined = new Uint8Array(length);
+    let filled = 0;
+    while (filled < length) {
+      const source = shards[shard]!;
+      const take = Math.min(length - filled, source.byteLength - offset);
+      joined.set(source.subarray(offset, offset + take), filled);
+      filled += take;
+      offset += take;
+      if (offset === source.byteLength) {
+        shard += 1;
+        offset = 0;
+      }
+    }
+    out.push({ spec, bytes: joined });
+  }
+  return out;
+}
+
+export async function readAllWeights(checkpoint: OpenedCheckpoint): Promise<StoredWeight[]> {
+  const all: StoredWeight[] = [];
+  for (const group of checkpoint.groups) {
+    all.push(...sliceWeights(group.weights as WeightSpec[], await readGroupShards(checkpoint, group)));
+  }
+  return all;
+}
+
+/** Verifies the files of a checkpoint that carries `checkpoint.json`: every file present, sizes and checksums. */
+export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
+  if (!checkpoint.metadata) return;
+  for (const file of checkpoint.metadata.files) {
+    const bytes = await readFileBytes(join(checkpoint.dir, file.name), file.size);
+    if (crc32(bytes) !== file.crc32) throw new CorruptCheckpointError(`${join(checkpoint.dir, file.name)} fails its checksum.`);
+  }
+}

@@ -1,0 +1,108 @@
+/** The public save/load functions for one checkpoint directory (weights-only or full model). */
+import { io } from '@tensorflow/tfjs-core';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { CheckpointError } from '../errors.js';
+import type { CheckpointMetadata } from '../formats/schema.js';
+import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
+import { assignWeights, captureOptimizerExtras, restoreOptimizerExtras, modelJsonOf, modelWeightEntries, optimizerWeightEntries, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
+import { openCheckpoint, readAllWeights, readGroupShards } from './read.js';
+import { writeCheckpoint, type SaveContext } from './write.js';
+
+export interface SaveOptions {
+  /** Largest weight file in bytes; bigger models are split into `group1-shardKofN.bin` files. Default 256 MiB. */
+  maxShardBytes?: number;
+  /** Recorded in the checkpoint's `checkpoint.json`. */
+  context?: SaveContext;
+}
+
+export interface SaveModelOptions extends SaveOptions {
+  /** Save the optimizer state and training config so training resumes exactly. Default true. */
+  includeOptimizer?: boolean;
+}
+
+/** Rejects the Keras/HF single-file extensions that a later release adds, rather than writing another format under their name. */
+export function assertSupportedPath(path: string, what: string): void {
+  const ext = reservedFormatExtension(path);
+  if (ext) {
+    throw new CheckpointError(
+      'UNSUPPORTED_FORMAT',
+      `${what} ${path} ends in ${ext}, which names the Keras/Hugging Face ${ext === '.safetensors' ? 'safetensors' : ext === '.keras' ? 'Keras v3' : 'HDF5'} format; ` +
+        'this version of tfjs-checkpoint cannot write or read it yet. Use a path without that extension: checkpoints are directories in the TF.js layers format.',
+    );
+  }
+}
+
+/** Writes the model's weights (no topology, no optimizer state) to a checkpoint directory. */
+export async function saveWeights(model: LayersModel, path: string, options: SaveOptions = {}): Promise<CheckpointMetadata> {
+  assertSupportedPath(path, 'Cannot save weights to');
+  return writeCheckpoint(
+    toFsPath(path),
+    { kind: 'weights', entries: modelWeightEntries(model) },
+    { maxShardBytes: options.maxShardBytes, context: { tfjsVersion: tfjsVersion(), ...options.context } },
+  );
+}
+
+/** Writes the whole model (topology, weights and, by default, optimizer state) in the layout `tf.loadLayersModel('file://…/model.json')` reads. */
+export async function saveModel(model: LayersModel, path: string, options: SaveModelOptions = {}): Promise<CheckpointMetadata> {
+  assertSupportedPath(path, 'Cannot save the model to');
+  const includeOptimizer = options.includeOptimizer ?? true;
+  const optimizer = includeOptimizer ? await optimizerWeightEntries(model) : { entries: [], owned: [] };
+  try {
+    return await writeCheckpoint(
+      toFsPath(path),
+      { kind: 'model', entries: [...modelWeightEntries(model), ...optimizer.entries], modelJson: modelJsonOf(model, includeOptimizer) },
+      {
+        maxShardBytes: options.maxShardBytes,
+        context: { tfjsVersion: tfjsVersion(), ...options.context, ...(includeOptimizer ? { optimizerExtras: captureOptimizerExtras(model) } : {}) },
+      },
+    );
+  } finally {
+    for (const t of optimizer.owned) t.dispose();
+  }
+}
+
+/**
+ * Loads weights saved by `saveWeights`, `saveModel`, ModelCheckpoint or stock `model.save('file://…')`
+ * into `model`. Weights are matched by name, or by order when the names differ (two instances of one
+ * architecture get different auto-generated names). Any mismatch throws and leaves the model unchanged.
+ */
+export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
+  assertSupportedPath(path, 'Cannot load weights from');
+  const checkpoint = await openCheckpoint(path);
+  const stored = await readAllWeights(checkpoint);
+  assignWeights(model, stored, options.strict ?? true, checkpoint.dir);
+}
+
+/** An IOHandler that serves a checkpoint directory's model to `tf.loadLayersModel`. */
+export function checkpointLoadHandler(path: string): io.IOHandler {
+  return {
+    async load(): Promise<io.ModelArtifacts> {
+      const checkpoint = await openCheckpoint(path);
+      if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
+        throw new CheckpointError(
+          'INVALID_ARGUMENT',
+          `${checkpoint.dir} is a weights-only checkpoint (no model topology). Build the model in code and call loadWeights(model, path) instead.`,
+        );
+      }
+      const { weightsManifest, ...modelJson } = checkpoint.modelJson;
+      const weightData: ArrayBuffer[] = [];
+      for (const group of weightsManifest) {
+        for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
+      }
+      return {
+        ...(modelJson as unknown as io.ModelArtifacts),
+        weightSpecs: weightsManifest.flatMap((g) => g.weights) as io.WeightsManifestEntry[],
+        weightData,
+      };
+    },
+  };
+}
+
+/** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */
+export async function loadModel(path: string): Promise<LayersModel> {
+  assertSupportedPath(path, 'Cannot load a model from');
+  const checkpoint = await openCheckpoint(path);
+  const model = await loadLayersModel(checkpointLoadHandler(checkpoint.dir));
+  restoreOptimizerExtras(model, checkpoint.metadata?.optimizerExtras);
+  return model;
+}

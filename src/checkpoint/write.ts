@@ -1,0 +1,117 @@
+/**
+ * Turns weights (and, for full models, the model's JSON) into a committed checkpoint directory:
+ * plan shards, stream each weight's bytes into them, write the manifest and `checkpoint.json`,
+ * then commit atomically. Memory stays at one weight at a time beyond what the caller holds.
+ */
+import { planShards, type ShardPlan } from '../formats/shards.js';
+import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
+import { specOf, type WeightEntry } from '../formats/weight_entry.js';
+import { StagedDirectory, type WrittenFile } from '../storage/node_fs.js';
+import { VERSION } from '../version.js';
+
+/** Default shard size: large enough for disk speed, below the 2 GiB that stock Node loaders can read per file. */
+export const DEFAULT_SHARD_BYTES = 256 * 1024 * 1024;
+
+export const METADATA_FILE = 'checkpoint.json';
+export const MODEL_JSON_FILE = 'model.json';
+export const WEIGHTS_JSON_FILE = 'weights.json';
+
+/** What the caller knows about the moment of the save; recorded in `checkpoint.json`. */
+export interface SaveContext {
+  epoch?: number | null;
+  batch?: number | null;
+  step?: number | null;
+  samplesSeen?: number | null;
+  metrics?: Record<string, number>;
+  monitor?: CheckpointMetadata['monitor'];
+  tfjsVersion?: string | null;
+  optimizerExtras?: Record<string, number>;
+}
+
+export interface CheckpointContents {
+  kind: 'model' | 'weights';
+  entries: WeightEntry[];
+  /** For full models: model.json without its weightsManifest. */
+  modelJson?: Omit<ModelJson, 'weightsManifest'>;
+}
+
+export interface WriteOptions {
+  maxShardBytes?: number;
+  context?: SaveContext;
+}
+
+async function* shardChunks(plan: ShardPlan, entries: readonly WeightEntry[], cache: { index: number; bytes?: Uint8Array }) {
+  for (const piece of plan.pieces) {
+    // A weight spanning two shards is read once.
+    if (cache.index !== piece.entry) cache.bytes = undefined;
+    if (!cache.bytes) {
+      const entry = entries[piece.entry]!;
+      const bytes = await entry.read();
+      if (bytes.byteLength !== entry.byteLength) {
+        throw new Error(`Weight '${entry.name}' produced ${bytes.byteLength} bytes, expected ${entry.byteLength}`);
+      }
+      cache.index = piece.entry;
+      cache.bytes = bytes;
+    }
+    yield cache.bytes.subarray(piece.start, piece.end);
+  }
+}
+
+function jsonBytes(value: unknown): Uint8Array[] {
+  return [new TextEncoder().encode(JSON.stringify(value))];
+}
+
+function encodeMetrics(metrics: Record<string, number> = {}): CheckpointMetadata['metrics'] {
+  return Object.fromEntries(Object.entries(metrics).map(([k, v]) => [k, encodeNumber(v)]));
+}
+
+export function buildMetadata(kind: 'model' | 'weights', files: readonly WrittenFile[], context: SaveContext = {}): CheckpointMetadata {
+  return {
+    format: METADATA_FORMAT,
+    formatVersion: 1,
+    kind,
+    createdAt: new Date().toISOString(),
+    library: { name: 'tfjs-checkpoint', version: VERSION },
+    tfjsVersion: context.tfjsVersion ?? null,
+    epoch: context.epoch ?? null,
+    batch: context.batch ?? null,
+    step: context.step ?? null,
+    samplesSeen: context.samplesSeen ?? null,
+    metrics: encodeMetrics(context.metrics),
+    monitor: context.monitor ?? null,
+    ...(context.optimizerExtras && Object.keys(context.optimizerExtras).length ? { optimizerExtras: context.optimizerExtras } : {}),
+    files: files.map((f) => ({ name: f.name, size: f.size, crc32: f.crc32 })),
+  };
+}
+
+/** Writes and commits one checkpoint directory at `path`. Nothing appears at `path` unless every step succeeds. */
+export async function writeCheckpoint(path: string, contents: CheckpointContents, options: WriteOptions = {}): Promise<CheckpointMetadata> {
+  const plans = planShards(
+    contents.entries.map((e) => e.byteLength),
+    options.maxShardBytes ?? DEFAULT_SHARD_BYTES,
+  );
+  const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
+  const stage = await StagedDirectory.begin(path);
+  try {
+    const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
+    for (const plan of plans) await stage.writeFile(plan.fileName, shardChunks(plan, contents.entries, cache));
+    cache.bytes = undefined;
+    if (contents.kind === 'model') {
+      const { modelTopology, ...rest } = contents.modelJson ?? { modelTopology: {} };
+      // tfjs-node's key order: topology first, then the manifest, then the rest.
+      await stage.writeFile(MODEL_JSON_FILE, jsonBytes({ modelTopology, weightsManifest, ...rest }));
+    } else {
+      await stage.writeFile(
+        WEIGHTS_JSON_FILE,
+        jsonBytes({ format: WEIGHTS_FORMAT, formatVersion: 1, generatedBy: `tfjs-checkpoint v${VERSION}`, weightsManifest }),
+      );
+    }
+    const metadata = buildMetadata(contents.kind, stage.writtenFiles(), options.context);
+    await stage.writeFile(METADATA_FILE, jsonBytes(metadata));
+    await stage.commit();
+    return metadata;
+  } catch (e) {
+    await stage.abort();
+    throw e;
+  }
+}
