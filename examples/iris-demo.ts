@@ -32,7 +32,7 @@ function buildModel(): tf.Sequential {
       tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });
-  model.compile({ optimizer: tf.train.adam(0.02), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  model.compile({ optimizer: tf.train.adam(0.005), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }
 
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const checkpoint = modelCheckpoint({ filepath: TEMPLATE, monitor: 'val_acc', mode: 'max', saveBestOnly: true, verbose: 1 });
   const model = buildModel();
   console.log(`Training on Iris (${features.length} samples, 20% held out), saving the best model to ${TEMPLATE}`);
-  const history = await model.fit(x, ys, { epochs: 30, batchSize: 16, validationSplit: 0.2, shuffle: false, callbacks: [checkpoint], verbose: 0 });
+  const history = await model.fit(x, ys, { epochs: 40, batchSize: 16, validationSplit: 0.2, shuffle: false, callbacks: [checkpoint], verbose: 0 });
 
   const reported = history.history['val_acc'] as number[];
   const bestReported = Math.max(...reported);

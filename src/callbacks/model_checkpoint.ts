@@ -198,7 +198,7 @@ export class ModelCheckpoint extends Callback {
     return this.direction;
   }
 
-  override async onEpochBegin(epoch: number): Promise<void> {
+  override async onEpochBegin(epoch: number, _logs?: Record<string, unknown>): Promise<void> {
     this.currentEpoch = epoch;
   }
 

@@ -37,10 +37,11 @@ export interface StoredWeight {
   bytes: Uint8Array;
 }
 
-async function readJsonFile(path: string): Promise<unknown | undefined> {
+/** Reads and parses a JSON file; undefined if it does not exist. Checked against `recorded` when given. */
+async function readJsonFile(path: string, recorded?: { size: number; crc32: number }): Promise<unknown | undefined> {
   let text: string;
   try {
-    text = await readTextFile(path, MAX_JSON_BYTES);
+    text = await readTextFile(path, MAX_JSON_BYTES, recorded);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -82,12 +83,13 @@ export async function openCheckpoint(pathOrUrl: string): Promise<OpenedCheckpoin
   const dir = await locateDirectory(pathOrUrl);
   const metadataRaw = await readJsonFile(join(dir, METADATA_FILE));
   const metadata = metadataRaw === undefined ? undefined : parseWith(metadataSchema, metadataRaw, join(dir, METADATA_FILE));
-  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE));
+  const recorded = (name: string) => metadata?.files.find((f) => f.name === name);
+  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE), recorded(MODEL_JSON_FILE));
   if (modelRaw !== undefined) {
     const modelJson = parseWith(modelJsonSchema, modelRaw, join(dir, MODEL_JSON_FILE));
     return { dir, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
   }
-  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE));
+  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE), recorded(WEIGHTS_JSON_FILE));
   if (weightsRaw !== undefined) {
     const weightsJson = parseWith(weightsJsonSchema, weightsRaw, join(dir, WEIGHTS_JSON_FILE));
     return { dir, kind: 'weights', metadata, groups: weightsJson.weightsManifest };

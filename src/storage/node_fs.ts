@@ -272,20 +272,21 @@ export async function readFileBytes(path: string, expectedSize?: number): Promis
   }
 }
 
-export async function readTextFile(path: string, maxBytes: number): Promise<string> {
-  let handle: FileHandle | undefined;
+/** Reads a small text file, refusing anything over `maxBytes`; checked against `recorded` size and CRC-32 when given. */
+export async function readTextFile(path: string, maxBytes: number, recorded?: { size: number; crc32: number }): Promise<string> {
+  let size: number;
   try {
-    handle = await open(path, 'r');
-    const { size } = await handle.stat();
-    if (size > maxBytes) {
-      throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is ${size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
-    }
+    size = (await stat(path)).size;
   } catch (e) {
-    if (e instanceof CheckpointError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
     throw ioError('read', path, e);
-  } finally {
-    await handle?.close().catch(() => undefined);
   }
-  return new TextDecoder('utf-8', { fatal: false }).decode(await readFileBytes(path));
+  if (size > maxBytes) {
+    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is ${size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
+  }
+  const bytes = await readFileBytes(path, recorded?.size);
+  if (recorded && crc32(bytes) !== recorded.crc32) {
+    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
+  }
+  return new TextDecoder('utf-8').decode(bytes);
 }

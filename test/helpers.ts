@@ -1,0 +1,61 @@
+/** Shared test fixtures: temporary directories, small seeded models, a capturing logger. */
+import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import type { CheckpointLogger } from '../src/index.js';
+
+tf.enableProdMode();
+
+const made: string[] = [];
+after(async () => {
+  await Promise.all(made.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** A fresh directory, removed when the test file ends. */
+export async function tempDir(prefix = 'tfjs-ckpt-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export interface CapturedLogger extends CheckpointLogger {
+  lines: string[];
+  warnings: string[];
+}
+
+export function captureLogger(): CapturedLogger {
+  const lines: string[] = [];
+  const warnings: string[] = [];
+  return { lines, warnings, log: (m) => lines.push(m), warn: (m) => warnings.push(m) };
+}
+
+/** A small classifier with seeded initializers, compiled with adam and accuracy. */
+export function smallClassifier(seed = 1, { batchNorm = false } = {}): tf.Sequential {
+  const layers: tf.layers.Layer[] = [
+    tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
+  ];
+  if (batchNorm) layers.push(tf.layers.batchNormalization());
+  layers.push(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
+  const model = tf.sequential({ layers });
+  model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  return model;
+}
+
+/** Deterministic toy data: n samples of 4 features and one-hot labels from 3 classes. */
+export function toyData(n: number, seed = 7): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const x = tf.randomNormal([n, 4], 0, 1, 'float32', seed) as tf.Tensor2D;
+  const labels = tf.tidy(() => x.slice([0, 0], [n, 1]).add(x.slice([0, 1], [n, 1])).reshape([n]).step().add(x.slice([0, 2], [n, 1]).reshape([n]).step()).toInt());
+  const y = tf.oneHot(labels as tf.Tensor1D, 3).toFloat() as tf.Tensor2D;
+  labels.dispose();
+  return { x, y };
+}
+
+export function maxAbsDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
+  return Math.max(0, ...a.map((t, i) => tf.tidy(() => t.sub(b[i]!).abs().max().dataSync()[0]!)));
+}
+
+export function weightsOf(model: tf.LayersModel): tf.Tensor[] {
+  return model.getWeights();
+}
