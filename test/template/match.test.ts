@@ -74,7 +74,7 @@ describe('compileTemplatePattern', () => {
     assert.ok(pattern.test('w.-1-0.25'));
     assert.ok(!pattern.test('w.1-0.25'));
     assert.ok(!pattern.test('w.01-0.250'));
-    const spaced = compileTemplatePattern('{epoch:>3}|');
+    const spaced = compileTemplatePattern('{epoch:>3d}|');
     assert.ok(spaced.test('  1|'));
     assert.ok(spaced.test('1234|'));
     assert.ok(!spaced.test('1|'));
