@@ -11,17 +11,19 @@ import { describeTypeChar, groupingTypeError, parseFormatSpec, type FormatSpec, 
 const INTEGER_TYPES = new Set<PresentationType>(['b', 'c', 'd', 'o', 'x', 'X', 'n']);
 /** Types an int is converted to float for (PyNumber_Float). */
 const FLOAT_ONLY_TYPES = new Set<PresentationType>(['e', 'E', 'f', 'F', 'g', 'G', '%']);
+const INTEGER_BASES: Partial<Record<PresentationType, number>> = { b: 2, o: 8, x: 16, X: 16 };
 const MAX_C_INT = 2 ** 31 - 1;
 const MAX_C_LONG = 2n ** 63n - 1n;
 const MAX_CODE_POINT = 0x10ffff;
 
-function mismatch(reason: string, fieldName: string): TemplateError {
-  return new TemplateError('TEMPLATE_TYPE_MISMATCH', `${reason} (field '${fieldName}')`);
+function mismatch(reason: string, fieldName: string, hint = ''): TemplateError {
+  return new TemplateError('TEMPLATE_TYPE_MISMATCH', `${reason} (field '${fieldName}')${hint}`);
 }
 
 function unknownCode(type: string, typeName: string, fieldName: string): TemplateError {
-  const hint = typeName === 'float' && INTEGER_TYPES.has(type as PresentationType) ? '; use a float format such as .0f' : '';
-  return mismatch(`Unknown format code '${describeTypeChar(type)}' for object of type '${typeName}'${hint}`, fieldName);
+  const intCodeOnFloat = typeName === 'float' && INTEGER_TYPES.has(type as PresentationType);
+  const hint = intCodeOnFloat ? `; the value is a float, so use a float format such as {${fieldName}:.0f}` : '';
+  return mismatch(`Unknown format code '${describeTypeChar(type)}' for object of type '${typeName}'`, fieldName, hint);
 }
 
 /** Fill and alignment for numbers: right-aligned, and the `0` flag means zero padding after the sign. */
@@ -56,7 +58,7 @@ function formatInteger(value: bigint, typeName: 'int' | 'bool', spec: FormatSpec
     return layoutNumber(pieces, numberLayout(spec, undefined));
   }
 
-  const base = { b: 2, o: 8, x: 16, X: 16 }[type as string] ?? 10;
+  const base = INTEGER_BASES[type] ?? 10;
   const magnitude = value < 0n ? -value : value;
   let digits = magnitude.toString(base);
   let prefix = spec.alternate && base !== 10 ? `0${type}` : '';
