@@ -98,6 +98,22 @@ describe('ModelCheckpoint in model.fit', () => {
     assert.equal(maxAbsDiff(resumed.getWeights(), model.getWeights()), 0);
   });
 
+  it('S20: loadWeightsOnRestart (deprecated) restores the newest checkpoint, so 3 epochs + 1 equals 4 epochs', async () => {
+    const dir = await tempDir();
+    const { x, y } = toyData(16);
+    const filepath = join(dir, 'checkpoint.epoch{epoch:02d}');
+    const first = smallClassifier(4);
+    await first.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0, callbacks: [modelCheckpoint({ filepath })] });
+    const reference = await loadModel(join(dir, 'checkpoint.epoch03'));
+    await reference.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0 });
+    const logger = captureLogger();
+    const second = await loadModel(join(dir, 'checkpoint.epoch03'));
+    second.setWeights(smallClassifier(9).getWeights());
+    await second.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks: [modelCheckpoint({ filepath, loadWeightsOnRestart: true, logger })] });
+    assert.match(logger.warnings[0]!, /`loadWeightsOnRestart` argument is deprecated/);
+    assert.equal(maxAbsDiff(second.getWeights(), reference.getWeights()), 0);
+  });
+
   it('a template type error ({loss:d}) rejects fit with a TemplateError and writes nothing', async () => {
     const dir = await tempDir();
     const model = smallClassifier();

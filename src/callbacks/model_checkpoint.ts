@@ -10,7 +10,8 @@ import { SaveSchedule, type SaveFreq } from '../policy/save_schedule.js';
 import { resolveAlias } from '../template/alias.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
-import { assertSupportedPath, saveModel, saveWeights } from '../checkpoint/save_load.js';
+import { assertSupportedPath, loadWeights, saveModel, saveWeights } from '../checkpoint/save_load.js';
+import { latestCheckpoint } from '../checkpoint/latest.js';
 import type { SaveContext } from '../checkpoint/write.js';
 import { encodeNumber } from '../formats/schema.js';
 import { readLogValue, resolveLogs } from './logs.js';
@@ -58,6 +59,11 @@ export interface ModelCheckpointArgs {
   period?: number;
   /** The best value to beat initially (Keras's `initial_value_threshold`). Default: +inf for min, -inf for max. */
   initialValueThreshold?: number;
+  /**
+   * @deprecated As in Keras: load the weights before calling fit() instead. At the start of training,
+   * loads the newest checkpoint matching `filepath` (if any) into the model. Default false.
+   */
+  loadWeightsOnRestart?: boolean;
   /** Full-model saves include the optimizer state and training config, so training resumes exactly. Default true. */
   includeOptimizer?: boolean;
   /** Largest weight file, in bytes; larger models are split into shards. Default 256 MiB. */
@@ -76,6 +82,7 @@ const KNOWN_ARGS = new Set([
   'saveFreq',
   'period',
   'initialValueThreshold',
+  'loadWeightsOnRestart',
   'includeOptimizer',
   'maxShardBytes',
   'logger',
@@ -105,7 +112,7 @@ function validateArgs(args: ModelCheckpointArgs): void {
   if (args.verbose !== undefined && (typeof args.verbose !== 'number' || !Number.isFinite(args.verbose))) {
     throw invalid(`\`verbose\` must be 0 or 1; got ${JSON.stringify(args.verbose)}.`);
   }
-  for (const key of ['saveBestOnly', 'saveWeightsOnly', 'includeOptimizer'] as const) {
+  for (const key of ['saveBestOnly', 'saveWeightsOnly', 'includeOptimizer', 'loadWeightsOnRestart'] as const) {
     if (args[key] !== undefined && typeof args[key] !== 'boolean') throw invalid(`\`${key}\` must be true or false; got ${JSON.stringify(args[key])}.`);
   }
   const freq = args.saveFreq;
@@ -155,6 +162,7 @@ export class ModelCheckpoint extends Callback {
   readonly period: number;
   readonly initialValueThreshold: number | undefined;
   readonly includeOptimizer: boolean;
+  readonly loadWeightsOnRestart: boolean;
   readonly maxShardBytes: number | undefined;
   private readonly logger: CheckpointLogger;
   private readonly direction: Direction;
@@ -177,10 +185,16 @@ export class ModelCheckpoint extends Callback {
     this.period = args.period ?? 1;
     this.initialValueThreshold = args.initialValueThreshold;
     this.includeOptimizer = args.includeOptimizer ?? true;
+    this.loadWeightsOnRestart = args.loadWeightsOnRestart ?? false;
     this.maxShardBytes = args.maxShardBytes;
     this.logger = args.logger ?? consoleLogger;
     if (args.period !== undefined) {
       this.logger.warn('`period` argument is deprecated. Please use `saveFreq` to specify the frequency in number of samples seen.');
+    }
+    if (args.loadWeightsOnRestart !== undefined) {
+      this.logger.warn(
+        '`loadWeightsOnRestart` argument is deprecated. Please use `loadWeights(model, path)` (or `loadModel(path)`) before the start of `model.fit()`.',
+      );
     }
     let mode = args.mode ?? 'auto';
     if (mode !== 'auto' && mode !== 'min' && mode !== 'max') {
@@ -196,6 +210,21 @@ export class ModelCheckpoint extends Callback {
   /** 'min' or 'max': the direction 'auto' resolved to. */
   get monitorDirection(): Direction {
     return this.direction;
+  }
+
+  override async onTrainBegin(_logs?: Record<string, unknown>): Promise<void> {
+    if (!this.loadWeightsOnRestart) return;
+    const path = await latestCheckpoint(this.filepath);
+    if (path === null) return;
+    try {
+      await loadWeights(this.model as LayersModel, path);
+    } catch (e) {
+      throw new CheckpointError(
+        e instanceof CheckpointError ? e.code : 'IO_ERROR',
+        `Error loading file from ${path}. Reason: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
   }
 
   override async onEpochBegin(epoch: number, _logs?: Record<string, unknown>): Promise<void> {

@@ -6,7 +6,8 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
-import { compileTemplatePattern, templateHasFields } from '../template/match.js';
+import { compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
+import { formatFilepath } from '../template/format.js';
 import { CHECKPOINT_MARKERS, pathKind } from '../storage/node_fs.js';
 import { isTemporaryName, toFsPath } from '../storage/paths.js';
 
@@ -21,14 +22,15 @@ async function isCheckpointDirectory(path: string): Promise<boolean> {
 
 /** Every existing path that matches the template, segment by segment. */
 async function matchingPaths(template: string): Promise<string[]> {
-  const segments = template.split('/');
+  const segments = splitTemplateSegments(template);
   let bases = [isAbsolute(template) ? '/' : ''];
   for (const [i, segment] of segments.entries()) {
     if (segment === '' && i === 0) continue;
     const next: string[] = [];
     for (const base of bases) {
       if (!templateHasFields(segment)) {
-        next.push(base === '' ? segment : join(base, segment));
+        const literal = formatFilepath(segment, {}); // undoes {{ }} escapes
+        next.push(base === '' ? literal : join(base, literal));
         continue;
       }
       const pattern = compileTemplatePattern(segment);

@@ -191,3 +191,21 @@ export function compileTemplatePattern(template: string): RegExp {
 export function templateHasFields(template: string): boolean {
   return parseTemplate(template).some((part) => part.kind === 'field');
 }
+
+/**
+ * Splits a path template into its `/`-separated segments, each still a template. Only literal
+ * slashes split: a `/` inside a field's spec (a fill character) stays in its field.
+ */
+export function splitTemplateSegments(template: string): string[] {
+  const segments: string[] = [''];
+  for (const part of parseTemplate(template)) {
+    if (part.kind === 'field') {
+      segments[segments.length - 1] += `{${part.name}${part.conversion ? `!${part.conversion}` : ''}${part.spec ? `:${part.spec}` : ''}}`;
+      continue;
+    }
+    const pieces = part.text.replace(/\{/g, '{{').replace(/\}/g, '}}').split('/');
+    segments[segments.length - 1] += pieces[0];
+    segments.push(...pieces.slice(1));
+  }
+  return segments;
+}
