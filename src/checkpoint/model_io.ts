@@ -3,30 +3,23 @@
  * their original names, then optimizer state), the model's JSON, and loading weights back by name
  * with a fallback to weight order. Loading validates everything before the first variable changes.
  */
-import { Tensor, Variable, tensor as makeTensor, version_core } from '@tensorflow/tfjs-core';
+import { Variable, tensor as makeTensor, version_core, type Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers as layersVersion } from '@tensorflow/tfjs-layers';
 import { CheckpointError, WeightMismatchError } from '../errors.js';
 import type { ModelJson } from '../formats/schema.js';
-import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
 import type { StoredWeight } from './read.js';
 
 export function tfjsVersion(): string {
   return version_core;
 }
 
-/** The model's weights, named as tfjs names them in files (`LayerVariable.originalName`). */
-export function modelWeightEntries(model: LayersModel): WeightEntry[] {
-  return model.weights.map((w) => tensorEntry(w.originalName, w.read()));
-}
-
-/** Optimizer state in tfjs's layout (group 'optimizer'), plus the tensors the caller must dispose afterwards. */
-export async function optimizerWeightEntries(model: LayersModel): Promise<{ entries: WeightEntry[]; owned: Tensor[] }> {
+/** The optimizer's state as tfjs names it; a clear error for optimizers that cannot export it. */
+export async function optimizerNamedWeights(model: LayersModel): Promise<{ name: string; tensor: Tensor }[]> {
   const optimizer = model.optimizer;
-  if (!optimizer) return { entries: [], owned: [] };
-  let named;
+  if (!optimizer) return [];
   try {
-    named = await optimizer.getWeights();
+    return await optimizer.getWeights();
   } catch (e) {
     throw new CheckpointError(
       'INVALID_ARGUMENT',
@@ -35,9 +28,6 @@ export async function optimizerWeightEntries(model: LayersModel): Promise<{ entr
       { cause: e },
     );
   }
-  // Variables are live state; anything else (the iteration count) was made for us and is ours to dispose.
-  const owned = named.map((n) => n.tensor).filter((t) => !(t instanceof Variable));
-  return { entries: named.map((n) => tensorEntry(n.name, n.tensor, 'optimizer')), owned };
 }
 
 interface TrainingConfigAccess {

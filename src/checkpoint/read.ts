@@ -16,6 +16,7 @@ import {
   type ModelJson,
 } from '../formats/schema.js';
 import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
+import { nodeFs, type FsOps } from '../storage/fs_ops.js';
 import { pathKind, readFileBytes, readTextFile, resolveCommittedPath } from '../storage/node_fs.js';
 import { toFsPath } from '../storage/paths.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
@@ -25,6 +26,7 @@ const MAX_JSON_BYTES = 256 * 1024 * 1024;
 
 export interface OpenedCheckpoint {
   dir: string;
+  fs: FsOps;
   kind: 'model' | 'weights';
   /** Absent for directories written by stock tfjs (tfjs-node's `file://`). */
   metadata?: CheckpointMetadata;
@@ -38,10 +40,10 @@ export interface StoredWeight {
 }
 
 /** Reads and parses a JSON file; undefined if it does not exist. Checked against `recorded` when given. */
-async function readJsonFile(path: string, recorded?: { size: number; crc32: number }): Promise<unknown | undefined> {
+async function readJsonFile(path: string, fs: FsOps, recorded?: { size: number; crc32: number }): Promise<unknown | undefined> {
   let text: string;
   try {
-    text = await readTextFile(path, MAX_JSON_BYTES, recorded);
+    text = await readTextFile(path, MAX_JSON_BYTES, recorded, fs);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;
@@ -64,13 +66,13 @@ function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T 
 }
 
 /** Accepts the checkpoint directory or its `model.json` / `weights.json`. */
-async function locateDirectory(pathOrUrl: string): Promise<string> {
+async function locateDirectory(pathOrUrl: string, fs: FsOps): Promise<string> {
   const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
   const name = basename(path);
-  if ((name === MODEL_JSON_FILE || name === WEIGHTS_JSON_FILE) && (await pathKind(path)) === 'file') return dirname(path);
-  const resolved = await resolveCommittedPath(path);
+  if ((name === MODEL_JSON_FILE || name === WEIGHTS_JSON_FILE) && (await pathKind(path, fs)) === 'file') return dirname(path);
+  const resolved = await resolveCommittedPath(path, fs);
   if (resolved === undefined) {
-    const kind = await pathKind(path);
+    const kind = await pathKind(path, fs);
     if (kind === 'file') {
       throw new CheckpointError('PATH_CONFLICT', `${path} is a file; a checkpoint is a directory holding model.json or weights.json.`);
     }
@@ -79,20 +81,20 @@ async function locateDirectory(pathOrUrl: string): Promise<string> {
   return resolved;
 }
 
-export async function openCheckpoint(pathOrUrl: string): Promise<OpenedCheckpoint> {
-  const dir = await locateDirectory(pathOrUrl);
-  const metadataRaw = await readJsonFile(join(dir, METADATA_FILE));
+export async function openCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<OpenedCheckpoint> {
+  const dir = await locateDirectory(pathOrUrl, fs);
+  const metadataRaw = await readJsonFile(join(dir, METADATA_FILE), fs);
   const metadata = metadataRaw === undefined ? undefined : parseWith(metadataSchema, metadataRaw, join(dir, METADATA_FILE));
   const recorded = (name: string) => metadata?.files.find((f) => f.name === name);
-  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE), recorded(MODEL_JSON_FILE));
+  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE), fs, recorded(MODEL_JSON_FILE));
   if (modelRaw !== undefined) {
     const modelJson = parseWith(modelJsonSchema, modelRaw, join(dir, MODEL_JSON_FILE));
-    return { dir, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
+    return { dir, fs, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
   }
-  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE), recorded(WEIGHTS_JSON_FILE));
+  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE), fs, recorded(WEIGHTS_JSON_FILE));
   if (weightsRaw !== undefined) {
     const weightsJson = parseWith(weightsJsonSchema, weightsRaw, join(dir, WEIGHTS_JSON_FILE));
-    return { dir, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
+    return { dir, fs, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
   }
   throw new CheckpointError(
     metadata ? 'CORRUPT_CHECKPOINT' : 'NOT_FOUND',
@@ -125,7 +127,7 @@ export async function readGroupShards(checkpoint: OpenedCheckpoint, group: Manif
   for (const name of group.paths) {
     const file = recorded.get(name);
     if (checkpoint.metadata && !file) throw new CorruptCheckpointError(`${where}: ${name} is not listed in ${METADATA_FILE}.`);
-    const bytes = await readFileBytes(join(checkpoint.dir, name), file?.size);
+    const bytes = await readFileBytes(join(checkpoint.dir, name), file?.size, checkpoint.fs);
     if (file && crc32(bytes) !== file.crc32) {
       throw new CorruptCheckpointError(`${join(checkpoint.dir, name)} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
     }
@@ -186,7 +188,7 @@ export async function readAllWeights(checkpoint: OpenedCheckpoint): Promise<Stor
 export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
   if (!checkpoint.metadata) return;
   for (const file of checkpoint.metadata.files) {
-    const bytes = await readFileBytes(join(checkpoint.dir, file.name), file.size);
+    const bytes = await readFileBytes(join(checkpoint.dir, file.name), file.size, checkpoint.fs);
     if (crc32(bytes) !== file.crc32) throw new CorruptCheckpointError(`${join(checkpoint.dir, file.name)} fails its checksum.`);
   }
 }

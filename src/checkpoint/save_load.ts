@@ -4,15 +4,19 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError } from '../errors.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
 import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
-import { assignWeights, captureOptimizerExtras, restoreOptimizerExtras, modelJsonOf, modelWeightEntries, optimizerWeightEntries, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
+import { assignWeights, restoreOptimizerExtras, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
+import { snapshotModel, type Snapshot } from './snapshot.js';
 import { openCheckpoint, readAllWeights, readGroupShards } from './read.js';
-import { writeCheckpoint, type SaveContext } from './write.js';
+import { writeSnapshot, type SaveContext } from './write.js';
+import type { FsOps } from '../storage/fs_ops.js';
 
 export interface SaveOptions {
   /** Largest weight file in bytes; bigger models are split into `group1-shardKofN.bin` files. Default 256 MiB. */
   maxShardBytes?: number;
   /** Recorded in the checkpoint's `checkpoint.json`. */
   context?: SaveContext;
+  /** The file-system calls to use (tests inject faults here). */
+  fs?: FsOps;
 }
 
 export interface SaveModelOptions extends SaveOptions {
@@ -35,29 +39,25 @@ export function assertSupportedPath(path: string, what: string): void {
 /** Writes the model's weights (no topology, no optimizer state) to a checkpoint directory. */
 export async function saveWeights(model: LayersModel, path: string, options: SaveOptions = {}): Promise<CheckpointMetadata> {
   assertSupportedPath(path, 'Cannot save weights to');
-  return writeCheckpoint(
-    toFsPath(path),
-    { kind: 'weights', entries: modelWeightEntries(model) },
-    { maxShardBytes: options.maxShardBytes, context: { tfjsVersion: tfjsVersion(), ...options.context } },
-  );
+  return saveSnapshot(await snapshotModel(model, { weightsOnly: true, includeOptimizer: false }), path, options);
 }
 
 /** Writes the whole model (topology, weights and, by default, optimizer state) in the layout `tf.loadLayersModel('file://…/model.json')` reads. */
 export async function saveModel(model: LayersModel, path: string, options: SaveModelOptions = {}): Promise<CheckpointMetadata> {
   assertSupportedPath(path, 'Cannot save the model to');
-  const includeOptimizer = options.includeOptimizer ?? true;
-  const optimizer = includeOptimizer ? await optimizerWeightEntries(model) : { entries: [], owned: [] };
+  const snapshot = await snapshotModel(model, { weightsOnly: false, includeOptimizer: options.includeOptimizer ?? true });
+  return saveSnapshot(snapshot, path, options);
+}
+
+async function saveSnapshot(snapshot: Snapshot, path: string, options: SaveOptions): Promise<CheckpointMetadata> {
   try {
-    return await writeCheckpoint(
-      toFsPath(path),
-      { kind: 'model', entries: [...modelWeightEntries(model), ...optimizer.entries], modelJson: modelJsonOf(model, includeOptimizer) },
-      {
-        maxShardBytes: options.maxShardBytes,
-        context: { tfjsVersion: tfjsVersion(), ...options.context, ...(includeOptimizer ? { optimizerExtras: captureOptimizerExtras(model) } : {}) },
-      },
-    );
+    return await writeSnapshot(toFsPath(path), snapshot, {
+      maxShardBytes: options.maxShardBytes,
+      fs: options.fs,
+      context: { tfjsVersion: tfjsVersion(), ...options.context },
+    });
   } finally {
-    for (const t of optimizer.owned) t.dispose();
+    snapshot.dispose();
   }
 }
 

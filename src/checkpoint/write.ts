@@ -6,8 +6,10 @@
 import { planShards, type ShardPlan } from '../formats/shards.js';
 import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
 import { specOf, type WeightEntry } from '../formats/weight_entry.js';
+import type { FsOps } from '../storage/fs_ops.js';
 import { StagedDirectory, type WrittenFile } from '../storage/node_fs.js';
 import { VERSION } from '../version.js';
+import type { Snapshot } from './snapshot.js';
 
 /** Default shard size: large enough for disk speed, below the 2 GiB that stock Node loaders can read per file. */
 export const DEFAULT_SHARD_BYTES = 256 * 1024 * 1024;
@@ -25,6 +27,9 @@ export interface SaveContext {
   metrics?: Record<string, number>;
   monitor?: CheckpointMetadata['monitor'];
   tfjsVersion?: string | null;
+  /** When the weights were captured; defaults to when writing starts. */
+  createdAt?: Date;
+  trainingSeconds?: number | null;
   optimizerExtras?: Record<string, number>;
 }
 
@@ -38,6 +43,8 @@ export interface CheckpointContents {
 export interface WriteOptions {
   maxShardBytes?: number;
   context?: SaveContext;
+  /** The file-system calls to use (tests inject faults here). */
+  fs?: FsOps;
 }
 
 async function* shardChunks(plan: ShardPlan, entries: readonly WeightEntry[], cache: { index: number; bytes?: Uint8Array }) {
@@ -70,7 +77,9 @@ export function buildMetadata(kind: 'model' | 'weights', files: readonly Written
     format: METADATA_FORMAT,
     formatVersion: 1,
     kind,
-    createdAt: new Date().toISOString(),
+    createdAt: (context.createdAt ?? new Date()).toISOString(),
+    committedAt: new Date().toISOString(),
+    trainingSeconds: context.trainingSeconds ?? null,
     library: { name: 'tfjs-checkpoint', version: VERSION },
     tfjsVersion: context.tfjsVersion ?? null,
     epoch: context.epoch ?? null,
@@ -91,7 +100,7 @@ export async function writeCheckpoint(path: string, contents: CheckpointContents
     options.maxShardBytes ?? DEFAULT_SHARD_BYTES,
   );
   const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
-  const stage = await StagedDirectory.begin(path);
+  const stage = await StagedDirectory.begin(path, options.fs);
   try {
     const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
     for (const plan of plans) await stage.writeFile(plan.fileName, shardChunks(plan, contents.entries, cache));
@@ -114,4 +123,20 @@ export async function writeCheckpoint(path: string, contents: CheckpointContents
     await stage.abort();
     throw e;
   }
+}
+
+/** Writes a snapshot (see snapshot.ts) as a committed checkpoint. Does not dispose it. */
+export async function writeSnapshot(path: string, snapshot: Snapshot, options: WriteOptions = {}): Promise<CheckpointMetadata> {
+  return writeCheckpoint(
+    path,
+    { kind: snapshot.kind, entries: snapshot.entries, ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}) },
+    {
+      ...options,
+      context: {
+        createdAt: snapshot.createdAt,
+        ...(snapshot.optimizerExtras ? { optimizerExtras: snapshot.optimizerExtras } : {}),
+        ...options.context,
+      },
+    },
+  );
 }

@@ -61,7 +61,11 @@ export const metadataSchema = z.looseObject({
   format: z.literal(METADATA_FORMAT),
   formatVersion: z.literal(1),
   kind: z.enum(['model', 'weights']),
+  /** When the save began (the snapshot) and when its files were all written, ISO 8601. */
   createdAt: z.string(),
+  committedAt: z.string().optional(),
+  /** Seconds of training (wall clock since the callback's training began) at the snapshot. */
+  trainingSeconds: z.number().min(0).nullable().optional(),
   library: z.object({ name: z.string(), version: z.string() }),
   tfjsVersion: z.string().nullable(),
   epoch: z.number().int().nullable(),

@@ -3,18 +3,22 @@
  * Protocol: write every file into a temporary sibling, fsync each file, rename the sibling onto the
  * final name, fsync the parent. Replacing an existing checkpoint first renames it aside (`.old-`),
  * so the old one stays on disk until the new one is in place; readers fall back to it if a crash
- * lands between the two renames.
+ * lands between the two renames. Every function takes the `FsOps` to use (tests inject faults).
  */
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../errors.js';
+import { nodeFs, type FsOps } from './fs_ops.js';
 import { oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName } from './paths.js';
 
-/** Node refuses single writes of 2 GiB or more; stay well below. */
-const MAX_WRITE_BYTES = 1 << 30;
+/** Node refuses single reads and writes of 2 GiB or more; stay well below. */
+const MAX_IO_BYTES = 1 << 30;
+
+/** Files whose presence marks a directory as a checkpoint (that a new save may replace, that readers list). */
+export const CHECKPOINT_MARKERS = ['checkpoint.json', 'model.json', 'weights.json'];
 
 export interface WrittenFile {
   name: string;
@@ -25,19 +29,27 @@ export interface WrittenFile {
 /** A source of bytes for one file: chunks are written in order and may be views into live tensor memory. */
 export type ByteChunks = Iterable<Uint8Array | Promise<Uint8Array>> | AsyncIterable<Uint8Array>;
 
-export function ioError(action: string, path: string, cause: unknown): CheckpointError {
-  const err = cause as NodeJS.ErrnoException;
-  const hint =
-    err?.code === 'ENOSPC' || err?.code === 'EDQUOT'
-      ? ' The disk is full: free space or choose another directory; earlier checkpoints are untouched.'
-      : err?.code === 'EACCES' || err?.code === 'EPERM' || err?.code === 'EROFS'
-        ? ' Check the permissions of the directory, or choose a writable one.'
-        : '';
-  return new CheckpointError('IO_ERROR', `Could not ${action} ${path}: ${err?.message ?? String(cause)}.${hint}`, { cause });
+function errnoOf(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, fsConstants.O_RDONLY);
+export function ioError(action: string, path: string, cause: unknown): CheckpointError {
+  const code = errnoOf(cause);
+  const hint =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? ' The disk is full: free some space or save to another directory. Earlier checkpoints are untouched.'
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? ' Check the permissions of the directory, or save to a writable one. Earlier checkpoints are untouched.'
+        : ' Earlier checkpoints are untouched.';
+  return new CheckpointError('IO_ERROR', `Could not ${action} ${path}: ${(cause as Error)?.message ?? String(cause)}.${hint}`, { cause });
+}
+
+function uniqueToken(): string {
+  return `${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+async function fsyncPath(path: string, fs: FsOps): Promise<void> {
+  const handle = await fs.open(path, fsConstants.O_RDONLY);
   try {
     await handle.sync();
   } finally {
@@ -47,31 +59,48 @@ async function fsyncPath(path: string): Promise<void> {
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.byteLength; ) {
-    const length = Math.min(MAX_WRITE_BYTES, chunk.byteLength - offset);
-    const { bytesWritten } = await handle.write(chunk, offset, length);
+    const { bytesWritten } = await handle.write(chunk, offset, Math.min(MAX_IO_BYTES, chunk.byteLength - offset));
     offset += bytesWritten;
   }
 }
 
-export async function pathKind(path: string): Promise<'file' | 'directory' | 'other' | 'missing'> {
+export async function pathKind(path: string, fs: FsOps = nodeFs): Promise<'file' | 'directory' | 'other' | 'missing'> {
   try {
-    const s = await stat(path);
+    const s = await fs.stat(path);
     return s.isDirectory() ? 'directory' : s.isFile() ? 'file' : 'other';
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return 'missing';
-    throw e;
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return 'missing';
+    throw ioError('inspect', path, e);
   }
 }
 
-/** Files whose presence marks a directory as a checkpoint that a new save may replace. */
-export const CHECKPOINT_MARKERS = ['checkpoint.json', 'model.json', 'weights.json'];
-
-async function looksLikeCheckpoint(dir: string): Promise<boolean> {
+export async function listDirectory(path: string, fs: FsOps = nodeFs): Promise<string[]> {
   try {
-    const entries = await readdir(dir);
-    return entries.length === 0 || entries.some((e) => CHECKPOINT_MARKERS.includes(e));
-  } catch {
-    return false;
+    return await fs.readdir(path);
+  } catch (e) {
+    if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return [];
+    throw ioError('list', path, e);
+  }
+}
+
+export async function isCheckpointDirectory(path: string, fs: FsOps = nodeFs): Promise<boolean> {
+  const entries = await listDirectory(path, fs).catch(() => []);
+  return entries.some((e) => CHECKPOINT_MARKERS.includes(e));
+}
+
+async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
+  const parent = dirname(finalPath);
+  try {
+    await fs.mkdir(parent, { recursive: true });
+  } catch (e) {
+    if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTDIR') {
+      throw new CheckpointError(
+        'PATH_CONFLICT',
+        `Cannot create the directory ${parent} for ${finalPath}: part of that path is an existing file. Choose another filepath.`,
+        { cause: e },
+      );
+    }
+    throw ioError('create the directory', parent, e);
   }
 }
 
@@ -83,13 +112,11 @@ export class StagedDirectory {
   private constructor(
     readonly finalPath: string,
     readonly stagingPath: string,
+    private readonly fs: FsOps,
   ) {}
 
-  static async begin(finalPath: string): Promise<StagedDirectory> {
-    const parent = dirname(finalPath);
-    const kind = await pathKind(finalPath).catch((e) => {
-      throw ioError('inspect', finalPath, e);
-    });
+  static async begin(finalPath: string, fs: FsOps = nodeFs): Promise<StagedDirectory> {
+    const kind = await pathKind(finalPath, fs);
     if (kind === 'file' || kind === 'other') {
       throw new CheckpointError(
         'PATH_CONFLICT',
@@ -97,33 +124,24 @@ export class StagedDirectory {
           'Remove the file or choose another filepath.',
       );
     }
-    if (kind === 'directory' && !(await looksLikeCheckpoint(finalPath))) {
-      throw new CheckpointError(
-        'PATH_CONFLICT',
-        `Please specify a non-directory filepath: ${finalPath} is an existing directory that is not a checkpoint, ` +
-          'and replacing it would delete its contents. Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
-      );
-    }
-    try {
-      await mkdir(parent, { recursive: true });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR') {
+    if (kind === 'directory') {
+      const entries = await listDirectory(finalPath, fs);
+      if (entries.length > 0 && !entries.some((e) => CHECKPOINT_MARKERS.includes(e))) {
         throw new CheckpointError(
           'PATH_CONFLICT',
-          `Cannot create the directory ${parent} for checkpoint ${finalPath}: part of that path is an existing file. Choose another filepath.`,
-          { cause: e },
+          `Please specify a non-directory filepath: ${finalPath} is an existing directory that is not a checkpoint, ` +
+            'and replacing it would delete its contents. Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
         );
       }
-      throw ioError('create the directory', parent, e);
     }
-    const staging = join(parent, tempSiblingName(basename(finalPath), `${process.pid}-${randomBytes(4).toString('hex')}`));
+    await ensureParent(finalPath, fs);
+    const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));
     try {
-      await mkdir(staging);
+      await fs.mkdir(staging);
     } catch (e) {
       throw ioError('create the temporary directory', staging, e);
     }
-    return new StagedDirectory(finalPath, staging);
+    return new StagedDirectory(finalPath, staging, fs);
   }
 
   /** Writes one file from its chunks, flushes it to disk, and records its size and CRC-32. */
@@ -133,7 +151,7 @@ export class StagedDirectory {
     let checksum = 0;
     let handle: FileHandle | undefined;
     try {
-      handle = await open(path, 'wx');
+      handle = await this.fs.open(path, 'wx');
       for await (const chunk of chunks) {
         await writeAll(handle, chunk);
         checksum = crc32(chunk, checksum);
@@ -160,34 +178,60 @@ export class StagedDirectory {
     this.done = true;
     const parent = dirname(this.finalPath);
     try {
-      await fsyncPath(this.stagingPath);
+      await fsyncPath(this.stagingPath, this.fs);
       try {
-        await rename(this.stagingPath, this.finalPath);
+        await this.fs.rename(this.stagingPath, this.finalPath);
       } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
+        const code = errnoOf(e);
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw e;
         await this.replaceExisting(parent);
       }
-      await fsyncPath(parent);
+      await fsyncPath(parent, this.fs);
     } catch (e) {
-      await rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
+      await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('commit the checkpoint', this.finalPath, e);
     }
   }
 
   private async replaceExisting(parent: string): Promise<void> {
-    const aside = join(parent, oldSiblingName(basename(this.finalPath), `${process.pid}-${randomBytes(4).toString('hex')}`));
-    await rename(this.finalPath, aside);
-    await rename(this.stagingPath, this.finalPath);
-    await fsyncPath(parent);
-    await rm(aside, { recursive: true, force: true });
+    const aside = join(parent, oldSiblingName(basename(this.finalPath), uniqueToken()));
+    await this.fs.rename(this.finalPath, aside);
+    try {
+      await this.fs.rename(this.stagingPath, this.finalPath);
+    } catch (e) {
+      // Put the old checkpoint back: a failed replacement must not lose it.
+      await this.fs.rename(aside, this.finalPath).catch(() => undefined);
+      throw e;
+    }
+    await fsyncPath(parent, this.fs);
+    await this.fs.rm(aside, { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Removes everything written so far; the final path is untouched. */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
+    await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+/** Replaces a small file atomically (temporary sibling, fsync, rename, fsync of the directory). */
+export async function writeFileAtomically(path: string, bytes: Uint8Array, fs: FsOps = nodeFs): Promise<void> {
+  await ensureParent(path, fs);
+  const temp = join(dirname(path), tempSiblingName(basename(path), uniqueToken()));
+  let handle: FileHandle | undefined;
+  try {
+    handle = await fs.open(temp, 'wx');
+    await writeAll(handle, bytes);
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(temp, path);
+    await fsyncPath(dirname(path), fs);
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(temp, { force: true }).catch(() => undefined);
+    throw ioError('write', path, e);
   }
 }
 
@@ -195,57 +239,63 @@ export class StagedDirectory {
  * Where a committed checkpoint named `path` can be read: the path itself, or, if a crash landed
  * between the two renames of a replacement, the copy that was set aside. Undefined when neither exists.
  */
-export async function resolveCommittedPath(path: string): Promise<string | undefined> {
-  if ((await pathKind(path)) === 'directory') return path;
+export async function resolveCommittedPath(path: string, fs: FsOps = nodeFs): Promise<string | undefined> {
+  if ((await pathKind(path, fs)) === 'directory') return path;
   const parent = dirname(path);
   const name = basename(path);
-  let entries: string[];
-  try {
-    entries = await readdir(parent);
-  } catch {
-    return undefined;
-  }
-  const aside = entries.filter((e) => replacedCheckpointName(e) === name).sort();
+  const aside = (await listDirectory(parent, fs).catch(() => [])).filter((e) => replacedCheckpointName(e) === name).sort();
   return aside.length > 0 ? join(parent, aside[aside.length - 1]!) : undefined;
 }
 
-/**
- * Removes this library's leftovers for checkpoints in `parent` (only names it creates): staging
- * directories from crashed writers, and set-aside copies whose replacement was committed. A set-aside
- * copy whose replacement never landed is renamed back. `ownedBy` limits it to one checkpoint name.
- */
-export async function cleanLeftovers(parent: string, isOurs: (checkpointName: string) => boolean): Promise<void> {
-  let entries: string[];
+/** True when the temporary's writer may still be running (same process, or a live process with that pid). */
+function writerMayBeAlive(entry: string, activeStaging: ReadonlySet<string>): boolean {
+  const pid = Number(/(?:\.tmp-|\.old-)(\d+)-[0-9a-f]+$/.exec(entry)?.[1]);
+  if (!Number.isInteger(pid)) return false;
+  if (pid === process.pid) return activeStaging.has(entry);
   try {
-    entries = await readdir(parent);
-  } catch {
-    return;
-  }
-  for (const entry of entries) {
-    const staged = stagedCheckpointName(entry);
-    if (staged !== undefined && isOurs(staged)) {
-      await rm(join(parent, entry), { recursive: true, force: true }).catch(() => undefined);
-      continue;
-    }
-    const replaced = replacedCheckpointName(entry);
-    if (replaced !== undefined && isOurs(replaced)) {
-      if ((await pathKind(join(parent, replaced))) === 'missing') {
-        await rename(join(parent, entry), join(parent, replaced)).catch(() => undefined);
-      } else {
-        await rm(join(parent, entry), { recursive: true, force: true }).catch(() => undefined);
-      }
-    }
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoOf(e) === 'EPERM';
   }
 }
 
 /**
- * Reads a whole file into one fresh ArrayBuffer, in chunks (Node's readFile refuses files over 2 GiB).
+ * Removes this library's leftovers in `parent`, and only those of checkpoints `isOurs` accepts:
+ * staging directories of crashed writers, and set-aside copies whose replacement was committed. A
+ * set-aside copy whose replacement never landed is renamed back. Temporaries of live writers stay.
+ */
+export async function cleanLeftovers(
+  parent: string,
+  isOurs: (checkpointName: string) => boolean,
+  fs: FsOps = nodeFs,
+  activeStaging: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
+  const removed: string[] = [];
+  for (const entry of await listDirectory(parent, fs).catch(() => [])) {
+    const staged = stagedCheckpointName(entry);
+    const replaced = replacedCheckpointName(entry);
+    const name = staged ?? replaced;
+    if (name === undefined || !isOurs(name) || writerMayBeAlive(entry, activeStaging)) continue;
+    const path = join(parent, entry);
+    if (replaced !== undefined && (await pathKind(join(parent, replaced), fs)) === 'missing') {
+      await fs.rename(path, join(parent, replaced)).catch(() => undefined);
+      continue;
+    }
+    await fs.rm(path, { recursive: true, force: true }).catch(() => undefined);
+    removed.push(path);
+  }
+  return removed;
+}
+
+/**
+ * Reads a whole file into one fresh buffer, in chunks (Node's readFile refuses files over 2 GiB).
  * `expectedSize` guards against truncated or oversized files before anything large is allocated.
  */
-export async function readFileBytes(path: string, expectedSize?: number): Promise<Uint8Array> {
+export async function readFileBytes(path: string, expectedSize?: number, fs: FsOps = nodeFs): Promise<Uint8Array> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r');
+    handle = await fs.open(path, 'r');
     const { size } = await handle.stat();
     if (expectedSize !== undefined && size !== expectedSize) {
       throw new CheckpointError(
@@ -256,16 +306,17 @@ export async function readFileBytes(path: string, expectedSize?: number): Promis
     }
     const bytes = new Uint8Array(size);
     for (let offset = 0; offset < size; ) {
-      const { bytesRead } = await handle.read(bytes, offset, Math.min(MAX_WRITE_BYTES, size - offset), offset);
+      const { bytesRead } = await handle.read(bytes, offset, Math.min(MAX_IO_BYTES, size - offset), offset);
       if (bytesRead === 0) throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} ended early while being read.`);
       offset += bytesRead;
     }
     return bytes;
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (errnoOf(e) === 'ENOENT') {
       throw new CheckpointError('CORRUPT_CHECKPOINT', `The checkpoint file ${path} is missing: the checkpoint is incomplete.`, { cause: e });
     }
+    if (errnoOf(e) === 'EISDIR') throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is a directory where a file was expected.`, { cause: e });
     throw ioError('read', path, e);
   } finally {
     await handle?.close().catch(() => undefined);
@@ -273,18 +324,23 @@ export async function readFileBytes(path: string, expectedSize?: number): Promis
 }
 
 /** Reads a small text file, refusing anything over `maxBytes`; checked against `recorded` size and CRC-32 when given. */
-export async function readTextFile(path: string, maxBytes: number, recorded?: { size: number; crc32: number }): Promise<string> {
+export async function readTextFile(
+  path: string,
+  maxBytes: number,
+  recorded?: { size: number; crc32: number },
+  fs: FsOps = nodeFs,
+): Promise<string> {
   let size: number;
   try {
-    size = (await stat(path)).size;
+    size = (await fs.stat(path)).size;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+    if (errnoOf(e) === 'ENOENT') throw e;
     throw ioError('read', path, e);
   }
   if (size > maxBytes) {
     throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is ${size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
   }
-  const bytes = await readFileBytes(path, recorded?.size);
+  const bytes = await readFileBytes(path, recorded?.size, fs);
   if (recorded && crc32(bytes) !== recorded.crc32) {
     throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
   }

@@ -1,0 +1,90 @@
+/**
+ * A snapshot is the only part of a save that must hold up training: it captures the weights (and
+ * optimizer state) as they are at this moment, so training may go on while they are written.
+ * Tensors are immutable in TF.js and an optimizer step gives a variable new data rather than
+ * changing the old, so a clone (which shares the data, at no cost) keeps exactly this moment's
+ * values alive until the writer has read them.
+ */
+import { clone, Variable, type NamedTensorMap, type Tensor } from '@tensorflow/tfjs-core';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
+import type { ModelJson } from '../formats/schema.js';
+import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights } from './model_io.js';
+
+export interface Snapshot {
+  kind: 'model' | 'weights';
+  entries: WeightEntry[];
+  modelJson?: Omit<ModelJson, 'weightsManifest'>;
+  optimizerExtras?: Record<string, number>;
+  createdAt: Date;
+  /** Total bytes of weight data. */
+  byteLength: number;
+  /** Releases the captured tensors; call once the snapshot is written (or abandoned). */
+  dispose(): void;
+}
+
+export interface ModelSnapshotOptions {
+  weightsOnly: boolean;
+  includeOptimizer: boolean;
+}
+
+function build(kind: Snapshot['kind'], named: { name: string; tensor: Tensor; group?: 'optimizer' }[], owned: Tensor[], extra: Partial<Snapshot> = {}): Snapshot {
+  let entries: WeightEntry[];
+  try {
+    entries = named.map((n) => tensorEntry(n.name, n.tensor, n.group));
+  } catch (e) {
+    for (const t of owned) t.dispose();
+    throw e;
+  }
+  let disposed = false;
+  return {
+    kind,
+    entries,
+    createdAt: new Date(),
+    byteLength: entries.reduce((n, e) => n + e.byteLength, 0),
+    ...extra,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const t of owned) t.dispose();
+    },
+  };
+}
+
+/** Captures a model's weights (and, for full models, topology and optimizer state) at this moment. */
+export async function snapshotModel(model: LayersModel, options: ModelSnapshotOptions): Promise<Snapshot> {
+  const owned: Tensor[] = [];
+  const named: { name: string; tensor: Tensor; group?: 'optimizer' }[] = model.weights.map((w) => {
+    const t = clone(w.read());
+    owned.push(t);
+    return { name: w.originalName, tensor: t };
+  });
+  if (options.weightsOnly) return build('weights', named, owned);
+  const withOptimizer = options.includeOptimizer && model.optimizer != null;
+  if (withOptimizer) {
+    let optimizerWeights;
+    try {
+      optimizerWeights = await optimizerNamedWeights(model);
+    } catch (e) {
+      for (const t of owned) t.dispose();
+      throw e;
+    }
+    for (const { name, tensor } of optimizerWeights) {
+      // Variables are live state: clone them. Anything else (the iteration count) was made for us.
+      const t = tensor instanceof Variable ? clone(tensor) : tensor;
+      owned.push(t);
+      named.push({ name, tensor: t, group: 'optimizer' });
+    }
+  }
+  return build('model', named, owned, {
+    modelJson: modelJsonOf(model, withOptimizer),
+    ...(withOptimizer ? { optimizerExtras: captureOptimizerExtras(model) } : {}),
+  });
+}
+
+/** Captures named tensors (for custom training loops). */
+export function snapshotTensors(tensors: NamedTensorMap | { name: string; tensor: Tensor }[]): Snapshot {
+  const list = Array.isArray(tensors) ? tensors : Object.entries(tensors).map(([name, tensor]) => ({ name, tensor }));
+  const owned = list.map((n) => clone(n.tensor));
+  return build('weights', list.map((n, i) => ({ name: n.name, tensor: owned[i]! })), owned);
+}
