@@ -282,6 +282,7 @@ describe('Keras spec §6 scenarios (seed version, TF.js adaptation)', () => {
     cb.setModel(smallClassifier());
     await cb.onEpochBegin(0, {});
     await cb.onEpochEnd(0, logs as never);
+    await cb.onTrainEnd({});
     assert.equal(logs.val_loss.isDisposed, false);
     logs.val_loss.dispose();
     assert.deepEqual(await listing(dir), ['c1-0.125']);

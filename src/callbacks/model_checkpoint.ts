@@ -10,10 +10,11 @@ import { SaveSchedule, type SaveFreq } from '../policy/save_schedule.js';
 import { resolveAlias } from '../template/alias.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
-import { assertSupportedPath, loadWeights, saveModel, saveWeights } from '../checkpoint/save_load.js';
+import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
+import { CheckpointManager } from '../checkpoint/manager.js';
+import { bestCandidate, retentionProblem } from '../policy/retention.js';
+import type { FsOps } from '../storage/fs_ops.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
-import type { SaveContext } from '../checkpoint/write.js';
-import { encodeNumber } from '../formats/schema.js';
 import { readLogValue, resolveLogs } from './logs.js';
 
 /** Where messages go. Replace it to route them into your own logging. */
@@ -70,6 +71,35 @@ export interface ModelCheckpointArgs {
   maxShardBytes?: number;
   /** Where messages and warnings go. Default: the console. */
   logger?: CheckpointLogger;
+  /**
+   * At the start of training, recover state from the checkpoints this template already has on disk:
+   * the best monitored value (so a resumed run never overwrites a better best), the step and sample
+   * counters; and never delete the newest of them. `initialValueThreshold`, if given, still wins.
+   * Default true; false starts fresh.
+   */
+  resume?: boolean;
+  /** Also save whenever this many seconds of training have passed since the last save (checked after each batch). */
+  saveEveryNSeconds?: number;
+  /** Retention: keep the `k` best checkpoints by `monitor` (Lightning's `save_top_k`). */
+  saveTopK?: number;
+  /** Retention: keep the `n` newest checkpoints. */
+  keepLast?: number;
+  /** Retention: keep every checkpoint whose epoch is a multiple of `n`. */
+  keepEveryNEpochs?: number;
+  /** Retention: keep the first checkpoint of every interval of this many seconds. */
+  keepEveryNSeconds?: number;
+  /** A file to point at the newest checkpoint (a small JSON file replaced atomically, not a copy). */
+  latestPointer?: string;
+  /** A file to point at the best checkpoint by `monitor`. */
+  bestPointer?: string;
+  /** 'raise' (default): a failed save rejects `fit`. 'warn': it is logged and training goes on. Nothing partial is left either way. */
+  onSaveError?: 'raise' | 'warn';
+  /** Save as `<name>-v1`, `-v2`… when a templated name already exists, instead of replacing it. Default true. */
+  versionOnClash?: boolean;
+  /** Write checkpoints in the background after capturing the weights (fit still waits for them at the end). Default true. */
+  asyncSave?: boolean;
+  /** The file-system calls to use (for fault-injection tests). */
+  fs?: FsOps;
 }
 
 const KNOWN_ARGS = new Set([
@@ -86,6 +116,18 @@ const KNOWN_ARGS = new Set([
   'includeOptimizer',
   'maxShardBytes',
   'logger',
+  'resume',
+  'saveEveryNSeconds',
+  'saveTopK',
+  'keepLast',
+  'keepEveryNEpochs',
+  'keepEveryNSeconds',
+  'latestPointer',
+  'bestPointer',
+  'onSaveError',
+  'versionOnClash',
+  'asyncSave',
+  'fs',
 ]);
 
 function camelCase(name: string): string {
@@ -112,7 +154,7 @@ function validateArgs(args: ModelCheckpointArgs): void {
   if (args.verbose !== undefined && (typeof args.verbose !== 'number' || !Number.isFinite(args.verbose))) {
     throw invalid(`\`verbose\` must be 0 or 1; got ${JSON.stringify(args.verbose)}.`);
   }
-  for (const key of ['saveBestOnly', 'saveWeightsOnly', 'includeOptimizer', 'loadWeightsOnRestart'] as const) {
+  for (const key of ['saveBestOnly', 'saveWeightsOnly', 'includeOptimizer', 'loadWeightsOnRestart', 'resume', 'versionOnClash', 'asyncSave'] as const) {
     if (args[key] !== undefined && typeof args[key] !== 'boolean') throw invalid(`\`${key}\` must be true or false; got ${JSON.stringify(args[key])}.`);
   }
   const freq = args.saveFreq;
@@ -134,6 +176,12 @@ function validateArgs(args: ModelCheckpointArgs): void {
   if (args.logger !== undefined && (typeof args.logger?.log !== 'function' || typeof args.logger?.warn !== 'function')) {
     throw invalid('`logger` must have log(message) and warn(message) methods.');
   }
+  const s = args.saveEveryNSeconds;
+  if (s !== undefined && !(typeof s === 'number' && s > 0 && Number.isFinite(s))) {
+    throw invalid(`\`saveEveryNSeconds\` must be a positive number of seconds; got ${JSON.stringify(s)}.`);
+  }
+  const retention = retentionProblem(args);
+  if (retention) throw invalid(retention);
   assertSupportedPath(args.filepath, 'ModelCheckpoint cannot save to');
   const fields = templateFieldNames(args.filepath);
   if (fields.includes('batch') && (freq === undefined || freq === 'epoch')) {
@@ -169,9 +217,17 @@ export class ModelCheckpoint extends Callback {
   private readonly schedule: SaveSchedule;
   /** The best monitored value so far (Keras's `best`). */
   best: number;
+  readonly resume: boolean;
+  readonly saveEveryNSeconds: number | undefined;
+  /** Where the checkpoints go; also answers list(), latest() and best(). */
+  readonly manager: CheckpointManager;
   private currentEpoch = 0;
   private globalStep = 0;
   private samplesSeen = 0;
+  /** Training seconds before this fit (recovered from disk), and when this fit began. */
+  private secondsBefore = 0;
+  private trainStart = Date.now();
+  private lastSaveTime = Date.now();
 
   constructor(args: ModelCheckpointArgs) {
     super();
@@ -205,6 +261,18 @@ export class ModelCheckpoint extends Callback {
     this.direction = resolveDirection(mode, this.monitor);
     this.best = initialBest(this.direction, this.initialValueThreshold);
     this.schedule = new SaveSchedule(this.saveFreq, this.period);
+    this.resume = args.resume ?? true;
+    this.saveEveryNSeconds = args.saveEveryNSeconds;
+    this.manager = new CheckpointManager({
+      filepath: this.filepath,
+      monitor: this.monitor,
+      mode: this.direction,
+      saveWeightsOnly: this.saveWeightsOnly,
+      includeOptimizer: this.includeOptimizer,
+      ...(args.maxShardBytes !== undefined ? { maxShardBytes: args.maxShardBytes } : {}),
+      ...pick(args, ['saveTopK', 'keepLast', 'keepEveryNEpochs', 'keepEveryNSeconds', 'latestPointer', 'bestPointer', 'onSaveError', 'versionOnClash', 'asyncSave', 'fs']),
+      logger: this.logger,
+    });
   }
 
   /** 'min' or 'max': the direction 'auto' resolved to. */
@@ -213,6 +281,9 @@ export class ModelCheckpoint extends Callback {
   }
 
   override async onTrainBegin(_logs?: Record<string, unknown>): Promise<void> {
+    this.trainStart = Date.now();
+    this.lastSaveTime = this.trainStart;
+    if (this.resume) await this.recoverFromDisk();
     if (!this.loadWeightsOnRestart) return;
     const path = await latestCheckpoint(this.filepath);
     if (path === null) return;
@@ -227,6 +298,26 @@ export class ModelCheckpoint extends Callback {
     }
   }
 
+  /** Best value, counters and the resume point, from the checkpoints already on disk. */
+  private async recoverFromDisk(): Promise<void> {
+    const records = await this.manager.list();
+    const newest = records[records.length - 1];
+    if (!newest) return;
+    this.manager.protect(newest.path);
+    this.globalStep = Math.max(this.globalStep, newest.metadata.step ?? 0);
+    this.samplesSeen = Math.max(this.samplesSeen, newest.metadata.samplesSeen ?? 0);
+    this.secondsBefore = Math.max(this.secondsBefore, newest.metadata.trainingSeconds ?? 0);
+    if (this.initialValueThreshold !== undefined) return;
+    const comparable = records.filter((r) => r.metadata.monitor?.name === this.monitor && r.metadata.monitor.mode === this.direction);
+    const best = bestCandidate(comparable, this.direction);
+    if (best?.value != null && isImprovement(this.direction, best.value, this.best)) this.best = best.value;
+  }
+
+  /** Waits until every checkpoint is committed; a failed background save rejects here (and so fails fit). */
+  override async onTrainEnd(_logs?: Record<string, unknown>): Promise<void> {
+    await this.manager.wait();
+  }
+
   override async onEpochBegin(epoch: number, _logs?: Record<string, unknown>): Promise<void> {
     this.currentEpoch = epoch;
   }
@@ -235,7 +326,9 @@ export class ModelCheckpoint extends Callback {
     const size = await readLogValue(logs?.['size']);
     this.globalStep += 1;
     this.samplesSeen += size ?? 0;
-    if (this.schedule.batchEnded(size)) await this.saveModel(this.currentEpoch, batch, logs);
+    const scheduled = this.schedule.batchEnded(size);
+    const timed = this.saveEveryNSeconds !== undefined && Date.now() - this.lastSaveTime >= this.saveEveryNSeconds * 1000;
+    if (scheduled || timed) await this.saveModel(this.currentEpoch, batch, logs);
   }
 
   override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
@@ -253,8 +346,8 @@ export class ModelCheckpoint extends Callback {
     const path = formatFilepath(this.filepath, templateValues);
     const label = `Epoch ${epoch + 1}`;
     if (!this.saveBestOnly) {
-      if (this.verbose > 0) this.logger.log(`${label}: saving model to ${path}`);
-      await this.write(path, epoch, batch, values);
+      const saved = await this.write(path, epoch, batch, values);
+      if (this.verbose > 0) this.logger.log(`${label}: saving model to ${shown(path, saved)}`);
       return;
     }
     const current = lookupMetric(values, this.monitor);
@@ -265,41 +358,46 @@ export class ModelCheckpoint extends Callback {
       return;
     }
     if (isImprovement(this.direction, current, this.best)) {
-      if (this.verbose > 0) {
-        this.logger.log(`${label}: ${this.monitor} improved from ${formatScore(this.best)} to ${formatScore(current)}, saving model to ${path}`);
-      }
+      const previous = this.best;
       this.best = current;
-      await this.write(path, epoch, batch, values);
+      const saved = await this.write(path, epoch, batch, values);
+      if (this.verbose > 0) {
+        this.logger.log(`${label}: ${this.monitor} improved from ${formatScore(previous)} to ${formatScore(current)}, saving model to ${shown(path, saved)}`);
+      }
     } else if (this.verbose > 0) {
       this.logger.log(`${label}: ${this.monitor} did not improve from ${formatScore(this.best)}`);
     }
   }
 
-  private async write(path: string, epoch: number, batch: number | null, metrics: Record<string, number>): Promise<void> {
-    const model = this.model as LayersModel;
-    const context: SaveContext = {
+  private async write(path: string, epoch: number, batch: number | null, metrics: Record<string, number>): Promise<string> {
+    this.lastSaveTime = Date.now();
+    return this.manager.save(this.globalStep, this.model as LayersModel, {
+      path,
       epoch: epoch + 1,
       batch: batch === null ? null : batch + 1,
-      step: this.globalStep,
       samplesSeen: this.samplesSeen,
-      metrics,
-      monitor: {
-        name: this.monitor,
-        mode: this.direction,
-        value: encodeOrNull(lookupMetric(metrics, this.monitor)),
-        best: encodeOrNull(this.best),
-      },
-    };
-    if (this.saveWeightsOnly) {
-      await saveWeights(model, path, { maxShardBytes: this.maxShardBytes, context });
-    } else {
-      await saveModel(model, path, { includeOptimizer: this.includeOptimizer, maxShardBytes: this.maxShardBytes, context });
-    }
+      trainingSeconds: this.secondsBefore + (Date.now() - this.trainStart) / 1000,
+      metrics: withMonitorAlias(metrics, this.monitor),
+      best: this.best,
+    });
   }
 }
 
-function encodeOrNull(value: number | undefined): ReturnType<typeof encodeNumber> | null {
-  return value === undefined ? null : encodeNumber(value);
+/** Records the monitored value under the monitor's own name too (`val_accuracy` for TF.js's `val_acc`). */
+function withMonitorAlias(metrics: Record<string, number>, monitor: string): Record<string, number> {
+  const value = lookupMetric(metrics, monitor);
+  return value === undefined || monitor in metrics ? metrics : { ...metrics, [monitor]: value };
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}
+
+/** The path as the user wrote it (a `file://` URL stays one), with any version suffix the save added. */
+function shown(requested: string, saved: string): string {
+  return saved.endsWith(requested.replace(/^file:\/\//, '')) ? requested : requested + saved.slice(saved.lastIndexOf('-v'));
 }
 
 /** Creates a ModelCheckpoint callback (the factory form, like `tf.callbacks.earlyStopping`). */

@@ -109,19 +109,27 @@ function specByteLength(spec: WeightSpec, where: string): number {
   return bytes;
 }
 
-/** Reads one manifest group's shard files, verified. Sizes are checked before any large read. */
-export async function readGroupShards(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<Uint8Array[]> {
+/** Bytes a group's weights need; with metadata, also checks that its files' recorded sizes add up to it. */
+function checkGroupSizes(checkpoint: OpenedCheckpoint, group: ManifestGroup): number {
   const where = checkpoint.dir;
   const expected = group.weights.reduce((n, spec) => n + specByteLength(spec as WeightSpec, where), 0);
-  const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
   if (checkpoint.metadata) {
+    const recorded = new Map(checkpoint.metadata.files.map((f) => [f.name, f]));
     const total = group.paths.reduce((n, p) => n + (recorded.get(p)?.size ?? NaN), 0);
     if (total !== expected) {
       throw new CorruptCheckpointError(
-        `${where}: the manifest's weights need ${expected} bytes but its files hold ${total}: the checkpoint is inconsistent.`,
+        `${where}: the manifest's weights need ${expected} bytes but its files hold ${Number.isNaN(total) ? 'an unrecorded amount' : total}: the checkpoint is inconsistent.`,
       );
     }
   }
+  return expected;
+}
+
+/** Reads one manifest group's shard files, verified. Sizes are checked before any large read. */
+export async function readGroupShards(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<Uint8Array[]> {
+  const where = checkpoint.dir;
+  const expected = checkGroupSizes(checkpoint, group);
+  const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
   const shards: Uint8Array[] = [];
   let total = 0;
   for (const name of group.paths) {
@@ -191,4 +199,37 @@ export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
     const bytes = await readFileBytes(join(checkpoint.dir, file.name), file.size, checkpoint.fs);
     if (crc32(bytes) !== file.crc32) throw new CorruptCheckpointError(`${join(checkpoint.dir, file.name)} fails its checksum.`);
   }
+}
+
+export interface VerifiedCheckpoint {
+  path: string;
+  kind: 'model' | 'weights';
+  metadata?: CheckpointMetadata;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Checks a checkpoint without loading it into a model: its JSON files validate, every file it lists
+ * is present with the recorded size and checksum, and the weights fit the weight files exactly.
+ * Throws a CheckpointError saying what is wrong.
+ */
+export async function verifyCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<VerifiedCheckpoint> {
+  const checkpoint = await openCheckpoint(pathOrUrl, fs);
+  let bytes = 0;
+  let files = 0;
+  if (checkpoint.metadata) {
+    await verifyFiles(checkpoint);
+    for (const group of checkpoint.groups) {
+      bytes += checkGroupSizes(checkpoint, group);
+      files += group.paths.length;
+    }
+  } else {
+    for (const group of checkpoint.groups) {
+      const shards = await readGroupShards(checkpoint, group);
+      files += shards.length;
+      bytes += shards.reduce((n, s) => n + s.byteLength, 0);
+    }
+  }
+  return { path: checkpoint.dir, kind: checkpoint.kind, ...(checkpoint.metadata ? { metadata: checkpoint.metadata } : {}), files, bytes };
 }

@@ -1,0 +1,75 @@
+/**
+ * Loading a full-model checkpoint. 'load-prep' builds the model once and writes both layouts plus the
+ * expected checksums; each loader then runs in its own fresh process against those files.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModel, saveModel } from '../../src/index.js';
+import { buildModel, weightChecksums } from '../lib/model.js';
+import { naiveSave } from '../lib/naive_save.js';
+import { bytesOf, paramsOf } from '../lib/sizes.js';
+import { mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
+import { memoryWindow } from '../lib/rss.js';
+import { nowMs } from '../lib/stats.js';
+
+export const LOADERS = {
+  'load-ours': 'ours: loadModel(dir)',
+  'load-stock': 'stock: readFileSync ×2 + tf.loadLayersModel(tf.io.fromMemory(…))',
+  'load-url': "tf.loadLayersModel('file://…/model.json') (our handler)",
+} as const;
+export type LoaderCase = keyof typeof LOADERS;
+
+const OURS = 'ours';
+const NAIVE = 'naive';
+const EXPECTED = 'expected.json';
+
+export async function runLoadPrep(ctx: CaseContext): Promise<CaseResult> {
+  const { model, params, bytes, buildMs } = buildModel(ctx.size);
+  await saveModel(model, join(ctx.dir, OURS));
+  mkdirSync(join(ctx.dir, NAIVE), { recursive: true });
+  await naiveSave(model, join(ctx.dir, NAIVE));
+  writeFileSync(join(ctx.dir, EXPECTED), JSON.stringify(weightChecksums(model)));
+  model.dispose();
+  return { case: 'load-prep', size: ctx.size.key, params, bytes, reps: [], info: { buildMs: Math.round(buildMs) } };
+}
+
+function stockLoad(dir: string): Promise<tf.LayersModel> {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+  const bin = readFileSync(join(dir, 'weights.bin'));
+  // readFileSync of a large file returns an unpooled Buffer that owns its whole ArrayBuffer: no copy here.
+  const weightData = bin.byteOffset === 0 && bin.byteLength === bin.buffer.byteLength ? bin.buffer : bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength);
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }));
+}
+
+function loaderFor(which: LoaderCase, dir: string): () => Promise<tf.LayersModel> {
+  switch (which) {
+    case 'load-ours':
+      return () => loadModel(join(dir, OURS));
+    case 'load-stock':
+      return () => stockLoad(join(dir, NAIVE));
+    case 'load-url':
+      return () => tf.loadLayersModel(`file://${join(dir, OURS, 'model.json')}`);
+  }
+}
+
+/** ctx.dir is the directory load-prep wrote (shared by the loader processes). */
+export async function runLoad(ctx: CaseContext, which: LoaderCase): Promise<CaseResult> {
+  const expected = JSON.parse(readFileSync(join(ctx.dir, EXPECTED), 'utf8')) as number[];
+  const load = loaderFor(which, ctx.dir);
+  const bytes = bytesOf(ctx.size);
+  const reps: Rep[] = [];
+  // No warm-up: the first load in a fresh process is the one users get; later reps show reuse.
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    const mem = memoryWindow();
+    const t0 = nowMs();
+    const model = await load();
+    const ms = nowMs() - t0;
+    const extra = mem.extra();
+    const got = weightChecksums(model);
+    const verified = got.length === expected.length && got.every((c, i) => c === expected[i]);
+    model.dispose();
+    reps.push({ load_ms: ms, mbps: mbPerSec(bytes, ms), extra_peak_mib: extra, verified: verified ? 1 : 0 });
+  }
+  return { case: which, size: ctx.size.key, params: paramsOf(ctx.size), bytes, reps };
+}

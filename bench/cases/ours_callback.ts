@@ -1,0 +1,75 @@
+/**
+ * Ours, the way training sees it: the ModelCheckpoint callback's onEpochEnd is what holds training
+ * ("blocked"); the checkpoint is durable once any pending background work has finished.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { modelCheckpoint, type ModelCheckpoint } from '../../src/index.js';
+import { buildModel, mutateWeights } from '../lib/model.js';
+import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
+import { memoryWindow } from '../lib/rss.js';
+import { nowMs } from '../lib/stats.js';
+import { removeDir } from '../lib/workdir.js';
+
+const silent = { log: () => {}, warn: () => {} };
+
+interface PendingWaiter {
+  via: string;
+  /** Resolves when every save started so far is committed. */
+  wait(): Promise<void>;
+  /** Called (untimed) after wait(), to continue "training". */
+  resume(): Promise<void>;
+}
+
+/**
+ * Today saves finish inside onEpochEnd. If the callback grows a way to await background saves, use it;
+ * otherwise onTrainEnd must resolve only after every checkpoint is committed, so end and restart "fit".
+ */
+function pendingWaiter(cb: ModelCheckpoint): PendingWaiter {
+  const anyCb = cb as unknown as Record<string, unknown>;
+  for (const name of ['flush', 'waitForPendingSaves']) {
+    if (typeof anyCb[name] === 'function') {
+      return { via: name, wait: async () => void (await (anyCb[name] as () => Promise<unknown>).call(cb)), resume: async () => {} };
+    }
+  }
+  return { via: 'onTrainEnd', wait: () => cb.onTrainEnd({}), resume: () => cb.onTrainBegin({}) };
+}
+
+export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean): Promise<CaseResult> {
+  const { model, params, bytes, buildMs } = buildModel(ctx.size);
+  const cb = modelCheckpoint({ filepath: join(ctx.dir, 'ckpt.{epoch:03d}'), saveWeightsOnly, logger: silent });
+  cb.setModel(model);
+  await cb.onTrainBegin({});
+  const waiter = pendingWaiter(cb);
+  const reps: Rep[] = [];
+  for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
+    mutateWeights(model, epoch);
+    await cb.onEpochBegin(epoch, {});
+    const mem = memoryWindow();
+    const t0 = nowMs();
+    await cb.onEpochEnd(epoch, { loss: 0.1 });
+    const blocked = nowMs() - t0;
+    await waiter.wait();
+    const durable = nowMs() - t0;
+    const extra = mem.extra();
+    const saved = join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`);
+    if (!existsSync(join(saved, 'checkpoint.json'))) throw new Error(`No committed checkpoint at ${saved} after waiting via ${waiter.via}`);
+    removeDir(saved);
+    await waiter.resume();
+    if (epoch >= WARMUP_REPS) {
+      reps.push({ blocked_ms: blocked, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra });
+    }
+  }
+  const t = nowMs();
+  if (waiter.via !== 'onTrainEnd') await cb.onTrainEnd({});
+  const trainEndMs = nowMs() - t;
+  model.dispose();
+  return {
+    case: saveWeightsOnly ? 'ours-weights' : 'ours-full',
+    size: ctx.size.key,
+    params,
+    bytes,
+    reps,
+    info: { durableVia: waiter.via, buildMs: Math.round(buildMs), finalTrainEndMs: Number(trainEndMs.toFixed(2)) },
+  };
+}
