@@ -11,6 +11,7 @@ import { removeDir } from '../lib/workdir.js';
 export async function runNaive(ctx: CaseContext): Promise<CaseResult> {
   const { model, params, bytes, buildMs } = buildModel(ctx.size);
   const reps: Rep[] = [];
+  let warmup: Rep | undefined;
   for (let rep = 0; rep < ctx.reps + WARMUP_REPS; rep++) {
     mutateWeights(model, rep);
     const dir = join(ctx.dir, `naive-${rep}`);
@@ -21,8 +22,10 @@ export async function runNaive(ctx: CaseContext): Promise<CaseResult> {
     const blocked = nowMs() - t0;
     const extra = mem.extra();
     removeDir(dir);
-    if (rep >= WARMUP_REPS) reps.push({ blocked_ms: blocked, blocked_mbps: mbPerSec(bytes, blocked), extra_peak_mib: extra });
+    const rec = { blocked_ms: blocked, blocked_mbps: mbPerSec(bytes, blocked), extra_peak_mib: extra };
+    if (rep < WARMUP_REPS) warmup = rec;
+    else reps.push(rec);
   }
   model.dispose();
-  return { case: 'naive', size: ctx.size.key, params, bytes, reps, info: { buildMs: Math.round(buildMs) } };
+  return { case: 'naive', size: ctx.size.key, params, bytes, reps, warmup, info: { buildMs: Math.round(buildMs) } };
 }

@@ -42,6 +42,7 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
   await cb.onTrainBegin({});
   const waiter = pendingWaiter(cb);
   const reps: Rep[] = [];
+  let warmup: Rep | undefined;
   for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
     mutateWeights(model, epoch);
     await cb.onEpochBegin(epoch, {});
@@ -56,9 +57,9 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
     if (!existsSync(join(saved, 'checkpoint.json'))) throw new Error(`No committed checkpoint at ${saved} after waiting via ${waiter.via}`);
     removeDir(saved);
     await waiter.resume();
-    if (epoch >= WARMUP_REPS) {
-      reps.push({ blocked_ms: blocked, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra });
-    }
+    const rep = { blocked_ms: blocked, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra };
+    if (epoch < WARMUP_REPS) warmup = rep;
+    else reps.push(rep);
   }
   const t = nowMs();
   if (waiter.via !== 'onTrainEnd') await cb.onTrainEnd({});
@@ -70,6 +71,7 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
     params,
     bytes,
     reps,
+    warmup,
     info: { durableVia: waiter.via, buildMs: Math.round(buildMs), finalTrainEndMs: Number(trainEndMs.toFixed(2)) },
   };
 }

@@ -35,6 +35,7 @@ export async function runRawDisk(ctx: CaseContext): Promise<CaseResult> {
   const bytes = bytesOf(ctx.size);
   const chunk = Buffer.allocUnsafeSlow(CHUNK).fill(0x5a);
   const reps: Rep[] = [];
+  let warmup: Rep | undefined;
   for (let rep = 0; rep < ctx.reps + WARMUP_REPS; rep++) {
     const mem = memoryWindow();
     const t0 = nowMs();
@@ -42,7 +43,9 @@ export async function runRawDisk(ctx: CaseContext): Promise<CaseResult> {
     const durable = nowMs() - t0;
     const extra = mem.extra();
     await rm(file);
-    if (rep >= WARMUP_REPS) reps.push({ blocked_ms: durable, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra });
+    const rec = { blocked_ms: durable, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra };
+    if (rep < WARMUP_REPS) warmup = rec;
+    else reps.push(rec);
   }
-  return { case: 'raw', size: ctx.size.key, params: paramsOf(ctx.size), bytes, reps };
+  return { case: 'raw', size: ctx.size.key, params: paramsOf(ctx.size), bytes, reps, warmup };
 }

@@ -10,6 +10,8 @@ export interface CaseResult {
   /** Weight bytes (params × 4): the numerator of every MB/s. */
   bytes: number;
   reps: Rep[];
+  /** The unreported first rep (the first save in a fresh process), for the notes. */
+  warmup?: Rep;
   /** Facts about how the case ran (e.g. how durability was awaited), shown in notes. */
   info?: Record<string, string | number | boolean>;
 }

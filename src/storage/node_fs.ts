@@ -139,7 +139,7 @@ export class StagedDirectory {
     try {
       await fs.mkdir(staging);
     } catch (e) {
-      throw ioError('create the temporary directory', staging, e);
+      throw ioError('create a temporary directory to write', finalPath, e);
     }
     return new StagedDirectory(finalPath, staging, fs);
   }

@@ -1,0 +1,198 @@
+/**
+ * BackupAndRestore for TF.js: backs up the whole training state (weights, optimizer state, epoch)
+ * so an interrupted run continues where it stopped. Done right where Keras is not: the previous
+ * backup is kept until the new one is committed, so a crash during a backup never loses the last
+ * good one; and an optional signal guard saves at the next batch end on SIGTERM/SIGINT, stops
+ * training cleanly, then exits as asked.
+ *
+ * TF.js cannot change a running fit's initial epoch from a callback, so resuming is two lines:
+ *   const { model, initialEpoch } = await restoreTraining(backupDir, buildAndCompileModel);
+ *   await model.fit(x, y, { epochs, initialEpoch, callbacks: [backupAndRestore({ backupDir })] });
+ */
+import { Callback, type LayersModel } from '@tensorflow/tfjs-layers';
+import { CheckpointError } from '../errors.js';
+import { CheckpointManager, restoreInto } from '../checkpoint/manager.js';
+import { deleteCheckpoint } from '../checkpoint/registry.js';
+import type { FsOps } from '../storage/fs_ops.js';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { consoleLogger, type CheckpointLogger } from './model_checkpoint.js';
+
+export interface BackupAndRestoreArgs {
+  /** Where backups live. Only this library's backup directories and pointer inside it are ever deleted. */
+  backupDir: string;
+  /** `'epoch'` (default) backs up after every epoch; a positive integer, every that many batches. */
+  saveFreq?: 'epoch' | number;
+  /** Delete the backups when training ends normally (Keras's default). Default true. */
+  deleteCheckpoint?: boolean;
+  /**
+   * On these signals during fit, back up at the next batch end and stop training cleanly
+   * (`true` means SIGTERM and SIGINT). Default: no signal handling.
+   */
+  saveOnSignal?: boolean | NodeJS.Signals[];
+  /** After a signal-triggered stop: 'reraise' the signal (default), 'exit' with 128+signal, or 'return' from fit. */
+  afterSignal?: 'reraise' | 'exit' | 'return';
+  /** Write backups in the background after capturing the weights. Default true. */
+  asyncSave?: boolean;
+  logger?: CheckpointLogger;
+  fs?: FsOps;
+}
+
+const BACKUP_NAME = 'backup-{step:012d}';
+
+function backupManager(backupDir: string, options: { asyncSave?: boolean; fs?: FsOps; logger?: CheckpointLogger } = {}): CheckpointManager {
+  return new CheckpointManager({
+    directory: backupDir,
+    name: BACKUP_NAME,
+    keepLast: 1,
+    includeOptimizer: true,
+    versionOnClash: false,
+    ...(options.asyncSave !== undefined ? { asyncSave: options.asyncSave } : {}),
+    ...(options.fs ? { fs: options.fs } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+}
+
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
+
+export class BackupAndRestore extends Callback {
+  readonly backupDir: string;
+  readonly saveFreq: 'epoch' | number;
+  readonly deleteCheckpoint: boolean;
+  readonly signals: NodeJS.Signals[];
+  readonly afterSignal: 'reraise' | 'exit' | 'return';
+  readonly manager: CheckpointManager;
+  /** The signal that stopped training, if one did. */
+  interruptedBy: NodeJS.Signals | null = null;
+  private readonly logger: CheckpointLogger;
+  private pendingSignal: NodeJS.Signals | null = null;
+  private readonly listeners = new Map<NodeJS.Signals, () => void>();
+  private currentEpoch = 0;
+  private step = 0;
+  private batchesSinceBackup = 0;
+
+  constructor(args: BackupAndRestoreArgs) {
+    super();
+    if (args == null || typeof args.backupDir !== 'string' || args.backupDir.length === 0) {
+      throw new CheckpointError('INVALID_ARGUMENT', 'backupAndRestore needs a `backupDir` (a directory for this run\'s backups).');
+    }
+    const freq = args.saveFreq ?? 'epoch';
+    if (freq !== 'epoch' && !(Number.isInteger(freq) && freq > 0)) {
+      throw new CheckpointError('INVALID_ARGUMENT', `Invalid value for argument \`saveFreq\`: ${JSON.stringify(freq)}. Expected 'epoch' or a positive integer number of batches.`);
+    }
+    const after = args.afterSignal ?? 'reraise';
+    if (after !== 'reraise' && after !== 'exit' && after !== 'return') {
+      throw new CheckpointError('INVALID_ARGUMENT', `\`afterSignal\` must be 'reraise', 'exit' or 'return'; got ${JSON.stringify(after)}.`);
+    }
+    this.backupDir = args.backupDir;
+    this.saveFreq = freq;
+    this.deleteCheckpoint = args.deleteCheckpoint ?? true;
+    this.signals = args.saveOnSignal === true ? ['SIGTERM', 'SIGINT'] : Array.isArray(args.saveOnSignal) ? args.saveOnSignal : [];
+    this.afterSignal = after;
+    this.logger = args.logger ?? consoleLogger;
+    this.manager = backupManager(args.backupDir, { ...(args.asyncSave !== undefined ? { asyncSave: args.asyncSave } : {}), ...(args.fs ? { fs: args.fs } : {}), logger: this.logger });
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.interruptedBy = null;
+    this.pendingSignal = null;
+    const latest = await this.manager.latest();
+    this.step = latest?.metadata.step ?? 0;
+    for (const signal of this.signals) {
+      const listener = () => {
+        this.pendingSignal = signal;
+      };
+      this.listeners.set(signal, listener);
+      process.on(signal, listener);
+    }
+  }
+
+  override async onEpochBegin(epoch: number): Promise<void> {
+    this.currentEpoch = epoch;
+  }
+
+  override async onBatchEnd(batch: number): Promise<void> {
+    this.step += 1;
+    this.batchesSinceBackup += 1;
+    if (this.pendingSignal) return this.stopForSignal(batch);
+    if (this.saveFreq !== 'epoch' && this.batchesSinceBackup >= this.saveFreq) await this.backup(batch);
+  }
+
+  override async onEpochEnd(epoch: number): Promise<void> {
+    this.currentEpoch = epoch;
+    if (this.saveFreq === 'epoch' || this.pendingSignal) await this.backup(null);
+    if (this.pendingSignal) await this.stopForSignal(null, true);
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    try {
+      await this.manager.wait();
+    } finally {
+      for (const [signal, listener] of this.listeners) process.off(signal, listener);
+      this.listeners.clear();
+    }
+    if (this.interruptedBy) return this.finishAfterSignal(this.interruptedBy);
+    if (this.deleteCheckpoint) await deleteBackups(this.backupDir, this.manager);
+  }
+
+  private async backup(batch: number | null): Promise<void> {
+    this.batchesSinceBackup = 0;
+    // `epoch` counts completed epochs for an epoch-end backup; a mid-epoch backup also records its batch.
+    await this.manager.save(this.step, this.model as LayersModel, {
+      epoch: batch === null ? this.currentEpoch + 1 : this.currentEpoch,
+      batch: batch === null ? null : batch + 1,
+    });
+  }
+
+  private async stopForSignal(batch: number | null, alreadySaved = false): Promise<void> {
+    this.interruptedBy = this.pendingSignal;
+    this.pendingSignal = null;
+    if (!alreadySaved) await this.backup(batch);
+    this.logger.warn(`Received ${this.interruptedBy}: saved a backup to ${this.backupDir} and stopped training.`);
+    (this.model as LayersModel).stopTraining = true;
+  }
+
+  private finishAfterSignal(signal: NodeJS.Signals): void {
+    if (this.afterSignal === 'return') return;
+    if (this.afterSignal === 'exit') process.exit(128 + (SIGNAL_NUMBERS[signal] ?? 0));
+    // No listener of ours is left, so the signal's default action (or the program's own handler) runs.
+    process.kill(process.pid, signal);
+  }
+}
+
+/** Removes this library's backups and pointer from `backupDir`, nothing else. */
+async function deleteBackups(backupDir: string, manager: CheckpointManager): Promise<void> {
+  for (const record of await manager.list()) await deleteCheckpoint(record.path);
+  await rm(join(backupDir, 'latest'), { force: true });
+}
+
+export function backupAndRestore(args: BackupAndRestoreArgs): BackupAndRestore {
+  return new BackupAndRestore(args);
+}
+
+export interface RestoredTraining {
+  model: LayersModel;
+  /** Pass to fit: epochs already completed according to the backup (0 when there is none). */
+  initialEpoch: number;
+  /** The backup restored from, or null. */
+  restoredFrom: string | null;
+}
+
+/**
+ * Builds the model with `build` (which must also compile it) and, if `backupDir` holds a backup,
+ * loads its weights and optimizer state into it. Returns the model and the `initialEpoch` for fit.
+ * A mid-epoch backup (from `saveFreq` in batches or a signal) resumes at the start of that epoch.
+ */
+export async function restoreTraining(
+  backupDir: string,
+  build: () => LayersModel | Promise<LayersModel>,
+  options: { fs?: FsOps } = {},
+): Promise<RestoredTraining> {
+  const model = await build();
+  const manager = backupManager(backupDir, options);
+  const latest = await manager.latest();
+  if (!latest) return { model, initialEpoch: 0, restoredFrom: null };
+  await restoreInto(model, latest.path, options.fs);
+  const epoch = latest.metadata.epoch ?? 0;
+  return { model, initialEpoch: epoch, restoredFrom: latest.path };
+}
