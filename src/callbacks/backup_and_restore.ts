@@ -119,6 +119,8 @@ export class BackupAndRestore extends Callback {
   }
 
   override async onEpochEnd(epoch: number): Promise<void> {
+    // After a signal stopped training mid-epoch, this epoch is not complete: keep the mid-epoch backup.
+    if (this.interruptedBy) return;
     this.currentEpoch = epoch;
     if (this.saveFreq === 'epoch' || this.pendingSignal) await this.backup(null);
     if (this.pendingSignal) await this.stopForSignal(null, true);

@@ -1,0 +1,187 @@
+/**
+ * `npm run bench`: runs every case in its own child process (so peak RSS is per case), aggregates
+ * medians (min–max), prints markdown tables and writes bench/RESULTS.md. See `--help`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { parseArgs, usage, type BenchArgs } from './lib/args.js';
+import { runChild } from './lib/child.js';
+import { machineInfo } from './lib/machine.js';
+import { PEER_ENV, PEERS, peerResult, preparePeers, type PeerName, type PeerSetup } from './lib/peers.js';
+import { firstSavesTable, loadsTable, savesTable, targetsTable, type Outcomes } from './lib/report.js';
+import type { CaseOutcome, CaseResult } from './lib/result.js';
+import { bytesOf, type SizeSpec } from './lib/sizes.js';
+import { nowMs } from './lib/stats.js';
+import { BENCH_DIR, REPO_DIR, WORK_DIR, freshDir, removeDir } from './lib/workdir.js';
+
+const say = (m: string) => process.stderr.write(`${m}\n`);
+
+/** Generous: a stuck case must not hang the bench, a slow disk must not fail it. */
+function timeoutMs(size: SizeSpec, reps: number): number {
+  return (300 + 60 * (bytesOf(size) / 1e9) * (reps + 2)) * 1000;
+}
+
+function tsCase(name: string, size: SizeSpec, reps: number, dir?: string): Promise<CaseOutcome> {
+  const args = ['--expose-gc', '--import', 'tsx', join(BENCH_DIR, 'case.ts'), name, size.key, String(reps), ...(dir ? [dir] : [])];
+  return runChild(process.execPath, args, { cwd: REPO_DIR, timeoutMs: timeoutMs(size, reps) }).then((c) => ({
+    result: c.json as CaseResult | undefined,
+    error: c.error,
+    processMaxRssMiB: c.maxRssMiB,
+    wallMs: c.wallMs,
+  }));
+}
+
+/** One process per load, so every load is the first in a fresh process (RSS included). */
+async function loadCases(size: SizeSpec, bench: BenchArgs, out: Map<string, CaseOutcome>): Promise<void> {
+  const loaders = bench.cases.filter((c) => c.startsWith('load-'));
+  if (loaders.length === 0) return;
+  const dir = join(WORK_DIR, `${size.key}-load`);
+  freshDir(dir);
+  try {
+    const prep = await tsCase('load-prep', size, 1, dir);
+    for (const name of loaders) {
+      if (prep.error) {
+        out.set(name, { skipped: `writing the checkpoints to load failed: ${prep.error}`, wallMs: 0 });
+        continue;
+      }
+      const merged: CaseOutcome = { wallMs: 0 };
+      for (let rep = 0; rep < bench.reps && !merged.error; rep++) {
+        const one = await tsCase(name, size, 1, dir);
+        merged.wallMs += one.wallMs;
+        merged.processMaxRssMiB = Math.max(merged.processMaxRssMiB ?? 0, one.processMaxRssMiB ?? 0) || undefined;
+        if (one.error || !one.result) merged.error = one.error ?? 'no result';
+        else if (!merged.result) merged.result = one.result;
+        else merged.result.reps.push(...one.result.reps);
+      }
+      out.set(name, merged);
+      say(`  ${name}: ${(merged.wallMs / 1000).toFixed(1)} s${merged.error ? ' FAILED' : ''}`);
+    }
+  } finally {
+    removeDir(dir);
+  }
+}
+
+async function peerCase(name: PeerName, size: SizeSpec, reps: number, setup: PeerSetup): Promise<CaseOutcome> {
+  const skipped = setup.skipped[name];
+  if (skipped || !setup.python) return { skipped: skipped ?? 'no python', wallMs: 0 };
+  const dir = freshDir(join(WORK_DIR, `${size.key}-${name}`));
+  try {
+    // One more save than reps: the peer drops its first (warm-up) save.
+    const c = await runChild(setup.python, [PEERS[name].script, String(size.width), dir, String(reps + 1)], {
+      cwd: REPO_DIR,
+      env: PEER_ENV,
+      timeoutMs: timeoutMs(size, reps) * 2,
+    });
+    if (c.error) return { error: c.error, processMaxRssMiB: c.maxRssMiB, wallMs: c.wallMs };
+    return { result: peerResult(name, size.key, c.json), processMaxRssMiB: c.maxRssMiB, wallMs: c.wallMs };
+  } catch (e) {
+    return { error: (e as Error).message, wallMs: 0 };
+  } finally {
+    removeDir(dir);
+  }
+}
+
+function notes(outcomes: Outcomes, sizes: SizeSpec[], setup: PeerSetup): string[] {
+  const lines: string[] = [];
+  for (const size of sizes) {
+    for (const [name, o] of outcomes.get(size.key) ?? []) {
+      if (o.skipped) lines.push(`${size.label} ${name} skipped: ${o.skipped.replace(/\s+/g, ' ')}`);
+      else if (o.error) lines.push(`${size.label} ${name} failed: ${o.error.replace(/\s+/g, ' ').slice(0, 600)}`);
+    }
+  }
+  const ours = outcomes.get(sizes[0]?.key ?? '')?.get('ours-full')?.result?.info?.['durableVia'];
+  if (ours) lines.push(`Time to durable for ours was awaited via \`${ours}\` after each \`onEpochEnd\`.`);
+  const versions = [...outcomes.values()].flatMap((m) => ['keras', 'lightning'].map((p) => m.get(p)?.result?.info)).find(Boolean);
+  const peerInfo = [...outcomes.values()]
+    .flatMap((m) => ['keras', 'lightning'].map((p) => m.get(p)?.result?.info))
+    .filter(Boolean)
+    .map((i) => Object.entries(i!).map(([k, v]) => `${k} ${v}`).join(', '));
+  if (versions) lines.push(`Peers (Python venv \`bench/.venv\`): ${[...new Set(peerInfo)].join('; ')}.`);
+  lines.push(...setup.log);
+  return lines;
+}
+
+const METHOD = [
+  'Model: `tf.sequential` of 4 × `dense(w)` on input `[w]` (w = 500 / 2500 / 5000 for 1M / 25M / 100M float32 parameters), zeros initializers, every weight then filled once so its pages are resident; compiled with SGD. CPU backend (pure JS).',
+  'Every case runs in its own child process. Save cases run one unreported warm-up save first (the peers likewise drop their first save); cells are **median (min–max)** over the reported reps. Each load runs in a fresh process.',
+  '**blocked**: how long the save holds training (for ours: `await cb.onEpochEnd(…)`; naive: the whole `model.save`; peers: their callback\'s save call). Before each save one layer\'s kernel is replaced (`kernel.write(kernel.read().add(1))`), as an optimizer step would.',
+  '**time to durable**: from the start of the save until the checkpoint is committed and fsync\'d (for ours: `onEpochEnd` plus waiting for pending work). **MB/s** = weight bytes (10^6 B/s) / time to durable. Naive, Keras and Lightning never fsync, so they are never durable.',
+  '**extra peak RSS**: VmHWM rise over the RSS just before the operation (VmHWM reset through `/proc/self/clear_refs`), median (min–max) and, in parentheses, the worst rep as a multiple of the weight bytes. Memory freed by an earlier rep and kept by the allocator can hide small allocations (below glibc\'s 32 MiB mmap threshold), so small-model values are lower bounds. **process max RSS**: `/usr/bin/time` maximum resident set of the whole case process (model included).',
+  '**bare snapshot**: `model.getWeights().map(t => t.dataSync())` (the CPU backend hands out its own arrays) and a copy of every weight into a reused, already-resident pool; the pool copy is the bar for "blocked ≤ 1.5× bare snapshot".',
+  '**raw disk**: the same number of bytes written from a reused 16 MiB buffer with a FileHandle, `sync()`, close, rename, directory fsync: the ceiling for a durable save.',
+];
+
+async function main(): Promise<void> {
+  let bench: BenchArgs;
+  try {
+    bench = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    say((e as Error).message);
+    process.exit((e as Error).message === usage() ? 0 : 2);
+  }
+  const t0 = nowMs();
+  mkdirSync(WORK_DIR, { recursive: true });
+  const machine = machineInfo(WORK_DIR);
+  const wantedPeers = (['keras', 'lightning'] as const).filter((p) => bench.cases.includes(p));
+  const setup = preparePeers([...wantedPeers], say);
+  for (const [peer, why] of Object.entries(setup.skipped)) say(`peers: skipping ${peer}: ${why}`);
+
+  const outcomes: Outcomes = new Map();
+  for (const size of bench.sizes) {
+    const out = new Map<string, CaseOutcome>();
+    outcomes.set(size.key, out);
+    say(`[${size.label}] ${bytesOf(size) / 1e6} MB of weights`);
+    for (const name of bench.cases) {
+      if (name.startsWith('load-')) continue;
+      const o = name === 'keras' || name === 'lightning' ? await peerCase(name, size, bench.reps, setup) : await tsCase(name, size, bench.reps);
+      out.set(name, o);
+      say(`  ${name}: ${(o.wallMs / 1000).toFixed(1)} s${o.error ? ' FAILED' : o.skipped ? ' skipped' : ''}`);
+    }
+    await loadCases(size, bench, out);
+  }
+
+  const minutes = (nowMs() - t0) / 60_000;
+  const targets = targetsTable(outcomes, bench.sizes);
+  const firstSaves = firstSavesTable(outcomes, bench.sizes);
+  const command = `npm run bench${bench.argv.length ? ` -- ${bench.argv.join(' ')}` : ''}`;
+  const md = [
+    '# tfjs-checkpoint benchmark',
+    '',
+    `Generated by \`${command}\` (${bench.reps} reps); the whole run took ${minutes.toFixed(1)} min. Targets met: **${targets.met} of ${targets.applicable}** that apply.`,
+    '',
+    '## Machine',
+    '',
+    '| | |\n|---|---|\n' + machine.map(([k, v]) => `| ${k} | ${v} |`).join('\n'),
+    '',
+    '## Saves',
+    '',
+    savesTable(outcomes, bench.sizes),
+    '',
+    ...(firstSaves ? ['First save in a fresh process (the warm-up rep, not in the medians above); ours shows blocked / durable when they differ:', '', firstSaves, ''] : []),
+    '## Loads',
+    '',
+    loadsTable(outcomes, bench.sizes),
+    '',
+    '## Targets',
+    '',
+    'Ratios of medians from this one run. "(info)" marks sizes where a target does not apply (blocked-time targets: ≥ 100M parameters; durability, memory and load: ≥ 100 MB).',
+    '',
+    targets.markdown,
+    '',
+    '## Method',
+    '',
+    ...METHOD.map((m) => `- ${m}`),
+    '',
+    '## Notes',
+    '',
+    ...notes(outcomes, bench.sizes, setup).map((n) => `- ${n}`),
+    '',
+  ].join('\n');
+  process.stdout.write(md);
+  const resultsPath = join(BENCH_DIR, 'RESULTS.md');
+  writeFileSync(resultsPath, md);
+  writeFileSync(join(WORK_DIR, 'results.json'), JSON.stringify(Object.fromEntries([...outcomes].map(([k, v]) => [k, Object.fromEntries(v)])), null, 1));
+  say(`\nWrote ${relative(REPO_DIR, resultsPath)} (${minutes.toFixed(1)} min).`);
+}
+
+await main();
