@@ -91,12 +91,10 @@ function notes(outcomes: Outcomes, sizes: SizeSpec[], setup: PeerSetup): string[
   }
   const ours = outcomes.get(sizes[0]?.key ?? '')?.get('ours-full')?.result?.info?.['durableVia'];
   if (ours) lines.push(`Time to durable for ours was awaited via \`${ours}\` after each \`onEpochEnd\`.`);
-  const versions = [...outcomes.values()].flatMap((m) => ['keras', 'lightning'].map((p) => m.get(p)?.result?.info)).find(Boolean);
   const peerInfo = [...outcomes.values()]
     .flatMap((m) => ['keras', 'lightning'].map((p) => m.get(p)?.result?.info))
-    .filter(Boolean)
-    .map((i) => Object.entries(i!).map(([k, v]) => `${k} ${v}`).join(', '));
-  if (versions) lines.push(`Peers (Python venv \`bench/.venv\`): ${[...new Set(peerInfo)].join('; ')}.`);
+    .flatMap((i) => (i ? [Object.entries(i).map(([k, v]) => `${k} ${v}`).join(', ')] : []));
+  if (peerInfo.length) lines.push(`Peers (Python venv \`bench/.venv\`): ${[...new Set(peerInfo)].join('; ')}.`);
   lines.push(...setup.log);
   return lines;
 }
