@@ -1,7 +1,8 @@
 /** The public save/load functions for one checkpoint directory (weights-only or full model). */
 import { io } from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
-import { CheckpointError } from '../errors.js';
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { assertPlausibleTopology } from '../formats/topology_guard.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
 import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
 import { assignWeights, restoreOptimizerExtras, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
@@ -74,10 +75,10 @@ export async function loadWeights(model: LayersModel, path: string, options: Loa
 }
 
 /** An IOHandler that serves a checkpoint directory's model to `tf.loadLayersModel`. */
-export function checkpointLoadHandler(path: string): io.IOHandler {
+export function checkpointLoadHandler(path: string, fs?: FsOps): io.IOHandler {
   return {
     async load(): Promise<io.ModelArtifacts> {
-      const checkpoint = await openCheckpoint(path);
+      const checkpoint = await openCheckpoint(path, fs);
       if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
         throw new CheckpointError(
           'INVALID_ARGUMENT',
@@ -85,6 +86,7 @@ export function checkpointLoadHandler(path: string): io.IOHandler {
         );
       }
       const { weightsManifest, ...modelJson } = checkpoint.modelJson;
+      assertPlausibleTopology(modelJson.modelTopology, weightsManifest, checkpoint.dir);
       const weightData: ArrayBuffer[] = [];
       for (const group of weightsManifest) {
         for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
@@ -99,10 +101,16 @@ export function checkpointLoadHandler(path: string): io.IOHandler {
 }
 
 /** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */
-export async function loadModel(path: string): Promise<LayersModel> {
+export async function loadModel(path: string, options: { fs?: FsOps } = {}): Promise<LayersModel> {
   assertSupportedPath(path, 'Cannot load a model from');
-  const checkpoint = await openCheckpoint(path);
-  const model = await loadLayersModel(checkpointLoadHandler(checkpoint.dir));
+  const checkpoint = await openCheckpoint(path, options.fs);
+  let model: LayersModel;
+  try {
+    model = await loadLayersModel(checkpointLoadHandler(checkpoint.dir, options.fs));
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CorruptCheckpointError(`TF.js could not build the model in ${checkpoint.dir}: ${(e as Error).message}. The checkpoint's model.json is damaged or from an incompatible version.`, { cause: e });
+  }
   restoreOptimizerExtras(model, checkpoint.metadata?.optimizerExtras);
   return model;
 }

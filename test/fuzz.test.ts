@@ -1,0 +1,15 @@
+/** Fuzzing the loader (issue: durable checkpoints §5): 1,000+ damaged or hostile checkpoints. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runFuzz } from './fuzz_harness.js';
+import { tempDir } from './helpers.js';
+
+describe('loader fuzz', () => {
+  it('1,000 mutated, truncated and hostile checkpoints: every one a correct load or a typed error', { timeout: 600_000 }, async () => {
+    const report = await runFuzz({ workDir: await tempDir('tfjs-ckpt-fuzz-'), cases: 400, seed: 7 });
+    console.log(`fuzz: ${JSON.stringify({ ...report, failures: report.failures.length })}`);
+    assert.deepEqual(report.failures.slice(0, 10), []);
+    assert.ok(report.cases >= 1000, `${report.cases} loads`);
+    assert.ok(report.typedErrors > report.cases / 2, 'most mutations are caught');
+  });
+});
