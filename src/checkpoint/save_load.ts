@@ -9,6 +9,7 @@ import { assignWeights, restoreOptimizerExtras, tfjsVersion, type LoadWeightsOpt
 import { snapshotModel, type Snapshot } from './snapshot.js';
 import { openCheckpoint, readAllWeights, readGroupShards } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
+import { armZeroCopyDecode } from './zero_copy_decode.js';
 import type { FsOps } from '../storage/fs_ops.js';
 
 export interface SaveOptions {
@@ -91,6 +92,7 @@ export function checkpointLoadHandler(path: string, fs?: FsOps): io.IOHandler {
       for (const group of weightsManifest) {
         for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
       }
+      armZeroCopyDecode(weightData);
       return {
         ...(modelJson as unknown as io.ModelArtifacts),
         weightSpecs: weightsManifest.flatMap((g) => g.weights) as io.WeightsManifestEntry[],
