@@ -162,3 +162,41 @@ describe('retention on disk', () => {
     assert.equal(back['b']!.dtype, 'int32');
   });
 });
+
+describe('temporaries and timed saves', () => {
+  it("the next writer removes crashed writers' temporaries of its own checkpoints, and nothing else", async () => {
+    const dir = await tempDir();
+    const deadPid = 2 ** 22 + 12345; // above pid_max's default: no such process
+    await mkdir(join(dir, `.e1.tmp-${deadPid}-abcd1234`));
+    await mkdir(join(dir, `.e7.old-${deadPid}-abcd1234`));
+    await writeFile(join(dir, `.e7.old-${deadPid}-abcd1234`, 'checkpoint.json'), '{}');
+    await mkdir(join(dir, `.other.tmp-${deadPid}-abcd1234`));
+    await mkdir(join(dir, `.e2.tmp-${process.ppid}-abcd1234`)); // a live writer's
+    const manager = new CheckpointManager({ filepath: join(dir, 'e{epoch}'), asyncSave: false });
+    assert.deepEqual((await manager.list()).map((r) => r.path), []);
+    await manager.save(1, smallClassifier(), { epoch: 1 });
+    const all = (await readdir(dir)).sort();
+    // e7 was being replaced when its writer crashed: it is renamed back rather than lost.
+    assert.deepEqual(all, [`.e2.tmp-${process.ppid}-abcd1234`, `.other.tmp-${deadPid}-abcd1234`, 'e1', 'e7']);
+  });
+
+  it('saveEveryNSeconds triggers batch-level saves; pointers name the newest and the best', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier();
+    const x = tf.ones([8, 4]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3).toFloat();
+    const cb = modelCheckpoint({
+      filepath: join(dir, 'e{epoch}b{batch}'),
+      saveFreq: 1000,
+      saveEveryNSeconds: 1e-9,
+      monitor: 'loss',
+      latestPointer: join(dir, 'LATEST'),
+      bestPointer: join(dir, 'BEST'),
+    });
+    await model.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0, callbacks: [cb] });
+    assert.deepEqual(await names(dir), ['BEST', 'LATEST', 'e1b1', 'e1b2']);
+    assert.equal(JSON.parse(await readFile(join(dir, 'LATEST'), 'utf8')).path, 'e1b2');
+    const best = (await cb.manager.best())!;
+    assert.equal(JSON.parse(await readFile(join(dir, 'BEST'), 'utf8')).path, best.path.split('/').pop());
+  });
+});
