@@ -38,6 +38,20 @@ describe('ModelCheckpoint in model.fit', () => {
     assert.equal(maxAbsDiff([p1], [p2]), 0);
   });
 
+  it('a Sequential (which fit runs as an inner functional model) is saved and loads back as a Sequential', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier();
+    const { x, y } = toyData(8);
+    await model.fit(x, y, { epochs: 1, verbose: 0, callbacks: [modelCheckpoint({ filepath: join(dir, 'c') })] });
+    const loaded = await loadModel(join(dir, 'c'));
+    assert.equal(loaded.getClassName(), 'Sequential');
+    assert.deepEqual(loaded.layers.map((l) => l.name), model.layers.map((l) => l.name));
+    let stock: tf.io.ModelArtifacts | undefined;
+    await model.save(tf.io.withSaveHandler(async (a) => ((stock = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const { readFile } = await import('node:fs/promises');
+    assert.deepEqual(JSON.parse(await readFile(join(dir, 'c', 'model.json'), 'utf8')).modelTopology, stock!.modelTopology);
+  });
+
   for (const [monitor, mode, direction] of [
     ['val_loss', 'min', 'min'],
     ['val_acc', 'max', 'max'],

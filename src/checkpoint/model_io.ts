@@ -8,6 +8,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers as layersVersion } from '@tensorflow/tfjs-layers';
 import { CheckpointError, WeightMismatchError } from '../errors.js';
 import type { ModelJson } from '../formats/schema.js';
+import { restoreSequentialTopology } from '../formats/sequential_topology.js';
 import type { StoredWeight } from './read.js';
 
 export function tfjsVersion(): string {
@@ -37,7 +38,7 @@ interface TrainingConfigAccess {
 /** model.json without its weightsManifest, as `model.save()` would produce it. */
 export function modelJsonOf(model: LayersModel, includeOptimizer: boolean): Omit<ModelJson, 'weightsManifest'> {
   const json: Omit<ModelJson, 'weightsManifest'> = {
-    modelTopology: model.toJSON(null, false) as Record<string, unknown>,
+    modelTopology: restoreSequentialTopology(model.toJSON(null, false) as Record<string, unknown>),
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${layersVersion}`,
     convertedBy: null,
