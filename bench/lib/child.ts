@@ -29,8 +29,12 @@ function lastJsonLine(stdout: string): unknown {
   return undefined;
 }
 
-function tail(text: string, lines = 12): string {
-  return text.trim().split('\n').slice(-lines).join('\n');
+/** The thrown error's own line(s) when there is one, else the end of the output. */
+function summary(text: string): string {
+  const lines = text.trim().split('\n');
+  const at = lines.findIndex((l) => /^\s*(\w*Error|Error)\b.*:/.test(l) || /^\s*\w+Error:/.test(l));
+  if (at >= 0) return lines.slice(at, at + 2).join('\n').trim();
+  return lines.slice(-12).join('\n');
 }
 
 export function runChild(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<ChildOutcome> {
@@ -68,7 +72,7 @@ export function runChild(command: string, args: string[], options: { cwd: string
       const json = lastJsonLine(stdout);
       if (code === 0 && json !== undefined) return resolve({ json, maxRssMiB, wallMs });
       const why = timedOut ? `timed out after ${Math.round(options.timeoutMs / 1000)} s` : `exited with ${signal ?? `code ${code}`}`;
-      resolve({ error: `${why}: ${tail(stderr) || tail(stdout) || '(no output)'}`, maxRssMiB, wallMs });
+      resolve({ error: `${why}: ${summary(stderr) || summary(stdout) || '(no output)'}`, maxRssMiB, wallMs });
     });
   });
 }

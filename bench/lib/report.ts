@@ -8,16 +8,16 @@ export type Outcomes = Map<string, Map<string, CaseOutcome>>;
 
 const MiB = 2 ** 20;
 
-function values(o: CaseOutcome | undefined, name: string): number[] {
+export function values(o: CaseOutcome | undefined, name: string): number[] {
   return (o?.result?.reps ?? []).map((r) => r[name]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
 }
 
-function metric(o: CaseOutcome | undefined, name: string): Summary | undefined {
+export function metric(o: CaseOutcome | undefined, name: string): Summary | undefined {
   const xs = values(o, name);
   return xs.length ? summarize(xs) : undefined;
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
@@ -136,122 +136,38 @@ export function firstSavesTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
   return table(['model', ...present.map(([, l]) => `${l} blocked ms`)], rows);
 }
 
-// ---- targets ----
-
-interface Check {
-  /** e.g. "0.8× (12 ms vs 15 ms)" */
-  text: string;
-  met: boolean;
-}
-
-interface Target {
-  name: string;
-  /** Where the target applies; elsewhere the ratio is shown for information. */
-  applies: (size: SizeSpec) => boolean;
-  check: (get: (c: string) => CaseOutcome | undefined, size: SizeSpec) => Check | string;
-}
-
-const at100M = (s: SizeSpec) => paramsOf(s) >= 100e6;
-const at100MB = (s: SizeSpec) => bytesOf(s) >= 100e6;
-
-function med(o: CaseOutcome | undefined, name: string): number | undefined {
-  return metric(o, name)?.median;
-}
-
-/** a / b compared with a limit; `string` when an input is missing. */
-function ratio(a: number | undefined, b: number | undefined, what: string, ok: (r: number) => boolean, unit = 'ms'): Check | string {
-  if (a === undefined || b === undefined) return `n/a (${what} missing)`;
-  const r = a / b;
-  return { text: `${r >= 100 ? r.toFixed(0) : r.toFixed(2)}× (${fmtNum(a)} vs ${fmtNum(b)} ${unit})`, met: ok(r) };
-}
-
-function fasterThan(peer: string, peerLabel: string, ours: string): Target {
-  return {
-    name: `blocked ≥ 20× less than ${peerLabel} (${ours === 'ours-full' ? 'full' : 'weights only'})`,
-    applies: at100M,
-    check: (get) => ratio(med(get(peer), 'blocked_ms'), med(get(ours), 'blocked_ms'), peerLabel, (r) => r >= 20),
+/** The numbers that matter most, for the largest model of at least 100M parameters (else the largest run). */
+export function headline(outcomes: Outcomes, sizes: SizeSpec[]): string[] {
+  const size = [...sizes].reverse().find((s) => paramsOf(s) >= 100e6) ?? sizes[sizes.length - 1];
+  if (!size) return [];
+  const get = (c: string) => outcomes.get(size.key)?.get(c);
+  const has = (...cases: string[]) => cases.some((c) => get(c)?.result);
+  /** The median (or worst rep) with its unit, or "n/a" when the case has no result. */
+  const num = (c: string, k: string, unit: string, pick: 'median' | 'max' = 'median') => {
+    const s = metric(get(c), k);
+    return s ? `${fmtNum(s[pick])} ${unit}` : 'n/a';
   };
-}
-
-function rssNearZero(c: string, label: string): Target {
-  return {
-    name: `extra peak RSS during a save ≈ 0: ≤ 5% of weights (${label}, worst rep)`,
-    applies: at100MB,
-    check: (get, size) => {
-      const extra = metric(get(c), 'extra_peak_mib');
-      if (!extra) return 'n/a';
-      const weights = bytesOf(size) / MiB;
-      return { text: `${fmtNum(extra.max)} MiB = ${(extra.max / weights).toFixed(3)}× weights`, met: extra.max <= 0.05 * weights };
-    },
-  };
-}
-
-const TARGETS: Target[] = [
-  ...(['ours-full', 'ours-weights'] as const).map(
-    (c): Target => ({
-      name: `blocked ≤ 1.5× bare snapshot, pool copy (${c === 'ours-full' ? 'full' : 'weights only'})`,
-      applies: at100M,
-      check: (get) => ratio(med(get(c), 'blocked_ms'), med(get('snapshot'), 'pool_ms'), 'snapshot', (r) => r <= 1.5),
-    }),
-  ),
-  fasterThan('naive', 'naive TF.js save', 'ours-full'),
-  fasterThan('keras', 'Keras 3', 'ours-weights'),
-  fasterThan('lightning', 'Lightning', 'ours-weights'),
-  ...(['ours-full', 'ours-weights'] as const).map(
-    (c): Target => ({
-      name: `time to durable ≤ 1.25× raw disk (${c === 'ours-full' ? 'full' : 'weights only'})`,
-      applies: at100MB,
-      check: (get) => ratio(med(get(c), 'durable_ms'), med(get('raw'), 'durable_ms'), 'raw disk', (r) => r <= 1.25),
-    }),
-  ),
-  rssNearZero('ours-full', 'full'),
-  rssNearZero('ours-weights', 'weights only'),
-  {
-    name: 'load ≥ 2× faster than stock (`loadModel` vs `fromMemory`)',
-    applies: at100MB,
-    check: (get) => ratio(med(get('load-stock'), 'load_ms'), med(get('load-ours'), 'load_ms'), 'load', (r) => r >= 2),
-  },
-  {
-    name: 'load extra peak RSS ≤ 1.2× weights (`loadModel`, worst rep)',
-    applies: at100MB,
-    check: (get, size) => {
-      const extra = metric(get('load-ours'), 'extra_peak_mib');
-      if (!extra) return 'n/a';
-      const r = extra.max / (bytesOf(size) / MiB);
-      return { text: `${r.toFixed(2)}× (${fmtNum(extra.max)} MiB)`, met: r <= 1.2 };
-    },
-  },
-  {
-    name: 'every load returned the saved values',
-    applies: () => true,
-    check: (get) => {
-      const flags = LOAD_ROWS.flatMap(([c]) => values(get(c), 'verified'));
-      if (flags.length === 0) return 'n/a';
-      const ok = flags.filter((v) => v === 1).length;
-      return { text: `${ok}/${flags.length}`, met: ok === flags.length };
-    },
-  },
-];
-
-export interface TargetSummary {
-  markdown: string;
-  met: number;
-  applicable: number;
-}
-
-export function targetsTable(outcomes: Outcomes, sizes: SizeSpec[]): TargetSummary {
-  let met = 0;
-  let applicable = 0;
-  const rows = TARGETS.map((t) => [
-    t.name,
-    ...sizes.map((size) => {
-      const got = t.check((c) => outcomes.get(size.key)?.get(c), size);
-      if (typeof got === 'string') return got;
-      if (!t.applies(size)) return `${got.text} (info)`;
-      applicable += 1;
-      if (got.met) met += 1;
-      return `**${got.met ? 'met' : 'not met'}**: ${got.text}`;
-    }),
-  ]);
-  return { markdown: table(['target', ...sizes.map((s) => s.label)], rows), met, applicable };
+  const lines = [`At ${size.label} (${fmtNum(bytesOf(size) / MiB)} MiB of weights), medians:`];
+  if (has('ours-full', 'ours-weights')) {
+    lines.push(
+      `ours, full model: training blocked **${num('ours-full', 'blocked_ms', 'ms')}** per checkpoint, durable after ${num('ours-full', 'durable_ms', 'ms')} (${num('ours-full', 'mbps', 'MB/s')}); ` +
+        `weights only: ${num('ours-weights', 'blocked_ms', 'ms')} blocked, durable after ${num('ours-weights', 'durable_ms', 'ms')}.`,
+      `extra peak RSS during our saves (worst rep): ${num('ours-full', 'extra_peak_mib', 'MiB', 'max')} (full), ${num('ours-weights', 'extra_peak_mib', 'MiB', 'max')} (weights only).`,
+    );
+  }
+  if (has('raw', 'snapshot')) {
+    lines.push(`raw disk ceiling: ${num('raw', 'durable_ms', 'ms')} (${num('raw', 'mbps', 'MB/s')}); bare snapshot: ${num('snapshot', 'ref_ms', 'ms')} by reference, ${num('snapshot', 'pool_ms', 'ms')} copied into a reused pool.`);
+  }
+  if (has('naive', 'keras', 'lightning')) {
+    lines.push(
+      `training blocked per checkpoint by the others (none fsyncs): naive TF.js ${num('naive', 'blocked_ms', 'ms')} (extra peak ${num('naive', 'extra_peak_mib', 'MiB', 'max')}), ` +
+        `Keras 3 ${num('keras', 'blocked_ms', 'ms')}, Lightning ${num('lightning', 'blocked_ms', 'ms')}.`,
+    );
+  }
+  if (has('load-ours', 'load-stock')) {
+    lines.push(
+      `load: ours ${num('load-ours', 'load_ms', 'ms')} (extra peak ${num('load-ours', 'extra_peak_mib', 'MiB', 'max')}) vs stock ${num('load-stock', 'load_ms', 'ms')} (${num('load-stock', 'extra_peak_mib', 'MiB', 'max')}).`,
+    );
+  }
+  return lines.length > 1 ? lines : [];
 }
