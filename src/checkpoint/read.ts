@@ -4,7 +4,6 @@
  * verified, and every weight must fit exactly in the bytes the manifest names.
  */
 import { basename, dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import {
   describeIssues,
@@ -17,7 +16,8 @@ import {
 } from '../formats/schema.js';
 import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { pathKind, readFileBytes, readTextFile, resolveCommittedPath } from '../storage/node_fs.js';
+import { pathKind, readTextFile, resolveCommittedPath } from '../storage/node_fs.js';
+import { checksumFile, fileSize, readFileInto } from '../storage/read_into.js';
 import { toFsPath } from '../storage/paths.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
 
@@ -125,28 +125,81 @@ function checkGroupSizes(checkpoint: OpenedCheckpoint, group: ManifestGroup): nu
   return expected;
 }
 
-/** Reads one manifest group's shard files, verified. Sizes are checked before any large read. */
+/**
+ * Reads one manifest group into memory as a list of buffers whose concatenation is the group's
+ * bytes, verified (sizes before anything large is allocated, then checksums). Shards are read into
+ * one buffer each, except that a weight stored across shards of its own is read straight into one
+ * buffer of its own, so every weight is a view of a single buffer and nothing is copied twice.
+ */
 export async function readGroupShards(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<Uint8Array[]> {
   const where = checkpoint.dir;
   const expected = checkGroupSizes(checkpoint, group);
   const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
-  const shards: Uint8Array[] = [];
-  let total = 0;
+  const sizes: number[] = [];
   for (const name of group.paths) {
     const file = recorded.get(name);
     if (checkpoint.metadata && !file) throw new CorruptCheckpointError(`${where}: ${name} is not listed in ${METADATA_FILE}.`);
-    const bytes = await readFileBytes(join(checkpoint.dir, name), file?.size, checkpoint.fs);
-    if (file && crc32(bytes) !== file.crc32) {
-      throw new CorruptCheckpointError(`${join(checkpoint.dir, name)} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
+    const size = await fileSize(join(where, name), checkpoint.fs);
+    if (file && size !== file.size) {
+      throw new CorruptCheckpointError(
+        `${join(where, name)} is ${size} bytes but the checkpoint says it should be ${file.size}: the file is truncated or was changed. Load an earlier checkpoint.`,
+      );
     }
-    total += bytes.byteLength;
-    if (total > expected) break;
-    shards.push(bytes);
+    sizes.push(size);
   }
+  const total = sizes.reduce((n, s) => n + s, 0);
   if (total !== expected) {
     throw new CorruptCheckpointError(`${where}: the weights need ${expected} bytes but the weight files hold ${total}: a file is truncated or extra.`);
   }
-  return shards;
+  const buffers: Uint8Array[] = [];
+  for (const run of planReads(group.weights as WeightSpec[], sizes)) {
+    const buffer = new Uint8Array(run.bytes);
+    let offset = 0;
+    for (const index of run.shards) {
+      const name = group.paths[index]!;
+      const checksum = await readFileInto(join(where, name), buffer, offset, sizes[index]!, checkpoint.fs);
+      const file = recorded.get(name);
+      if (file && checksum !== file.crc32) {
+        throw new CorruptCheckpointError(`${join(where, name)} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
+      }
+      offset += sizes[index]!;
+    }
+    buffers.push(buffer);
+  }
+  return buffers;
+}
+
+/** Groups consecutive shards that together hold exactly one weight (and nothing else) into one read. */
+function planReads(specs: readonly WeightSpec[], sizes: readonly number[]): { shards: number[]; bytes: number }[] {
+  const weightEnds: number[] = [];
+  let at = 0;
+  for (const spec of specs) weightEnds.push((at += elementCount(spec.shape) * bytesPerElement(spec.dtype)));
+  const weightStarts = weightEnds.map((end, i) => (i === 0 ? 0 : weightEnds[i - 1]!));
+  const runs: { shards: number[]; bytes: number }[] = [];
+  let shardStart = 0;
+  let i = 0;
+  while (i < sizes.length) {
+    // A weight that starts exactly here and ends exactly at a later shard boundary owns those shards.
+    const w = weightStarts.findIndex((start, k) => start === shardStart && weightEnds[k]! > shardStart + sizes[i]!);
+    if (w >= 0) {
+      const run = { shards: [] as number[], bytes: 0 };
+      let end = shardStart;
+      let j = i;
+      while (j < sizes.length && end < weightEnds[w]!) end += sizes[j++]!;
+      if (end === weightEnds[w]) {
+        for (let k = i; k < j; k++) run.shards.push(k);
+        run.bytes = end - shardStart;
+        runs.push(run);
+        shardStart = end;
+        i = j;
+        continue;
+      }
+    }
+    runs.push({ shards: [i], bytes: sizes[i]! });
+    shardStart += sizes[i]!;
+    i += 1;
+  }
+  return runs;
 }
 
 /** Cuts each weight out of the shard sequence; copies only the rare weight that spans two shards. */
@@ -196,8 +249,14 @@ export async function readAllWeights(checkpoint: OpenedCheckpoint): Promise<Stor
 export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
   if (!checkpoint.metadata) return;
   for (const file of checkpoint.metadata.files) {
-    const bytes = await readFileBytes(join(checkpoint.dir, file.name), file.size, checkpoint.fs);
-    if (crc32(bytes) !== file.crc32) throw new CorruptCheckpointError(`${join(checkpoint.dir, file.name)} fails its checksum.`);
+    const path = join(checkpoint.dir, file.name);
+    const size = await fileSize(path, checkpoint.fs);
+    if (size !== file.size) {
+      throw new CorruptCheckpointError(`${path} is ${size} bytes but the checkpoint says it should be ${file.size}: the file is truncated or was changed.`);
+    }
+    if ((await checksumFile(path, size, checkpoint.fs)) !== file.crc32) {
+      throw new CorruptCheckpointError(`${path} fails its checksum: the file was damaged after it was written.`);
+    }
   }
 }
 

@@ -1,8 +1,10 @@
 /**
- * Splits the concatenation of all weights into shard files of at most `maxShardBytes`, the layout
- * tfjs loaders expect (a weight may span two shards: loaders join a group's shards before slicing).
- * Pure planning; the writer streams each shard's pieces from the weights themselves, never
- * concatenating them into one buffer.
+ * Splits the weights into shard files of at most `maxShardBytes`, in the layout tfjs loaders expect
+ * (a group's shards are read in order and joined before weights are sliced out, so the files are
+ * simply the concatenation of the weights, cut into pieces). We cut only at weight boundaries: a
+ * weight that does not fit in what is left of a shard starts a new one, and a weight larger than a
+ * shard gets shards of its own. Readers can then hand out every weight as a view of one buffer, never
+ * a joined copy. Pure planning; the writer streams each piece from the weights themselves.
  */
 
 export interface ShardPiece {
@@ -28,20 +30,25 @@ export function planShards(byteLengths: readonly number[], maxShardBytes: number
   if (!(maxShardBytes > 0)) throw new RangeError(`maxShardBytes must be positive, got ${maxShardBytes}`);
   const shards: { byteLength: number; pieces: ShardPiece[] }[] = [];
   let current: { byteLength: number; pieces: ShardPiece[] } = { byteLength: 0, pieces: [] };
+  const close = () => {
+    if (current.byteLength > 0) shards.push(current);
+    current = { byteLength: 0, pieces: [] };
+  };
   byteLengths.forEach((length, entry) => {
-    let start = 0;
-    while (start < length) {
-      if (current.byteLength === maxShardBytes) {
-        shards.push(current);
-        current = { byteLength: 0, pieces: [] };
-      }
-      const take = Math.min(length - start, maxShardBytes - current.byteLength);
-      current.pieces.push({ entry, start, end: start + take });
-      current.byteLength += take;
-      start += take;
+    if (current.byteLength + length > maxShardBytes) close();
+    if (length <= maxShardBytes) {
+      current.pieces.push({ entry, start: 0, end: length });
+      current.byteLength += length;
+      return;
+    }
+    // Larger than a shard: shards of its own.
+    for (let start = 0; start < length; start += maxShardBytes) {
+      const end = Math.min(length, start + maxShardBytes);
+      shards.push({ byteLength: end - start, pieces: [{ entry, start, end }] });
     }
   });
+  close();
   // Always at least one (possibly empty) shard, so every manifest names a file.
-  if (current.byteLength > 0 || shards.length === 0) shards.push(current);
+  if (shards.length === 0) shards.push(current);
   return shards.map((s, i) => ({ fileName: shardFileName(i, shards.length), ...s }));
 }
