@@ -107,6 +107,7 @@ async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory {
   private readonly files: WrittenFile[] = [];
+  private readonly flushes: Promise<void | CheckpointError>[] = [];
   private done = false;
 
   private constructor(
@@ -145,8 +146,13 @@ export class StagedDirectory {
   }
 
   /** Writes one file from its chunks, flushes it to disk, and records its size and CRC-32. */
+  /**
+   * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as the
+   * data is written and runs while the next files are written; `commit()` waits for all of them.
+   */
   async writeFile(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     const path = join(this.stagingPath, name);
+    const where = join(this.finalPath, name);
     let size = 0;
     let checksum = 0;
     let handle: FileHandle | undefined;
@@ -159,15 +165,22 @@ export class StagedDirectory {
         size += chunk.byteLength;
         await written;
       }
-      await handle.sync();
     } catch (e) {
-      throw e instanceof CheckpointError ? e : ioError('write', join(this.finalPath, name), e);
-    } finally {
       await handle?.close().catch(() => undefined);
+      throw e instanceof CheckpointError ? e : ioError('write', where, e);
     }
+    const open = handle;
+    const flushed = open.sync().finally(() => open.close().catch(() => undefined));
+    // Handled here so a failure waits for commit() without being reported as unhandled meanwhile.
+    this.flushes.push(flushed.catch((e) => ioError('write', where, e)));
     const written = { name, size, crc32: checksum };
     this.files.push(written);
     return written;
+  }
+
+  /** Waits for every file's fsync; the first failure is thrown. */
+  private async flushAll(): Promise<void> {
+    for (const result of await Promise.all(this.flushes)) if (result instanceof CheckpointError) throw result;
   }
 
   writtenFiles(): readonly WrittenFile[] {
@@ -180,6 +193,7 @@ export class StagedDirectory {
     this.done = true;
     const parent = dirname(this.finalPath);
     try {
+      await this.flushAll();
       await fsyncPath(this.stagingPath, this.fs);
       try {
         await this.fs.rename(this.stagingPath, this.finalPath);
@@ -213,6 +227,7 @@ export class StagedDirectory {
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
+    await Promise.all(this.flushes);
     await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
   }
 }
