@@ -310,7 +310,12 @@ export class ModelCheckpoint extends Callback {
     if (this.initialValueThreshold !== undefined) return;
     const comparable = records.filter((r) => r.metadata.monitor?.name === this.monitor && r.metadata.monitor.mode === this.direction);
     const best = bestCandidate(comparable, this.direction);
-    if (best?.value != null && isImprovement(this.direction, best.value, this.best)) this.best = best.value;
+    if (best?.value != null && isImprovement(this.direction, best.value, this.best)) {
+      this.best = best.value;
+      if (this.verbose > 0) {
+        this.logger.log(`Resuming: ${records.length} checkpoint(s) of ${this.filepath} on disk; best ${this.monitor} so far ${formatScore(best.value)} (${best.path}).`);
+      }
+    }
   }
 
   /** Waits until every checkpoint is committed; a failed background save rejects here (and so fails fit). */

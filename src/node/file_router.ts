@@ -6,7 +6,7 @@
 import { io } from '@tensorflow/tfjs-core';
 import { basename, dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
-import { isStoredDtype, type WeightEntry } from '../formats/weight_entry.js';
+import { bytesPerElement, elementCount, isStoredDtype, type WeightEntry } from '../formats/weight_entry.js';
 import { checkpointLoadHandler } from '../checkpoint/save_load.js';
 import { writeCheckpoint } from '../checkpoint/write.js';
 import { tfjsVersion } from '../checkpoint/model_io.js';
@@ -26,7 +26,7 @@ function artifactEntries(artifacts: io.ModelArtifacts): WeightEntry[] {
     if (!isStoredDtype(spec.dtype) || spec.quantization) {
       throw new CheckpointError('INVALID_ARGUMENT', `Weight '${spec.name}' is ${spec.quantization ? 'quantized' : spec.dtype}; file:// checkpoints store float32, int32 and bool weights.`);
     }
-    const byteLength = spec.shape.reduce((n, d) => n * d, 1) * (spec.dtype === 'bool' ? 1 : 4);
+    const byteLength = elementCount(spec.shape) * bytesPerElement(spec.dtype);
     const start = offset;
     offset += byteLength;
     return {
