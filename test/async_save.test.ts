@@ -9,7 +9,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointError, CheckpointManager, modelCheckpoint, type FsOps } from '../src/index.js';
-import { faultyFs } from './fault_fs.js';
+import { faultyFs, inCheckpoint } from './fault_fs.js';
 import { maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
 /** The real file system, with every call recorded and each file write held back until the event loop has turned. */
@@ -86,7 +86,7 @@ describe('async saves', () => {
     const dir = await tempDir();
     const model = smallClassifier();
     const { x, y } = toyData(8);
-    const fs = faultyFs({ at: 'write', code: 'EIO', match: (p) => p.includes('e3') });
+    const fs = faultyFs({ at: 'write', code: 'EIO', match: inCheckpoint('e3') });
     await assert.rejects(
       model.fit(x, y, { epochs: 3, verbose: 0, callbacks: [modelCheckpoint({ filepath: join(dir, 'e{epoch}'), fs })] }),
       (e: unknown) => e instanceof CheckpointError && e.code === 'IO_ERROR' && e.message.includes('e3'),

@@ -68,3 +68,8 @@ export function faultyFs(plan: FaultPlan): FsOps & { triggered: number } {
   };
   return Object.defineProperty(ops, 'triggered', { get: () => state.triggered }) as FsOps & { triggered: number };
 }
+
+/** Matches paths of checkpoint `name` and of its temporaries (not names that merely contain it). */
+export function inCheckpoint(name: string): (path: string) => boolean {
+  return (path) => path.split('/').some((segment) => segment === name || segment.startsWith(`.${name}.tmp-`) || segment.startsWith(`.${name}.old-`));
+}

@@ -10,7 +10,7 @@ import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointError, CheckpointManager, modelCheckpoint, verify } from '../src/index.js';
-import { faultyFs, type FaultPlan } from './fault_fs.js';
+import { faultyFs, inCheckpoint, type FaultPlan } from './fault_fs.js';
 import { captureLogger, smallClassifier, tempDir, toyData } from './helpers.js';
 
 async function entries(dir: string): Promise<string[]> {
@@ -30,7 +30,7 @@ describe('save errors', () => {
     for (const asyncSave of [true, false]) {
       it(`${what} (${asyncSave ? 'async' : 'sync'}): raise rejects fit naming the path and cause; e01 stays intact; no temporaries`, async () => {
         const dir = await tempDir();
-        const fs = faultyFs({ ...plan, match: (p) => p.includes('e02') });
+        const fs = faultyFs({ ...plan, match: inCheckpoint('e02') });
         const model = smallClassifier();
         const { x, y } = toyData(8);
         const cb = modelCheckpoint({ filepath: join(dir, 'e{epoch:02d}'), fs, asyncSave });
@@ -46,7 +46,7 @@ describe('save errors', () => {
 
   it("onSaveError 'warn': the failed save is logged, training goes on, later saves land", async () => {
     const dir = await tempDir();
-    const fs = faultyFs({ at: 'write', code: 'ENOSPC', match: (p) => p.includes('e02') });
+    const fs = faultyFs({ at: 'write', code: 'ENOSPC', match: inCheckpoint('e02') });
     const logger = captureLogger();
     const model = smallClassifier();
     const { x, y } = toyData(8);

@@ -5,7 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, modelCheckpoint, restoreTraining, type ModelCheckpoint } from '../src/index.js';
-import { faultyFs } from './fault_fs.js';
+import { faultyFs, inCheckpoint } from './fault_fs.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
 async function drive(cb: ModelCheckpoint, values: number[], firstEpoch = 0): Promise<void> {
@@ -26,7 +26,10 @@ describe('ModelCheckpoint recovers its state from disk', () => {
     const logger = captureLogger();
     const resumed = modelCheckpoint({ filepath, saveBestOnly: true, verbose: 1, logger });
     await drive(resumed, [0.4], 2);
-    assert.deepEqual(logger.lines, ['Epoch 3: val_loss did not improve from 0.30000']);
+    assert.deepEqual(logger.lines, [
+      `Resuming: 1 checkpoint(s) of ${filepath} on disk; best val_loss so far 0.30000 (${filepath}).`,
+      'Epoch 3: val_loss did not improve from 0.30000',
+    ]);
     assert.equal(resumed.best, 0.3);
     assert.equal((await resumed.manager.latest())!.metadata.monitor!.value, 0.3);
   });
@@ -101,7 +104,7 @@ describe('backupAndRestore + restoreTraining', () => {
     const dir = await tempDir();
     const backupDir = join(dir, 'backup');
     const { x, y } = toyData(16);
-    const fs = faultyFs({ at: 'write', code: 'EIO', nth: 0, match: (p) => p.includes('backup-000000000004') });
+    const fs = faultyFs({ at: 'write', code: 'EIO', nth: 0, match: inCheckpoint('backup-000000000004') });
     const model = build();
     const cb = backupAndRestore({ backupDir, fs });
     await assert.rejects(model.fit(x, y, { epochs: 3, batchSize: 8, verbose: 0, callbacks: [cb] }), (e: unknown) => e instanceof CheckpointError && e.code === 'IO_ERROR');
