@@ -7,7 +7,7 @@ import type { CheckpointMetadata } from '../formats/schema.js';
 import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
 import { assignWeights, restoreOptimizerExtras, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
 import { snapshotModel, type Snapshot } from './snapshot.js';
-import { openCheckpoint, readAllWeights, readGroupShards } from './read.js';
+import { openCheckpoint, readAllWeights, readGroupShards, type OpenedCheckpoint } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
 import type { FsOps } from '../storage/fs_ops.js';
@@ -77,28 +77,28 @@ export async function loadWeights(model: LayersModel, path: string, options: Loa
 
 /** An IOHandler that serves a checkpoint directory's model to `tf.loadLayersModel`. */
 export function checkpointLoadHandler(path: string, fs?: FsOps): io.IOHandler {
+  return { load: async () => artifactsOf(await openCheckpoint(path, fs)) };
+}
+
+/** A full-model checkpoint's model.json and weights as tfjs model artifacts (weights decoded without a second copy). */
+async function artifactsOf(checkpoint: OpenedCheckpoint): Promise<io.ModelArtifacts> {
+  if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
+    throw new CheckpointError(
+      'INVALID_ARGUMENT',
+      `${checkpoint.dir} is a weights-only checkpoint (no model topology). Build the model in code and call loadWeights(model, path) instead.`,
+    );
+  }
+  const { weightsManifest, ...modelJson } = checkpoint.modelJson;
+  assertPlausibleTopology(modelJson.modelTopology, weightsManifest, checkpoint.dir);
+  const weightData: ArrayBuffer[] = [];
+  for (const group of weightsManifest) {
+    for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
+  }
+  armZeroCopyDecode(weightData);
   return {
-    async load(): Promise<io.ModelArtifacts> {
-      const checkpoint = await openCheckpoint(path, fs);
-      if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
-        throw new CheckpointError(
-          'INVALID_ARGUMENT',
-          `${checkpoint.dir} is a weights-only checkpoint (no model topology). Build the model in code and call loadWeights(model, path) instead.`,
-        );
-      }
-      const { weightsManifest, ...modelJson } = checkpoint.modelJson;
-      assertPlausibleTopology(modelJson.modelTopology, weightsManifest, checkpoint.dir);
-      const weightData: ArrayBuffer[] = [];
-      for (const group of weightsManifest) {
-        for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
-      }
-      armZeroCopyDecode(weightData);
-      return {
-        ...(modelJson as unknown as io.ModelArtifacts),
-        weightSpecs: weightsManifest.flatMap((g) => g.weights) as io.WeightsManifestEntry[],
-        weightData,
-      };
-    },
+    ...(modelJson as unknown as io.ModelArtifacts),
+    weightSpecs: weightsManifest.flatMap((g) => g.weights) as io.WeightsManifestEntry[],
+    weightData,
   };
 }
 
@@ -108,7 +108,7 @@ export async function loadModel(path: string, options: { fs?: FsOps } = {}): Pro
   const checkpoint = await openCheckpoint(path, options.fs);
   let model: LayersModel;
   try {
-    model = await loadLayersModel(checkpointLoadHandler(checkpoint.dir, options.fs));
+    model = await loadLayersModel({ load: () => artifactsOf(checkpoint) });
   } catch (e) {
     if (e instanceof CheckpointError) throw e;
     throw new CorruptCheckpointError(`TF.js could not build the model in ${checkpoint.dir}: ${(e as Error).message}. The checkpoint's model.json is damaged or from an incompatible version.`, { cause: e });
