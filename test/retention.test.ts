@@ -123,6 +123,18 @@ describe('retention on disk', () => {
     assert.deepEqual(await names(dir), ['e2', 'e4']);
   });
 
+  it('manager.delete removes its own checkpoints only', async () => {
+    const dir = await tempDir();
+    const manager = new CheckpointManager({ directory: dir, asyncSave: false });
+    await manager.save(1, smallClassifier());
+    await manager.save(2, smallClassifier());
+    await mkdir(join(dir, 'mine'));
+    await assert.rejects(manager.delete(join(dir, 'mine')), /not a checkpoint of/);
+    await manager.delete(1);
+    await manager.clearPointers();
+    assert.deepEqual(await names(dir), ['ckpt-00000002', 'mine']);
+  });
+
   it('version suffix: a templated name that exists is not overwritten; a fixed path is replaced', async () => {
     const dir = await tempDir();
     const m = model();

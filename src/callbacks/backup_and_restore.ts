@@ -12,10 +12,7 @@
 import { Callback, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError } from '../errors.js';
 import { CheckpointManager, restoreInto } from '../checkpoint/manager.js';
-import { deleteCheckpoint } from '../checkpoint/registry.js';
 import type { FsOps } from '../storage/fs_ops.js';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { consoleLogger, type CheckpointLogger } from './model_checkpoint.js';
 
 export interface BackupAndRestoreArgs {
@@ -134,7 +131,7 @@ export class BackupAndRestore extends Callback {
       this.listeners.clear();
     }
     if (this.interruptedBy) return this.finishAfterSignal(this.interruptedBy);
-    if (this.deleteCheckpoint) await deleteBackups(this.backupDir, this.manager);
+    if (this.deleteCheckpoint) await deleteBackups(this.manager);
   }
 
   private async backup(batch: number | null): Promise<void> {
@@ -163,9 +160,9 @@ export class BackupAndRestore extends Callback {
 }
 
 /** Removes this library's backups and pointer from `backupDir`, nothing else. */
-async function deleteBackups(backupDir: string, manager: CheckpointManager): Promise<void> {
-  for (const record of await manager.list()) await deleteCheckpoint(record.path);
-  await rm(join(backupDir, 'latest'), { force: true });
+async function deleteBackups(manager: CheckpointManager): Promise<void> {
+  for (const record of await manager.list()) await manager.delete(record.path);
+  await manager.clearPointers();
 }
 
 export function backupAndRestore(args: BackupAndRestoreArgs): BackupAndRestore {

@@ -312,6 +312,20 @@ export class CheckpointManager {
     return model;
   }
 
+  /** Deletes one of this manager's checkpoints (never anything else); safe against crashes like every deletion. */
+  async delete(which: 'latest' | 'best' | number | string): Promise<void> {
+    const path = await this.resolve(which);
+    if (!(await this.list()).some((r) => r.path === path)) {
+      throw new CheckpointError('NOT_FOUND', `${path} is not a checkpoint of ${this.template}; nothing was deleted.`);
+    }
+    await deleteCheckpoint(path, this.fs);
+  }
+
+  /** Removes the `latest` / `best` pointer files. */
+  async clearPointers(): Promise<void> {
+    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.fs.rm(pointer, { force: true });
+  }
+
   /** Verifies one checkpoint, or all of them. */
   async verify(which?: 'latest' | 'best' | number | string): Promise<VerifiedCheckpoint[]> {
     const paths = which === undefined ? (await this.list()).map((r) => r.path) : [await this.resolve(which)];
