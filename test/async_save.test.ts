@@ -82,6 +82,20 @@ describe('async saves', () => {
     ]);
   });
 
+  it('flush() waits for pending saves mid-training', async () => {
+    const dir = await tempDir();
+    const events: string[] = [];
+    const cb = modelCheckpoint({ filepath: join(dir, 'e{epoch}'), fs: recordingFs(events) });
+    cb.setModel(smallClassifier());
+    await cb.onTrainBegin({});
+    await cb.onEpochBegin(0, {});
+    await cb.onEpochEnd(0, {});
+    await cb.flush();
+    events.push('flushed');
+    assert.deepEqual(events.filter((e) => e.startsWith('rename') || e === 'flushed'), [`rename ${join(dir, 'e1')}`, 'flushed']);
+    await cb.onTrainEnd({});
+  });
+
   it("a failed background save of the last epoch rejects fit at onTrainEnd (never swallowed)", async () => {
     const dir = await tempDir();
     const model = smallClassifier();

@@ -215,10 +215,10 @@ export class ModelCheckpoint extends Callback {
   private readonly logger: CheckpointLogger;
   private readonly direction: Direction;
   private readonly schedule: SaveSchedule;
-  /** The best monitored value so far (Keras's `best`). */
-  best: number;
   readonly resume: boolean;
   readonly saveEveryNSeconds: number | undefined;
+  /** The best monitored value so far (Keras's `best`). */
+  best: number;
   /** Where the checkpoints go; also answers list(), latest() and best(). */
   readonly manager: CheckpointManager;
   private currentEpoch = 0;
@@ -320,6 +320,11 @@ export class ModelCheckpoint extends Callback {
 
   /** Waits until every checkpoint is committed; a failed background save rejects here (and so fails fit). */
   override async onTrainEnd(_logs?: Record<string, unknown>): Promise<void> {
+    await this.flush();
+  }
+
+  /** Resolves when every save started so far is committed (saves are asynchronous by default). */
+  async flush(): Promise<void> {
     await this.manager.wait();
   }
 
