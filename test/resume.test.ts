@@ -34,6 +34,20 @@ describe('ModelCheckpoint recovers its state from disk', () => {
     assert.equal((await resumed.manager.latest())!.metadata.monitor!.value, 0.3);
   });
 
+  it('a crash in the middle of replacing a fixed-path best loses nothing: the set-aside copy is put back before its best is read', async () => {
+    const dir = await tempDir();
+    const filepath = join(dir, 'best');
+    await drive(modelCheckpoint({ filepath, saveBestOnly: true }), [0.5, 0.3]);
+    // As if killed between "rename best aside" and "rename the new one into place".
+    const { rename, readdir } = await import('node:fs/promises');
+    await rename(filepath, join(dir, `.best.old-${2 ** 22 + 7}-0000beef`));
+    const resumed = modelCheckpoint({ filepath, saveBestOnly: true });
+    await drive(resumed, [0.4], 2);
+    assert.equal(resumed.best, 0.3);
+    assert.deepEqual(await readdir(dir), ['best']);
+    assert.equal((await resumed.manager.latest())!.metadata.monitor!.value, 0.3);
+  });
+
   it('initialValueThreshold, if given, still wins over the recovered best', async () => {
     const dir = await tempDir();
     const filepath = join(dir, 'best');

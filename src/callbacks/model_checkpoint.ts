@@ -300,6 +300,7 @@ export class ModelCheckpoint extends Callback {
 
   /** Best value, counters and the resume point, from the checkpoints already on disk. */
   private async recoverFromDisk(): Promise<void> {
+    await this.manager.repair();
     const records = await this.manager.list();
     const newest = records[records.length - 1];
     if (!newest) return;

@@ -141,6 +141,18 @@ export class CheckpointManager {
     this.protectedPaths.add(toFsPath(path));
   }
 
+  /**
+   * Finishes what a crashed writer left in this template's directory (when the directory part has no
+   * fields): removes its temporaries and puts back a checkpoint it was replacing. Call before reading
+   * state from disk; saving does it too.
+   */
+  async repair(): Promise<void> {
+    const segments = splitTemplateSegments(this.template);
+    const parent = segments.slice(0, -1).join('/');
+    if (segments.slice(0, -1).some((segment) => templateHasFields(segment))) return;
+    await this.cleanParentOnce(parent === '' ? (this.template.startsWith('/') ? '/' : '.') : formatFilepath(parent, {}));
+  }
+
   /** Committed checkpoints of this manager, oldest first, with their metadata. */
   async list(): Promise<CheckpointRecord[]> {
     return readRecords(this.template, this.monitor, this.fs);
