@@ -101,7 +101,11 @@ describe('save errors', () => {
       for (const path of saved) await verify(path);
       assert.ok((await readdir(join(mountPoint, 'run'))).every((n) => !n.includes('.tmp-')));
     } finally {
-      execFileSync('umount', [mountPoint], { stdio: 'ignore' });
+      try {
+        execFileSync('umount', [mountPoint], { stdio: 'ignore' });
+      } catch {
+        execFileSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+      }
     }
   });
 });

@@ -224,10 +224,10 @@ export class ModelCheckpoint extends Callback {
   private currentEpoch = 0;
   private globalStep = 0;
   private samplesSeen = 0;
-  /** Training seconds before this fit (recovered from disk), and when this fit began. */
+  /** Training seconds before this fit (recovered from disk), and when this fit began (monotonic ms). */
   private secondsBefore = 0;
-  private trainStart = Date.now();
-  private lastSaveTime = Date.now();
+  private trainStart = performance.now();
+  private lastSaveTime = performance.now();
 
   constructor(args: ModelCheckpointArgs) {
     super();
@@ -281,7 +281,7 @@ export class ModelCheckpoint extends Callback {
   }
 
   override async onTrainBegin(_logs?: Record<string, unknown>): Promise<void> {
-    this.trainStart = Date.now();
+    this.trainStart = performance.now();
     this.lastSaveTime = this.trainStart;
     if (this.resume) await this.recoverFromDisk();
     if (!this.loadWeightsOnRestart) return;
@@ -338,7 +338,7 @@ export class ModelCheckpoint extends Callback {
     this.globalStep += 1;
     this.samplesSeen += size ?? 0;
     const scheduled = this.schedule.batchEnded(size);
-    const timed = this.saveEveryNSeconds !== undefined && Date.now() - this.lastSaveTime >= this.saveEveryNSeconds * 1000;
+    const timed = this.saveEveryNSeconds !== undefined && performance.now() - this.lastSaveTime >= this.saveEveryNSeconds * 1000;
     if (scheduled || timed) await this.saveModel(this.currentEpoch, batch, logs);
   }
 
@@ -381,13 +381,13 @@ export class ModelCheckpoint extends Callback {
   }
 
   private async write(path: string, epoch: number, batch: number | null, metrics: Record<string, number>): Promise<string> {
-    this.lastSaveTime = Date.now();
+    this.lastSaveTime = performance.now();
     return this.manager.save(this.globalStep, this.model as LayersModel, {
       path,
       epoch: epoch + 1,
       batch: batch === null ? null : batch + 1,
       samplesSeen: this.samplesSeen,
-      trainingSeconds: this.secondsBefore + (Date.now() - this.trainStart) / 1000,
+      trainingSeconds: this.secondsBefore + (performance.now() - this.trainStart) / 1000,
       metrics: withMonitorAlias(metrics, this.monitor),
       best: this.best,
     });
