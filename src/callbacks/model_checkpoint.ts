@@ -213,6 +213,7 @@ export class ModelCheckpoint extends Callback {
   readonly loadWeightsOnRestart: boolean;
   readonly maxShardBytes: number | undefined;
   private readonly logger: CheckpointLogger;
+  private readonly fs: FsOps | undefined;
   private readonly direction: Direction;
   private readonly schedule: SaveSchedule;
   readonly resume: boolean;
@@ -244,6 +245,7 @@ export class ModelCheckpoint extends Callback {
     this.loadWeightsOnRestart = args.loadWeightsOnRestart ?? false;
     this.maxShardBytes = args.maxShardBytes;
     this.logger = args.logger ?? consoleLogger;
+    this.fs = args.fs;
     if (args.period !== undefined) {
       this.logger.warn('`period` argument is deprecated. Please use `saveFreq` to specify the frequency in number of samples seen.');
     }
@@ -285,10 +287,10 @@ export class ModelCheckpoint extends Callback {
     this.lastSaveTime = this.trainStart;
     if (this.resume) await this.recoverFromDisk();
     if (!this.loadWeightsOnRestart) return;
-    const path = await latestCheckpoint(this.filepath);
+    const path = await latestCheckpoint(this.filepath, this.fs);
     if (path === null) return;
     try {
-      await loadWeights(this.model as LayersModel, path);
+      await loadWeights(this.model as LayersModel, path, { fs: this.fs });
     } catch (e) {
       throw new CheckpointError(
         e instanceof CheckpointError ? e.code : 'IO_ERROR',

@@ -291,11 +291,10 @@ export class CheckpointManager {
   /** The path of a checkpoint chosen by 'latest', 'best', a step number, or a path. */
   async resolve(which: 'latest' | 'best' | number | string): Promise<string> {
     if (which === 'latest' || which === 'best') {
-      const pointer = which === 'latest' ? this.latestPointer : this.bestPointer;
-      const fromPointer = pointer ? await readPointer(pointer, this.fs) : undefined;
+      // The checkpoints' own metadata is the truth; a pointer is only a fallback (and a convenience for other tools).
       const record = which === 'latest' ? await this.latest() : await this.best();
-      // Pointers are a convenience for other tools; the checkpoints' own metadata is the truth.
-      const path = record?.path ?? fromPointer;
+      const pointer = which === 'latest' ? this.latestPointer : this.bestPointer;
+      const path = record?.path ?? (pointer ? await readPointer(pointer, this.fs) : undefined);
       if (!path) throw new CheckpointError('NOT_FOUND', `There is no ${which} checkpoint for ${this.template} yet.`);
       return path;
     }
@@ -316,7 +315,7 @@ export class CheckpointManager {
     const path = await this.resolve(which);
     if (!model) {
       const checkpoint = await openCheckpoint(path, this.fs);
-      if (checkpoint.kind === 'model') return loadModel(path);
+      if (checkpoint.kind === 'model') return loadModel(path, { fs: this.fs });
       const stored = await readAllWeights(checkpoint);
       return Object.fromEntries(stored.map((s) => [s.spec.name, storedToTensor(s)]));
     }

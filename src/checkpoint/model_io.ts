@@ -7,6 +7,7 @@ import { Variable, tensor as makeTensor, version_core, type Tensor } from '@tens
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers as layersVersion } from '@tensorflow/tfjs-layers';
 import { CheckpointError, WeightMismatchError } from '../errors.js';
+import type { FsOps } from '../storage/fs_ops.js';
 import type { ModelJson } from '../formats/schema.js';
 import { restoreSequentialTopology } from '../formats/sequential_topology.js';
 import type { StoredWeight } from './read.js';
@@ -68,6 +69,8 @@ export interface LoadWeightsOptions {
    * When false, weights missing on either side are skipped.
    */
   strict?: boolean;
+  /** The file-system calls to use (tests inject faults here). */
+  fs?: FsOps;
 }
 
 function describe(spec: { shape: readonly (number | null)[]; dtype: string }): string {

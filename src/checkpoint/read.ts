@@ -16,8 +16,8 @@ import {
 } from '../formats/schema.js';
 import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { pathKind, readTextFile, resolveCommittedPath } from '../storage/node_fs.js';
-import { checksumFile, fileSize, readFileInto } from '../storage/read_into.js';
+import { pathKind, resolveCommittedPath } from '../storage/node_fs.js';
+import { checksumFile, fileSize, readFileInto, readTextFile } from '../storage/read_into.js';
 import { toFsPath } from '../storage/paths.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
 
@@ -203,7 +203,7 @@ function planReads(specs: readonly WeightSpec[], sizes: readonly number[]): { sh
 }
 
 /** Cuts each weight out of the shard sequence; copies only the rare weight that spans two shards. */
-function sliceWeights(specs: readonly WeightSpec[], shards: readonly Uint8Array[]): StoredWeight[] {
+export function sliceWeights(specs: readonly WeightSpec[], shards: readonly Uint8Array[]): StoredWeight[] {
   const out: StoredWeight[] = [];
   let shard = 0;
   let offset = 0;

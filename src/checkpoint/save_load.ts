@@ -70,7 +70,7 @@ async function saveSnapshot(snapshot: Snapshot, path: string, options: SaveOptio
  */
 export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
   assertSupportedPath(path, 'Cannot load weights from');
-  const checkpoint = await openCheckpoint(path);
+  const checkpoint = await openCheckpoint(path, options.fs);
   const stored = await readAllWeights(checkpoint);
   assignWeights(model, stored, options.strict ?? true, checkpoint.dir);
 }

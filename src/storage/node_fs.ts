@@ -14,8 +14,8 @@ import { CheckpointError } from '../errors.js';
 import { nodeFs, type FsOps } from './fs_ops.js';
 import { oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName } from './paths.js';
 
-/** Node refuses single reads and writes of 2 GiB or more; stay well below. */
-const MAX_IO_BYTES = 1 << 30;
+/** Node refuses single writes of 2 GiB or more; stay well below. */
+const MAX_WRITE_BYTES = 1 << 30;
 
 /** Files whose presence marks a directory as a checkpoint (that a new save may replace, that readers list). */
 export const CHECKPOINT_MARKERS = ['checkpoint.json', 'model.json', 'weights.json'];
@@ -59,7 +59,7 @@ async function fsyncPath(path: string, fs: FsOps): Promise<void> {
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.byteLength; ) {
-    const { bytesWritten } = await handle.write(chunk, offset, Math.min(MAX_IO_BYTES, chunk.byteLength - offset));
+    const { bytesWritten } = await handle.write(chunk, offset, Math.min(MAX_WRITE_BYTES, chunk.byteLength - offset));
     offset += bytesWritten;
   }
 }
@@ -303,63 +303,4 @@ export async function cleanLeftovers(
     removed.push(path);
   }
   return removed;
-}
-
-/**
- * Reads a whole file into one fresh buffer, in chunks (Node's readFile refuses files over 2 GiB).
- * `expectedSize` guards against truncated or oversized files before anything large is allocated.
- */
-export async function readFileBytes(path: string, expectedSize?: number, fs: FsOps = nodeFs): Promise<Uint8Array> {
-  let handle: FileHandle | undefined;
-  try {
-    handle = await fs.open(path, 'r');
-    const { size } = await handle.stat();
-    if (expectedSize !== undefined && size !== expectedSize) {
-      throw new CheckpointError(
-        'CORRUPT_CHECKPOINT',
-        `${path} is ${size} bytes but the checkpoint says it should be ${expectedSize}: the file is truncated or was changed. ` +
-          'Load an earlier checkpoint, or re-save this one.',
-      );
-    }
-    const bytes = new Uint8Array(size);
-    for (let offset = 0; offset < size; ) {
-      const { bytesRead } = await handle.read(bytes, offset, Math.min(MAX_IO_BYTES, size - offset), offset);
-      if (bytesRead === 0) throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} ended early while being read.`);
-      offset += bytesRead;
-    }
-    return bytes;
-  } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    if (errnoOf(e) === 'ENOENT') {
-      throw new CheckpointError('CORRUPT_CHECKPOINT', `The checkpoint file ${path} is missing: the checkpoint is incomplete.`, { cause: e });
-    }
-    if (errnoOf(e) === 'EISDIR') throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is a directory where a file was expected.`, { cause: e });
-    throw ioError('read', path, e);
-  } finally {
-    await handle?.close().catch(() => undefined);
-  }
-}
-
-/** Reads a small text file, refusing anything over `maxBytes`; checked against `recorded` size and CRC-32 when given. */
-export async function readTextFile(
-  path: string,
-  maxBytes: number,
-  recorded?: { size: number; crc32: number },
-  fs: FsOps = nodeFs,
-): Promise<string> {
-  let size: number;
-  try {
-    size = (await fs.stat(path)).size;
-  } catch (e) {
-    if (errnoOf(e) === 'ENOENT') throw e;
-    throw ioError('read', path, e);
-  }
-  if (size > maxBytes) {
-    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is ${size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
-  }
-  const bytes = await readFileBytes(path, recorded?.size, fs);
-  if (recorded && crc32(bytes) !== recorded.crc32) {
-    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
-  }
-  return new TextDecoder('utf-8').decode(bytes);
 }

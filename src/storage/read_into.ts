@@ -81,3 +81,33 @@ export async function checksumFile(path: string, size: number, fs: FsOps): Promi
     await handle?.close().catch(() => undefined);
   }
 }
+
+/**
+ * Reads a small text file (a checkpoint's JSON), refusing anything over `maxBytes`; checked against
+ * the `recorded` size and CRC-32 when given. A missing file rejects with the plain ENOENT error, so
+ * callers can tell "absent" from "damaged".
+ */
+export async function readTextFile(path: string, maxBytes: number, recorded: { size: number; crc32: number } | undefined, fs: FsOps): Promise<string> {
+  let size: number;
+  try {
+    size = (await fs.stat(path)).size;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+    throw ioError('read', path, e);
+  }
+  if (size > maxBytes) {
+    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} is ${size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
+  }
+  if (recorded && size !== recorded.size) {
+    throw new CheckpointError(
+      'CORRUPT_CHECKPOINT',
+      `${path} is ${size} bytes but the checkpoint says it should be ${recorded.size}: the file is truncated or was changed. Load another checkpoint.`,
+    );
+  }
+  const bytes = new Uint8Array(size);
+  const checksum = await readFileInto(path, bytes, 0, size, fs);
+  if (recorded && checksum !== recorded.crc32) {
+    throw new CheckpointError('CORRUPT_CHECKPOINT', `${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
+  }
+  return new TextDecoder('utf-8').decode(bytes);
+}
