@@ -43,8 +43,10 @@ describe('latestCheckpoint', () => {
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      assert.equal(await latestCheckpoint('m-{epoch:02d}'), 'm-01');
-      assert.equal(await latestCheckpoint('./m-{epoch:02d}'), 'm-01');
+      // Paths are normalized where they enter: every spelling gives the same absolute path.
+      assert.equal(await latestCheckpoint('m-{epoch:02d}'), join(dir, 'm-01'));
+      assert.equal(await latestCheckpoint('./m-{epoch:02d}'), join(dir, 'm-01'));
+      assert.equal(await latestCheckpoint(`file://m-{epoch:02d}`), join(dir, 'm-01'));
     } finally {
       process.chdir(cwd);
     }

@@ -12,6 +12,8 @@
 import { Callback, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError } from '../errors.js';
 import { CheckpointManager, restoreInto } from '../checkpoint/manager.js';
+import { allCommitted } from '../checkpoint/commit_order.js';
+import { requireModel, requirePath } from '../validate.js';
 import type { FsOps } from '../storage/fs_ops.js';
 import { consoleLogger, type CheckpointLogger } from './model_checkpoint.js';
 
@@ -63,6 +65,8 @@ export class BackupAndRestore extends Callback {
   interruptedBy: NodeJS.Signals | null = null;
   private readonly logger: CheckpointLogger;
   private pendingSignal: NodeJS.Signals | null = null;
+  /** A backup due at the last event, taken at the next one (see takePendingBackup). */
+  private pendingBackup: { batch: number | null; epoch: number; step: number } | null = null;
   private readonly listeners = new Map<NodeJS.Signals, () => void>();
   private currentEpoch = 0;
   private step = 0;
@@ -93,6 +97,7 @@ export class BackupAndRestore extends Callback {
   override async onTrainBegin(): Promise<void> {
     this.interruptedBy = null;
     this.pendingSignal = null;
+    this.pendingBackup = null;
     const latest = await this.manager.latest();
     this.step = latest?.metadata.step ?? 0;
     for (const signal of this.signals) {
@@ -105,27 +110,39 @@ export class BackupAndRestore extends Callback {
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
+    await this.takePendingBackup();
     this.currentEpoch = epoch;
+  }
+
+  override async onBatchBegin(): Promise<void> {
+    await this.takePendingBackup();
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
     this.step += 1;
     this.batchesSinceBackup += 1;
     if (this.pendingSignal) return this.stopForSignal(batch);
-    if (this.saveFreq !== 'epoch' && this.batchesSinceBackup >= this.saveFreq) await this.backup(batch);
+    if (this.saveFreq !== 'epoch' && this.batchesSinceBackup >= this.saveFreq) this.backup(batch);
   }
 
   override async onEpochEnd(epoch: number): Promise<void> {
+    await this.takePendingBackup();
     // After a signal stopped training mid-epoch, this epoch is not complete: keep the mid-epoch backup.
     if (this.interruptedBy) return;
     this.currentEpoch = epoch;
-    if (this.saveFreq === 'epoch' || this.pendingSignal) await this.backup(null);
+    if (this.saveFreq === 'epoch' || this.pendingSignal) this.backup(null);
     if (this.pendingSignal) await this.stopForSignal(null, true);
   }
 
   override async onTrainEnd(): Promise<void> {
     try {
+      // A normal end deletes the backups anyway: the last one is not worth writing.
+      if (this.deleteCheckpoint && !this.interruptedBy) this.pendingBackup = null;
+      await this.takePendingBackup();
       await this.manager.wait();
+      // Every checkpointing callback of this fit (whatever its place in the list) must have committed
+      // before a signal is re-raised or the process exits.
+      if (this.interruptedBy) await allCommitted(this.model);
     } finally {
       for (const [signal, listener] of this.listeners) process.off(signal, listener);
       this.listeners.clear();
@@ -134,20 +151,30 @@ export class BackupAndRestore extends Callback {
     if (this.deleteCheckpoint) await deleteBackups(this.manager);
   }
 
-  private async backup(batch: number | null): Promise<void> {
+  /**
+   * A backup is due now but taken at the next event (the next batch or epoch, or the end of training;
+   * the weights cannot change in between). By then every other callback has started its saves for
+   * this event, so the backup commits after them (commit_order.ts): a resumed run never skips past
+   * an epoch whose best checkpoint was lost.
+   */
+  private backup(batch: number | null): void {
     this.batchesSinceBackup = 0;
     // `epoch` counts completed epochs for an epoch-end backup; a mid-epoch backup also records its batch.
-    await this.manager.save(this.step, this.model as LayersModel, {
-      epoch: batch === null ? this.currentEpoch + 1 : this.currentEpoch,
-      batch: batch === null ? null : batch + 1,
-    });
+    this.pendingBackup = { batch: batch === null ? null : batch + 1, epoch: batch === null ? this.currentEpoch + 1 : this.currentEpoch, step: this.step };
+  }
+
+  private async takePendingBackup(): Promise<void> {
+    const due = this.pendingBackup;
+    if (!due) return;
+    this.pendingBackup = null;
+    await this.manager.save(due.step, this.model as LayersModel, { epoch: due.epoch, batch: due.batch });
   }
 
   private async stopForSignal(batch: number | null, alreadySaved = false): Promise<void> {
     this.interruptedBy = this.pendingSignal;
     this.pendingSignal = null;
-    if (!alreadySaved) await this.backup(batch);
-    this.logger.warn(`Received ${this.interruptedBy}: saved a backup to ${this.backupDir} and stopped training.`);
+    if (!alreadySaved) this.backup(batch);
+    this.logger.warn(`Received ${this.interruptedBy}: stopping training and backing up to ${this.backupDir}.`);
     (this.model as LayersModel).stopTraining = true;
   }
 
@@ -187,7 +214,9 @@ export async function restoreTraining(
   build: () => LayersModel | Promise<LayersModel>,
   options: { fs?: FsOps } = {},
 ): Promise<RestoredTraining> {
-  const model = await build();
+  requirePath(backupDir, 'restoreTraining', 'backupDir');
+  if (typeof build !== 'function') throw new CheckpointError('INVALID_ARGUMENT', 'restoreTraining needs a function that builds and compiles the model.');
+  const model = requireModel(await build(), 'restoreTraining: the model that `build` returned');
   const manager = backupManager(backupDir, options);
   const latest = await manager.latest();
   if (!latest) return { model, initialEpoch: 0, restoredFrom: null };

@@ -356,11 +356,13 @@ export class ModelCheckpoint extends Callback {
     // TF.js batch logs hold a 0-based `batch`; templates get Keras's 1-based batch, and only in batch-level saves.
     delete templateValues['batch'];
     if (batch !== null) templateValues['batch'] = batch + 1;
-    const path = formatFilepath(this.filepath, templateValues);
+    // The path as the user spelled it (for messages) and as the normalized template gives it (to save).
+    const requested = formatFilepath(this.filepath, templateValues);
+    const path = formatFilepath(this.manager.template, templateValues);
     const label = `Epoch ${epoch + 1}`;
     if (!this.saveBestOnly) {
       const saved = await this.write(path, epoch, batch, values);
-      if (this.verbose > 0) this.logger.log(`${label}: saving model to ${shown(path, saved)}`);
+      if (this.verbose > 0) this.logger.log(`${label}: saving model to ${requested}${saved.slice(path.length)}`);
       return;
     }
     const current = lookupMetric(values, this.monitor);
@@ -375,7 +377,7 @@ export class ModelCheckpoint extends Callback {
       this.best = current;
       const saved = await this.write(path, epoch, batch, values);
       if (this.verbose > 0) {
-        this.logger.log(`${label}: ${this.monitor} improved from ${formatScore(previous)} to ${formatScore(current)}, saving model to ${shown(path, saved)}`);
+        this.logger.log(`${label}: ${this.monitor} improved from ${formatScore(previous)} to ${formatScore(current)}, saving model to ${requested}${saved.slice(path.length)}`);
       }
     } else if (this.verbose > 0) {
       this.logger.log(`${label}: ${this.monitor} did not improve from ${formatScore(this.best)}`);
@@ -406,11 +408,6 @@ function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]
   const out: Partial<Pick<T, K>> = {};
   for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
   return out;
-}
-
-/** The path as the user wrote it (a `file://` URL stays one), with any version suffix the save added. */
-function shown(requested: string, saved: string): string {
-  return saved.endsWith(requested.replace(/^file:\/\//, '')) ? requested : requested + saved.slice(saved.lastIndexOf('-v'));
 }
 
 /** Creates a ModelCheckpoint callback (the factory form, like `tf.callbacks.earlyStopping`). */

@@ -11,21 +11,24 @@
  */
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
 import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { cleanLeftovers, pathKind } from '../storage/node_fs.js';
-import { toFsPath } from '../storage/paths.js';
+import { cleanLeftovers, pathKind, removeDirectoryAtomically, resolveCommittedPath } from '../storage/node_fs.js';
+import { nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
-import { compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
+import { parseTemplate } from '../template/parse.js';
+import { splitTemplateSegments, templateHasFields } from '../template/match.js';
+import { invalidArgument, requireMetrics, requireModel, requirePath, requireStep } from '../validate.js';
+import { takeCommitTurn, type CommitTurn } from './commit_order.js';
 import { assignWeights, restoreOptimizerExtras, storedToTensor, tfjsVersion } from './model_io.js';
 import { openCheckpoint, readAllWeights, verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
-import { deleteCheckpoint, readPointer, readRecords, writePointer, type CheckpointRecord } from './registry.js';
+import { pointerPlacementProblem, readPointer, readRecords, writePointer, type CheckpointRecord } from './registry.js';
 import { loadModel } from './save_load.js';
-import { stripVersionSuffix } from './scan.js';
+import { nameMatcher, stripVersionSuffix } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 
@@ -90,6 +93,18 @@ function isModel(source: SaveSource): source is LayersModel {
   return typeof (source as LayersModel).getWeights === 'function' && Array.isArray((source as LayersModel).weights);
 }
 
+/** `name`, `name-v1`, `name-v2`, …: the version after `taken` (see versionOnClash). */
+function nextVersion(base: string, taken: string): string {
+  const version = taken === base ? 0 : Number(/-v(\d+)$/.exec(taken)?.[1] ?? 0);
+  return `${base}-v${version + 1}`;
+}
+
+function escapeBraces(text: string): string {
+  return text.replace(/\{/g, '{{').replace(/\}/g, '}}');
+}
+
+const WHERE = 'CheckpointManager';
+
 export class CheckpointManager {
   readonly template: string;
   readonly monitor: string | undefined;
@@ -106,6 +121,7 @@ export class CheckpointManager {
   private protectedPaths = new Set<string>();
 
   constructor(options: CheckpointManagerOptions) {
+    if (options == null || typeof options !== 'object') throw invalidArgument(WHERE, 'needs an options object with `directory` or `filepath`', options);
     const problem = retentionProblem(options);
     if (problem) throw new CheckpointError('INVALID_ARGUMENT', problem);
     if ((options.directory === undefined) === (options.filepath === undefined)) {
@@ -122,23 +138,40 @@ export class CheckpointManager {
     this.logger = options.logger ?? { warn: (m) => console.warn(m) };
     this.monitor = options.monitor;
     this.direction = resolveDirection(options.mode ?? 'auto', options.monitor ?? 'loss');
+    // Every path is normalized here, once: later comparisons are plain string comparisons.
     if (options.directory !== undefined) {
-      const directory = toFsPath(options.directory);
-      this.template = join(directory, options.name ?? 'ckpt-{step:08d}');
+      const directory = toFsPath(requirePath(options.directory, WHERE, 'directory'));
+      const name = options.name === undefined ? 'ckpt-{step:08d}' : requirePath(options.name, WHERE, 'name');
+      this.template = toTemplatePath(`${escapeBraces(directory)}/${name}`);
       const pointers = options.pointers ?? true;
-      this.latestPointer = options.latestPointer ?? (pointers ? join(directory, 'latest') : undefined);
-      this.bestPointer = options.bestPointer ?? (pointers && options.monitor ? join(directory, 'best') : undefined);
+      this.latestPointer = this.pointerPath(options.latestPointer, pointers ? `${directory}/latest` : undefined, 'latestPointer');
+      this.bestPointer = this.pointerPath(options.bestPointer, pointers && options.monitor ? `${directory}/best` : undefined, 'bestPointer');
     } else {
-      this.template = toFsPath(options.filepath!);
-      this.latestPointer = options.latestPointer;
-      this.bestPointer = options.bestPointer;
+      this.template = toTemplatePath(requirePath(options.filepath, WHERE, 'filepath'));
+      this.latestPointer = this.pointerPath(options.latestPointer, undefined, 'latestPointer');
+      this.bestPointer = this.pointerPath(options.bestPointer, undefined, 'bestPointer');
     }
-    if (options.protect) this.protectedPaths.add(toFsPath(options.protect));
+    const last = splitTemplateSegments(this.template).pop()!;
+    const fixedText = parseTemplate(last).map((part) => (part.kind === 'literal' ? part.text : '')).join('');
+    const tooLong = nameTooLong(fixedText, `Cannot save checkpoints as ${options.filepath ?? options.name}`);
+    if (tooLong) throw tooLong;
+    if (options.protect) this.protectedPaths.add(toFsPath(requirePath(options.protect, WHERE, 'protect')));
+  }
+
+  /** A pointer file's normalized path; it must lie where it can name our checkpoints without `..`. */
+  private pointerPath(given: unknown, fallback: string | undefined, option: string): string | undefined {
+    if (given === undefined && fallback === undefined) return undefined;
+    const path = toFsPath(given === undefined ? fallback! : requirePath(given, WHERE, option));
+    const problem = pointerPlacementProblem(path, this.template);
+    if (problem) throw new CheckpointError('INVALID_ARGUMENT', `\`${option}\`: ${problem}.`);
+    const tooLong = nameTooLong(basename(path), `\`${option}\``);
+    if (tooLong) throw tooLong;
+    return path;
   }
 
   /** Never delete this checkpoint (for example the one a run resumed from). */
   protect(path: string): void {
-    this.protectedPaths.add(toFsPath(path));
+    this.protectedPaths.add(toFsPath(requirePath(path, `${WHERE}.protect`)));
   }
 
   /**
@@ -147,10 +180,9 @@ export class CheckpointManager {
    * state from disk; saving does it too.
    */
   async repair(): Promise<void> {
-    const segments = splitTemplateSegments(this.template);
-    const parent = segments.slice(0, -1).join('/');
-    if (segments.slice(0, -1).some((segment) => templateHasFields(segment))) return;
-    await this.cleanParentOnce(parent === '' ? (this.template.startsWith('/') ? '/' : '.') : formatFilepath(parent, {}));
+    const segments = splitTemplateSegments(this.template).slice(0, -1);
+    if (segments.some((segment) => templateHasFields(segment))) return;
+    await this.cleanParentOnce(formatFilepath(segments.join('/'), {}) || '/');
   }
 
   /** Committed checkpoints of this manager, oldest first, with their metadata. */
@@ -181,35 +213,53 @@ export class CheckpointManager {
    * when the checkpoint is durable.
    */
   async save(step: number, source: SaveSource, info: SaveInfo = {}): Promise<string> {
+    const where = `${WHERE}.save`;
+    requireStep(step, where);
+    if (source == null || typeof source !== 'object') throw invalidArgument(where, '`source` must be a tf.LayersModel or named tensors', source);
+    if (info == null || typeof info !== 'object') throw invalidArgument(where, '`info` must be an object', info);
+    const metrics = requireMetrics(info.metrics, where);
     await this.settlePrevious();
-    const path = await this.choosePath(info.path !== undefined ? toFsPath(info.path) : this.formatPath(step, info));
+    const requested = info.path !== undefined ? toFsPath(requirePath(info.path, where, 'info.path')) : this.formatPath(step, { ...info, metrics });
+    const path = await this.choosePath(requested);
+    const tooLong = nameTooLong(basename(path), `Cannot save to ${path}`);
+    if (tooLong) throw tooLong;
     const snapshot = isModel(source)
       ? await snapshotModel(source, { weightsOnly: this.options.saveWeightsOnly ?? false, includeOptimizer: this.options.includeOptimizer ?? true })
       : snapshotTensors(source);
+    const monitored = this.monitor === undefined ? undefined : metrics[this.monitor];
     const context: SaveContext = {
       tfjsVersion: tfjsVersion(),
+      template: this.template,
       epoch: info.epoch ?? null,
       batch: info.batch ?? null,
       step,
       samplesSeen: info.samplesSeen ?? null,
       trainingSeconds: info.trainingSeconds ?? null,
-      metrics: info.metrics ?? {},
+      metrics,
       monitor:
         this.monitor === undefined
           ? null
           : {
               name: this.monitor,
               mode: this.direction,
-              value: info.metrics?.[this.monitor] === undefined ? null : encodeNumber(info.metrics[this.monitor]!),
+              value: monitored === undefined ? null : encodeNumber(monitored),
               best: info.best === undefined ? null : encodeNumber(info.best),
             },
     };
+    // Saves of one model commit in the order they began, across managers (see commit_order.ts).
+    const turn = takeCommitTurn(isModel(source) ? source : undefined);
     this.pendingPaths.add(path);
-    const persisted = this.persist(path, snapshot, context).finally(() => this.pendingPaths.delete(path));
+    const persisted = this.persist(path, requested, snapshot, context, turn).finally(() => {
+      this.pendingPaths.delete(path);
+      turn.finish();
+    });
     if (this.options.asyncSave ?? true) {
-      this.inFlight = persisted.catch((e) => {
-        this.failure = e;
-      });
+      this.inFlight = persisted.then(
+        () => undefined,
+        (e) => {
+          this.failure = e;
+        },
+      );
     } else {
       await persisted.catch((e) => this.handleFailure(e));
     }
@@ -241,7 +291,7 @@ export class CheckpointManager {
   /** Adds a version suffix when the name is taken and the template does not imply overwriting. */
   private async choosePath(path: string): Promise<string> {
     if (!(this.options.versionOnClash ?? true) || !templateHasFields(this.template)) return path;
-    const taken = async (p: string) => this.pendingPaths.has(p) || (await pathKind(p, this.fs)) !== 'missing';
+    const taken = async (p: string) => this.pendingPaths.has(p) || (await pathKind(p, this.fs)) !== 'missing' || (await resolveCommittedPath(p, this.fs)) !== undefined;
     if (!(await taken(path))) return path;
     for (let version = 1; ; version++) {
       const candidate = `${path}-v${version}`;
@@ -249,28 +299,39 @@ export class CheckpointManager {
     }
   }
 
-  private async persist(path: string, snapshot: Snapshot, context: SaveContext): Promise<void> {
+  private async persist(path: string, requested: string, snapshot: Snapshot, context: SaveContext, turn: CommitTurn): Promise<string> {
+    let committed: string;
     try {
       await this.cleanParentOnce(dirname(path));
-      await writeSnapshot(path, snapshot, { maxShardBytes: this.options.maxShardBytes, context, fs: this.fs });
+      const versioned = (this.options.versionOnClash ?? true) && templateHasFields(this.template);
+      const written = await writeSnapshot(path, snapshot, {
+        maxShardBytes: this.options.maxShardBytes,
+        context,
+        fs: this.fs,
+        beforeCommit: () => turn.ready,
+        // Another writer may take the name between choosePath and the commit: never replace its checkpoint.
+        ...(versioned ? { claim: (taken: string) => this.nextFreeVersion(requested, taken) } : {}),
+      });
+      committed = written.path;
     } finally {
       snapshot.dispose();
     }
-    await this.afterCommit(path);
+    if (committed !== path) this.logger.warn(`${path} was taken by another writer while this checkpoint was being written; it was saved as ${committed}.`);
+    await this.afterCommit(committed);
+    return committed;
+  }
+
+  private nextFreeVersion(base: string, taken: string): string {
+    let next = nextVersion(base, taken);
+    while (this.pendingPaths.has(next)) next = nextVersion(base, next);
+    return next;
   }
 
   /** Removes crashed writers' temporaries of this template's checkpoints, once per directory. */
   private async cleanParentOnce(parent: string): Promise<void> {
     if (this.cleanedParents.has(parent)) return;
     this.cleanedParents.add(parent);
-    const segments = splitTemplateSegments(this.template);
-    const pattern = compileTemplatePattern(segments[segments.length - 1]!);
-    const literal = templateHasFields(segments[segments.length - 1]!) ? undefined : formatFilepath(segments[segments.length - 1]!, {});
-    const ours = (name: string) => {
-      const plain = stripVersionSuffix(name);
-      return literal !== undefined ? name === literal || plain === literal : pattern.test(name) || pattern.test(plain);
-    };
-    await cleanLeftovers(parent, ours, this.fs);
+    await cleanLeftovers(parent, nameMatcher(splitTemplateSegments(this.template).pop()!), this.fs);
   }
 
   /** Retention and pointers, only after the new checkpoint is committed. */
@@ -280,16 +341,22 @@ export class CheckpointManager {
     const records = await this.list();
     const newestRecord = records.find((r) => r.path === newest);
     const best = this.monitor === undefined ? undefined : bestCandidate(records, this.direction);
-    if (retention) {
-      const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.path] : [])]);
-      for (const id of selectForDeletion(records, this.options, this.direction, keep)) await deleteCheckpoint(id, this.fs);
-    }
+    // Pointers first: they name checkpoints retention keeps, so no crash leaves one naming a deleted checkpoint.
     if (this.latestPointer && newestRecord) await writePointer(this.latestPointer, newestRecord, this.fs);
     if (this.bestPointer && best) await writePointer(this.bestPointer, best, this.fs);
+    if (retention) {
+      const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.path] : [])]);
+      // Only checkpoints this template wrote are candidates: never another template's, never a stock folder.
+      const candidates = records.filter((r) => r.owned);
+      for (const id of selectForDeletion(candidates, this.options, this.direction, keep)) await removeDirectoryAtomically(id, this.fs);
+    }
   }
 
   /** The path of a checkpoint chosen by 'latest', 'best', a step number, or a path. */
   async resolve(which: 'latest' | 'best' | number | string): Promise<string> {
+    if (typeof which !== 'number' && (typeof which !== 'string' || which.length === 0)) {
+      throw invalidArgument(WHERE, "the checkpoint must be 'latest', 'best', a step number or a path", which);
+    }
     if (which === 'latest' || which === 'best') {
       // The checkpoints' own metadata is the truth; a pointer is only a fallback (and a convenience for other tools).
       const record = which === 'latest' ? await this.latest() : await this.best();
@@ -329,7 +396,7 @@ export class CheckpointManager {
     if (!(await this.list()).some((r) => r.path === path)) {
       throw new CheckpointError('NOT_FOUND', `${path} is not a checkpoint of ${this.template}; nothing was deleted.`);
     }
-    await deleteCheckpoint(path, this.fs);
+    await removeDirectoryAtomically(path, this.fs);
   }
 
   /** Removes the `latest` / `best` pointer files. */

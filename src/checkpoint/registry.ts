@@ -1,34 +1,42 @@
 /**
  * The committed checkpoints of one template, read from disk with their metadata: the single source
  * of truth for best, latest and retention, so a resumed run is never wrong about them. Only
- * directories that carry our `checkpoint.json` count: anything else is not ours and never deleted.
- * Also: pointer files (`latest`, `best`) and safe deletion.
+ * directories that carry our `checkpoint.json` count; only those whose `checkpoint.json` says they
+ * were written under this template are ever deleted. Also: pointer files (`latest`, `best`).
  */
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
-import { CheckpointError } from '../errors.js';
 import { decodeNumber, metadataSchema, type CheckpointMetadata } from '../formats/schema.js';
 import type { RetentionCandidate } from '../policy/retention.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { pathKind, writeFileAtomically } from '../storage/node_fs.js';
+import { resolveCommittedPath, writeFileAtomically } from '../storage/node_fs.js';
 import { readTextFile } from '../storage/read_into.js';
-import { tempSiblingName } from '../storage/paths.js';
+import { splitTemplateSegments } from '../template/match.js';
 import { findTemplateMatches } from './scan.js';
 import { METADATA_FILE } from './write.js';
 
 export interface CheckpointRecord extends RetentionCandidate {
   path: string;
   metadata: CheckpointMetadata;
+  /** True when its `checkpoint.json` says it was written under this template (only those are ever deleted). */
+  owned: boolean;
 }
 
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
 export async function readMetadata(dir: string, fs: FsOps = nodeFs): Promise<CheckpointMetadata | undefined> {
   try {
-    const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(dir, METADATA_FILE), 1 << 20, undefined, fs)));
+    const location = (await resolveCommittedPath(dir, fs)) ?? dir;
+    const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(location, METADATA_FILE), 1 << 20, undefined, fs)));
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** A template's identity as recorded in its checkpoints: its last segment (so a moved run directory stays one run). */
+export function templateName(template: string): string {
+  const segments = splitTemplateSegments(template);
+  return segments[segments.length - 1]!;
 }
 
 /** The value of `monitor` recorded in a checkpoint: its monitor entry if it watched the same metric, else its metrics. */
@@ -39,12 +47,18 @@ function recordedValue(metadata: CheckpointMetadata, monitor: string | undefined
   return raw === undefined ? null : decodeNumber(raw);
 }
 
-/** Committed checkpoints matching `template`, oldest first. */
+/**
+ * Committed checkpoints matching `template` (absolute, normalized), oldest first. Checkpoints that
+ * another template wrote (their `checkpoint.json` names it) are left out.
+ */
 export async function readRecords(template: string, monitor?: string, fs: FsOps = nodeFs): Promise<CheckpointRecord[]> {
+  const ours = templateName(template);
   const found: { path: string; metadata: CheckpointMetadata; mtime: bigint }[] = [];
   for (const match of await findTemplateMatches(template, fs)) {
-    const metadata = await readMetadata(match.path, fs);
-    if (metadata) found.push({ path: match.path, metadata, mtime: match.mtimeNs });
+    const metadata = await readMetadata(match.location, fs);
+    if (!metadata) continue;
+    if (metadata.template !== undefined && templateName(metadata.template) !== ours) continue;
+    found.push({ path: match.path, metadata, mtime: match.mtimeNs });
   }
   const time = (m: CheckpointMetadata) => Date.parse(m.committedAt ?? m.createdAt);
   found.sort((a, b) => time(a.metadata) - time(b.metadata) || (a.metadata.step ?? 0) - (b.metadata.step ?? 0) || Number(a.mtime - b.mtime) || (a.path < b.path ? -1 : 1));
@@ -52,26 +66,12 @@ export async function readRecords(template: string, monitor?: string, fs: FsOps 
     id: path,
     path,
     metadata,
+    owned: metadata.template !== undefined,
     order,
     epoch: metadata.epoch,
     time: time(metadata),
     value: recordedValue(metadata, monitor),
   }));
-}
-
-/**
- * Deletes a checkpoint so that no reader ever sees it half-deleted: it is first renamed to a
- * temporary name (which every reader ignores and the next writer cleans), then removed.
- */
-export async function deleteCheckpoint(path: string, fs: FsOps = nodeFs): Promise<void> {
-  const doomed = join(dirname(path), tempSiblingName(basename(path), `${process.pid}-deleted${Date.now().toString(16)}`));
-  try {
-    await fs.rename(path, doomed);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new CheckpointError('IO_ERROR', `Could not delete the checkpoint ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  await fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
 }
 
 const POINTER_FORMAT = 'tfjs-checkpoint-pointer';
@@ -84,6 +84,14 @@ const pointerSchema = z.looseObject({
   epoch: z.number().nullable(),
   value: z.union([z.number(), z.string()]).nullable(),
 });
+
+/** Why a pointer at `pointerPath` could not name checkpoints of `template` without leaving its directory; undefined when it can. */
+export function pointerPlacementProblem(pointerPath: string, template: string): string | undefined {
+  const dir = dirname(pointerPath);
+  return template.startsWith(dir === '/' ? '/' : `${dir}/`)
+    ? undefined
+    : `the pointer ${pointerPath} must be in the directory of the checkpoints it points to (${dirname(template)}) or in a directory above it`;
+}
 
 /** Points `pointerPath` at `target` (stored relative to the pointer's directory). A small file, replaced atomically. */
 export async function writePointer(pointerPath: string, target: CheckpointRecord, fs: FsOps = nodeFs): Promise<void> {
@@ -99,13 +107,19 @@ export async function writePointer(pointerPath: string, target: CheckpointRecord
   await writeFileAtomically(pointerPath, new TextEncoder().encode(JSON.stringify(body, null, 1) + '\n'), fs);
 }
 
-/** The checkpoint a pointer names, if the pointer is valid and its target is a committed checkpoint. */
+/**
+ * The checkpoint a pointer names, if the pointer is valid, names a place inside its own directory
+ * (never `..` or an absolute path: a pointer cannot send a reader elsewhere) and that place holds a
+ * committed checkpoint.
+ */
 export async function readPointer(pointerPath: string, fs: FsOps = nodeFs): Promise<string | undefined> {
   try {
     const parsed = pointerSchema.safeParse(JSON.parse(await readTextFile(pointerPath, 1 << 16, undefined, fs)));
     if (!parsed.success) return undefined;
-    const target = join(dirname(pointerPath), parsed.data.path);
-    return (await pathKind(target, fs)) === 'directory' && (await readMetadata(target, fs)) ? target : undefined;
+    const named = parsed.data.path;
+    if (isAbsolute(named) || named.split(/[/\\]/).some((s) => s === '..' || s === '' || s === '.')) return undefined;
+    const target = join(dirname(pointerPath), named);
+    return basename(target) !== '' && (await readMetadata(target, fs)) ? target : undefined;
   } catch {
     return undefined;
   }

@@ -53,11 +53,12 @@ export async function saveModel(model: LayersModel, path: string, options: SaveM
 
 async function saveSnapshot(snapshot: Snapshot, path: string, options: SaveOptions): Promise<CheckpointMetadata> {
   try {
-    return await writeSnapshot(toFsPath(path), snapshot, {
+    const written = await writeSnapshot(toFsPath(path), snapshot, {
       maxShardBytes: options.maxShardBytes,
       fs: options.fs,
       context: { tfjsVersion: tfjsVersion(), ...options.context },
     });
+    return written.metadata;
   } finally {
     snapshot.dispose();
   }

@@ -1,62 +1,75 @@
 /**
  * Finds the committed checkpoints a path template could have produced: literal text matches
- * literally, each field only what its format spec can produce (fields may sit in directory names
- * too), and a version suffix (`-v1`, `-v2`, …, added instead of overwriting) is allowed at the end.
- * Temporaries and directories that are not checkpoints are never returned.
+ * literally, each field only what it could have been formatted from (`{epoch}` an integer, a metric
+ * a float, within what its format spec can produce; fields may sit in directory names too), and a
+ * version suffix (`-v1`, `-v2`, …, added instead of overwriting) is allowed at the end.
+ * Temporaries and directories that are not checkpoints are never returned; a checkpoint caught
+ * between the two renames of a replacement is found under its own name (the set-aside rule).
+ * Templates reach this module already normalized (absolute, see storage/paths.ts).
  */
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { isCheckpointDirectory, listDirectory, pathKind } from '../storage/node_fs.js';
-import { isTemporaryName, toFsPath } from '../storage/paths.js';
+import { committedEntries, isCheckpointDirectory, listDirectory, pathKind } from '../storage/node_fs.js';
+import { isTemporaryName } from '../storage/paths.js';
 import { formatFilepath } from '../template/format.js';
-import { compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
+import { checkpointValueTypes, compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
 
 /** `name-v3` → `name`; other names unchanged. */
 export function stripVersionSuffix(name: string): string {
   return name.replace(/-v\d+$/, '');
 }
 
+/** Whether `name` is one the template's last segment could have produced (with a version suffix or not). */
+export function nameMatcher(nameTemplate: string): (name: string) => boolean {
+  if (!templateHasFields(nameTemplate)) {
+    const literal = formatFilepath(nameTemplate, {}); // undoes {{ }} escapes
+    return (name) => name === literal || stripVersionSuffix(name) === literal;
+  }
+  const pattern = compileTemplatePattern(nameTemplate, checkpointValueTypes);
+  return (name) => pattern.test(name) || (stripVersionSuffix(name) !== name && pattern.test(stripVersionSuffix(name)));
+}
+
 export interface TemplateMatch {
+  /** The checkpoint's path. */
   path: string;
+  /** Where its files are (the path itself, or a set-aside copy of it). */
+  location: string;
   mtimeNs: bigint;
 }
 
-/** Every existing path that matches the template, segment by segment. */
-async function matchingPaths(template: string, fs: FsOps): Promise<string[]> {
-  const segments = splitTemplateSegments(template);
-  let bases = [isAbsolute(template) ? '/' : ''];
-  for (const [i, segment] of segments.entries()) {
-    if (segment === '' && i === 0) continue;
-    const last = i === segments.length - 1;
+/** Every existing directory path matching the template's directory segments. */
+async function matchingDirectories(segments: readonly string[], fs: FsOps): Promise<string[]> {
+  let bases = ['/'];
+  for (const segment of segments) {
+    if (segment === '') continue;
     const next: string[] = [];
     for (const base of bases) {
       if (!templateHasFields(segment)) {
-        const literal = formatFilepath(segment, {}); // undoes {{ }} escapes
-        next.push(base === '' ? literal : join(base, literal));
-        if (!last) continue;
+        next.push(join(base, formatFilepath(segment, {})));
+        continue;
       }
-      const pattern = compileTemplatePattern(segment);
-      const literal = templateHasFields(segment) ? undefined : formatFilepath(segment, {});
-      for (const name of await listDirectory(base === '' ? '.' : base, fs)) {
-        if (isTemporaryName(name)) continue;
-        const unversioned = stripVersionSuffix(name);
-        const matches = literal === undefined ? pattern.test(name) || (last && unversioned !== name && pattern.test(unversioned)) : last && unversioned !== name && unversioned === literal;
-        if (matches) next.push(base === '' ? name : join(base, name));
-      }
+      const pattern = compileTemplatePattern(segment, checkpointValueTypes);
+      for (const name of await listDirectory(base, fs)) if (!isTemporaryName(name) && pattern.test(name)) next.push(join(base, name));
     }
     bases = next;
   }
-  return [...new Set(bases)];
+  return bases;
 }
 
-/** The committed checkpoint directories matching `template`, with their modification times. */
+/** The committed checkpoint directories matching `template` (absolute, normalized), with their modification times. */
 export async function findTemplateMatches(template: string, fs: FsOps = nodeFs): Promise<TemplateMatch[]> {
-  const path = toFsPath(template).replace(/\/+$/, '');
+  const segments = splitTemplateSegments(template);
+  const matches = nameMatcher(segments[segments.length - 1]!);
   const out: TemplateMatch[] = [];
-  for (const candidate of await matchingPaths(path, fs)) {
-    if ((await pathKind(candidate, fs)) !== 'directory' || !(await isCheckpointDirectory(candidate, fs))) continue;
-    const { mtimeNs } = await fs.stat(candidate, { bigint: true });
-    out.push({ path: candidate, mtimeNs });
+  for (const parent of await matchingDirectories(segments.slice(0, -1), fs)) {
+    const names = (await listDirectory(parent, fs)).filter((name) => isTemporaryName(name) || matches(name));
+    for (const entry of committedEntries(parent, names)) {
+      const name = entry.path.slice(entry.path.lastIndexOf('/') + 1);
+      if (!matches(name)) continue;
+      if ((await pathKind(entry.location, fs)) !== 'directory' || !(await isCheckpointDirectory(entry.location, fs))) continue;
+      const { mtimeNs } = await fs.stat(entry.location, { bigint: true });
+      out.push({ ...entry, mtimeNs });
+    }
   }
   return out;
 }

@@ -31,6 +31,8 @@ export interface SaveContext {
   createdAt?: Date;
   trainingSeconds?: number | null;
   optimizerExtras?: Record<string, number>;
+  /** The (normalized) template the checkpoint was saved under; retention deletes only its own template's checkpoints. */
+  template?: string;
 }
 
 export interface CheckpointContents {
@@ -45,6 +47,16 @@ export interface WriteOptions {
   context?: SaveContext;
   /** The file-system calls to use (tests inject faults here). */
   fs?: FsOps;
+  /** Awaited after every file is written and before the commit (the model's commit order, see commit_order.ts). */
+  beforeCommit?: () => Promise<void>;
+  /** When the name is taken at commit time: the name to try instead (else the existing checkpoint is replaced). */
+  claim?: (taken: string) => string;
+}
+
+/** What was committed, and where (a claimed name can differ from the one asked for). */
+export interface WrittenCheckpoint {
+  path: string;
+  metadata: CheckpointMetadata;
 }
 
 async function* shardChunks(plan: ShardPlan, entries: readonly WeightEntry[], cache: { index: number; bytes?: Uint8Array }) {
@@ -88,13 +100,14 @@ export function buildMetadata(kind: 'model' | 'weights', files: readonly Written
     samplesSeen: context.samplesSeen ?? null,
     metrics: encodeMetrics(context.metrics),
     monitor: context.monitor ?? null,
+    ...(context.template !== undefined ? { template: context.template } : {}),
     ...(context.optimizerExtras && Object.keys(context.optimizerExtras).length ? { optimizerExtras: context.optimizerExtras } : {}),
     files: files.map((f) => ({ name: f.name, size: f.size, crc32: f.crc32 })),
   };
 }
 
 /** Writes and commits one checkpoint directory at `path`. Nothing appears at `path` unless every step succeeds. */
-export async function writeCheckpoint(path: string, contents: CheckpointContents, options: WriteOptions = {}): Promise<CheckpointMetadata> {
+export async function writeCheckpoint(path: string, contents: CheckpointContents, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
   const plans = planShards(
     contents.entries.map((e) => e.byteLength),
     options.maxShardBytes ?? DEFAULT_SHARD_BYTES,
@@ -117,8 +130,9 @@ export async function writeCheckpoint(path: string, contents: CheckpointContents
     }
     const metadata = buildMetadata(contents.kind, stage.writtenFiles(), options.context);
     await stage.writeFile(METADATA_FILE, jsonBytes(metadata));
-    await stage.commit();
-    return metadata;
+    await options.beforeCommit?.();
+    await stage.commit(options.claim);
+    return { path: stage.finalPath, metadata };
   } catch (e) {
     await stage.abort();
     throw e;
@@ -126,7 +140,7 @@ export async function writeCheckpoint(path: string, contents: CheckpointContents
 }
 
 /** Writes a snapshot (see snapshot.ts) as a committed checkpoint. Does not dispose it. */
-export async function writeSnapshot(path: string, snapshot: Snapshot, options: WriteOptions = {}): Promise<CheckpointMetadata> {
+export async function writeSnapshot(path: string, snapshot: Snapshot, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
   return writeCheckpoint(
     path,
     { kind: snapshot.kind, entries: snapshot.entries, ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}) },

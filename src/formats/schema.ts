@@ -76,6 +76,8 @@ export const metadataSchema = z.looseObject({
   monitor: z
     .object({ name: z.string(), mode: z.enum(['min', 'max']), value: finiteOrSpecial.nullable(), best: finiteOrSpecial.nullable() })
     .nullable(),
+  /** The filepath template it was saved under (absolute, normalized); absent for single saves. */
+  template: z.string().optional(),
   /** Optimizer scalars tfjs's getWeights() omits (Adam's beta powers), for bit-identical resumes. */
   optimizerExtras: z.record(z.string(), z.number()).optional(),
   files: z.array(z.object({ name: fileName, size: z.number().int().min(0), crc32: z.number().int().min(0).max(0xffffffff) })),

@@ -5,14 +5,14 @@
  * so the old one stays on disk until the new one is in place; readers fall back to it if a crash
  * lands between the two renames. Every function takes the `FsOps` to use (tests inject faults).
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CheckpointError } from '../errors.js';
 import { nodeFs, type FsOps } from './fs_ops.js';
-import { oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName } from './paths.js';
+import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName } from './paths.js';
+import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
 const MAX_WRITE_BYTES = 1 << 30;
@@ -42,10 +42,6 @@ export function ioError(action: string, path: string, cause: unknown): Checkpoin
         ? ' Check the permissions of the directory, or save to a writable one. Earlier checkpoints are untouched.'
         : ' Earlier checkpoints are untouched.';
   return new CheckpointError('IO_ERROR', `Could not ${action} ${path}: ${(cause as Error)?.message ?? String(cause)}.${hint}`, { cause });
-}
-
-function uniqueToken(): string {
-  return `${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
 async function fsyncPath(path: string, fs: FsOps): Promise<void> {
@@ -104,6 +100,14 @@ async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
   }
 }
 
+/** Attempts at a commit whose name keeps being taken by other writers. */
+const MAX_COMMIT_ATTEMPTS = 1000;
+
+function isTakenError(e: unknown): boolean {
+  const code = errnoOf(e);
+  return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR';
+}
+
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory {
   private readonly files: WrittenFile[] = [];
@@ -111,12 +115,15 @@ export class StagedDirectory {
   private done = false;
 
   private constructor(
-    readonly finalPath: string,
+    public finalPath: string,
     readonly stagingPath: string,
     private readonly fs: FsOps,
+    private readonly release: () => void,
   ) {}
 
   static async begin(finalPath: string, fs: FsOps = nodeFs): Promise<StagedDirectory> {
+    const tooLong = nameTooLong(basename(finalPath), 'Cannot write a checkpoint');
+    if (tooLong) throw tooLong;
     const kind = await pathKind(finalPath, fs);
     if (kind === 'file' || kind === 'other') {
       throw new CheckpointError(
@@ -137,12 +144,15 @@ export class StagedDirectory {
     }
     await ensureParent(finalPath, fs);
     const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));
+    // Registered before it exists, so no cleanup in this process can take it for a crashed writer's.
+    const release = holdTemporary(staging);
     try {
       await fs.mkdir(staging);
     } catch (e) {
+      release();
       throw ioError('create a temporary directory to write', finalPath, e);
     }
-    return new StagedDirectory(finalPath, staging, fs);
+    return new StagedDirectory(finalPath, staging, fs, release);
   }
 
   /** Writes one file from its chunks, flushes it to disk, and records its size and CRC-32. */
@@ -187,55 +197,110 @@ export class StagedDirectory {
     return this.files;
   }
 
-  /** Makes the checkpoint visible in one rename; an existing one at that name is replaced, never lost. */
-  async commit(): Promise<void> {
+  /**
+   * Makes the checkpoint visible in one rename. When the name is taken by then (another writer
+   * committed it meanwhile): with `claim`, commits under the name `claim` gives instead (a version
+   * suffix); without, replaces the existing checkpoint, which is never lost on the way.
+   */
+  async commit(claim?: (taken: string) => string): Promise<void> {
     if (this.done) throw new Error('StagedDirectory already finished');
     this.done = true;
-    const parent = dirname(this.finalPath);
     try {
       await this.flushAll();
+      await this.assertComplete();
       await fsyncPath(this.stagingPath, this.fs);
-      try {
-        await this.fs.rename(this.stagingPath, this.finalPath);
-      } catch (e) {
-        const code = errnoOf(e);
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR') throw e;
-        await this.replaceExisting(parent);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await this.fs.rename(this.stagingPath, this.finalPath);
+          break;
+        } catch (e) {
+          if (!isTakenError(e) || attempt >= MAX_COMMIT_ATTEMPTS) throw e;
+        }
+        if (claim) {
+          const next = claim(this.finalPath);
+          const tooLong = nameTooLong(basename(next), 'Cannot write a checkpoint');
+          if (tooLong) throw tooLong;
+          this.finalPath = next;
+        } else if (await this.replaceExisting()) break;
       }
-      await fsyncPath(parent, this.fs);
+      await fsyncPath(dirname(this.finalPath), this.fs);
     } catch (e) {
       await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('commit the checkpoint', this.finalPath, e);
+    } finally {
+      this.release();
     }
   }
 
-  private async replaceExisting(parent: string): Promise<void> {
-    const aside = join(parent, oldSiblingName(basename(this.finalPath), uniqueToken()));
-    await this.fs.rename(this.finalPath, aside);
-    try {
-      await this.fs.rename(this.stagingPath, this.finalPath);
-    } catch (e) {
-      // Put the old checkpoint back: a failed replacement must not lose it.
-      await this.fs.rename(aside, this.finalPath).catch(() => undefined);
-      throw e;
+  /** What is about to become visible must be exactly what was written (another process may have touched it). */
+  private async assertComplete(): Promise<void> {
+    const present = new Set(await this.fs.readdir(this.stagingPath));
+    for (const file of this.files) {
+      const size = present.has(file.name) ? (await this.fs.stat(join(this.stagingPath, file.name))).size : undefined;
+      if (size !== file.size) {
+        throw new CheckpointError(
+          'IO_ERROR',
+          `Could not commit ${this.finalPath}: its temporary copy lost ${file.name} while being written ` +
+            '(was it removed by another process?). Nothing was committed; earlier checkpoints are untouched.',
+        );
+      }
     }
-    await fsyncPath(parent, this.fs);
-    await this.fs.rm(aside, { recursive: true, force: true }).catch(() => undefined);
+    if (present.size !== this.files.length) {
+      throw new CheckpointError('IO_ERROR', `Could not commit ${this.finalPath}: its temporary copy holds files this save did not write. Nothing was committed.`);
+    }
+  }
+
+  /**
+   * Swaps the new checkpoint in for the existing one: the old one is renamed aside first and deleted
+   * only once the new one is in place. False when another writer took the name in between (retry).
+   */
+  private async replaceExisting(): Promise<boolean> {
+    const parent = dirname(this.finalPath);
+    const aside = join(parent, oldSiblingName(basename(this.finalPath), uniqueToken()));
+    const release = holdTemporary(aside);
+    try {
+      try {
+        await this.fs.rename(this.finalPath, aside);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+      try {
+        await this.fs.rename(this.stagingPath, this.finalPath);
+      } catch (e) {
+        // Put the old checkpoint back: a failed replacement must not lose it.
+        await this.fs.rename(aside, this.finalPath).catch(() => undefined);
+        if (isTakenError(e)) return false;
+        throw e;
+      }
+      await fsyncPath(parent, this.fs);
+      await this.fs.rm(aside, { recursive: true, force: true }).catch(() => undefined);
+      return true;
+    } finally {
+      release();
+    }
   }
 
   /** Removes everything written so far; the final path is untouched. */
   async abort(): Promise<void> {
     if (this.done) return;
     this.done = true;
-    await Promise.all(this.flushes);
-    await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
+    try {
+      await Promise.all(this.flushes);
+      await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
+    } finally {
+      this.release();
+    }
   }
 }
 
 /** Replaces a small file atomically (temporary sibling, fsync, rename, fsync of the directory). */
 export async function writeFileAtomically(path: string, bytes: Uint8Array, fs: FsOps = nodeFs): Promise<void> {
+  const tooLong = nameTooLong(basename(path), 'Cannot write');
+  if (tooLong) throw tooLong;
   await ensureParent(path, fs);
   const temp = join(dirname(path), tempSiblingName(basename(path), uniqueToken()));
+  const release = holdTemporary(temp);
   let handle: FileHandle | undefined;
   try {
     handle = await fs.open(temp, 'wx');
@@ -249,32 +314,68 @@ export async function writeFileAtomically(path: string, bytes: Uint8Array, fs: F
     await handle?.close().catch(() => undefined);
     await fs.rm(temp, { force: true }).catch(() => undefined);
     throw ioError('write', path, e);
+  } finally {
+    release();
   }
 }
 
 /**
- * Where a committed checkpoint named `path` can be read: the path itself, or, if a crash landed
- * between the two renames of a replacement, the copy that was set aside. Undefined when neither exists.
+ * Deletes a checkpoint so that no reader ever sees it half-deleted: it is first renamed to a
+ * temporary name (which every reader ignores and the next writer cleans), then removed.
  */
+export async function removeDirectoryAtomically(path: string, fs: FsOps = nodeFs): Promise<void> {
+  const doomed = join(dirname(path), tempSiblingName(basename(path), uniqueToken()));
+  const release = holdTemporary(doomed);
+  try {
+    try {
+      await fs.rename(path, doomed);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return;
+      throw ioError('delete the checkpoint', path, e);
+    }
+    await fsyncPath(dirname(path), fs).catch(() => undefined);
+    await fs.rm(doomed, { recursive: true, force: true }).catch(() => undefined);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * The set-aside rule, which every reader applies: a checkpoint named `name` is the directory `name`,
+ * or, when a crash landed between the two renames of a replacement, the newest `.name.old-*` copy.
+ */
+export interface CommittedEntry {
+  /** The checkpoint's path (its name, even when it is read from a set-aside copy). */
+  path: string;
+  /** Where its files are now. */
+  location: string;
+}
+
+/** The committed entries of a listing: every plain name, plus set-aside copies whose name is missing. */
+export function committedEntries(parent: string, names: readonly string[]): CommittedEntry[] {
+  const present = new Set(names);
+  const out: CommittedEntry[] = [];
+  const aside = new Map<string, string>();
+  for (const entry of names) {
+    const replaced = replacedCheckpointName(entry);
+    if (replaced !== undefined) {
+      if (!present.has(replaced) && (aside.get(replaced) ?? '') < entry) aside.set(replaced, entry);
+      continue;
+    }
+    if (stagedCheckpointName(entry) !== undefined) continue;
+    out.push({ path: join(parent, entry), location: join(parent, entry) });
+  }
+  for (const [name, entry] of aside) out.push({ path: join(parent, name), location: join(parent, entry) });
+  return out;
+}
+
+/** Where a committed checkpoint named `path` can be read (see committedEntries); undefined when nowhere. */
 export async function resolveCommittedPath(path: string, fs: FsOps = nodeFs): Promise<string | undefined> {
   if ((await pathKind(path, fs)) === 'directory') return path;
   const parent = dirname(path);
   const name = basename(path);
-  const aside = (await listDirectory(parent, fs).catch(() => [])).filter((e) => replacedCheckpointName(e) === name).sort();
-  return aside.length > 0 ? join(parent, aside[aside.length - 1]!) : undefined;
-}
-
-/** True when the temporary's writer may still be running (same process, or a live process with that pid). */
-function writerMayBeAlive(entry: string, activeStaging: ReadonlySet<string>): boolean {
-  const pid = Number(/(?:\.tmp-|\.old-)(\d+)-[0-9a-f]+$/.exec(entry)?.[1]);
-  if (!Number.isInteger(pid)) return false;
-  if (pid === process.pid) return activeStaging.has(entry);
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return errnoOf(e) === 'EPERM';
-  }
+  const names = (await listDirectory(parent, fs).catch(() => [] as string[])).filter((e) => e === name || replacedCheckpointName(e) === name);
+  return committedEntries(parent, names).find((e) => e.path === path)?.location;
 }
 
 /**
@@ -282,19 +383,14 @@ function writerMayBeAlive(entry: string, activeStaging: ReadonlySet<string>): bo
  * staging directories of crashed writers, and set-aside copies whose replacement was committed. A
  * set-aside copy whose replacement never landed is renamed back. Temporaries of live writers stay.
  */
-export async function cleanLeftovers(
-  parent: string,
-  isOurs: (checkpointName: string) => boolean,
-  fs: FsOps = nodeFs,
-  activeStaging: ReadonlySet<string> = new Set(),
-): Promise<string[]> {
+export async function cleanLeftovers(parent: string, isOurs: (checkpointName: string) => boolean, fs: FsOps = nodeFs): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await listDirectory(parent, fs).catch(() => [])) {
     const staged = stagedCheckpointName(entry);
     const replaced = replacedCheckpointName(entry);
     const name = staged ?? replaced;
-    if (name === undefined || !isOurs(name) || writerMayBeAlive(entry, activeStaging)) continue;
     const path = join(parent, entry);
+    if (name === undefined || !isOurs(name) || writerMayBeAlive(path, entry)) continue;
     if (replaced !== undefined && (await pathKind(join(parent, replaced), fs)) === 'missing') {
       await fs.rename(path, join(parent, replaced)).catch(() => undefined);
       continue;

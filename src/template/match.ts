@@ -159,30 +159,60 @@ function widthAware(shape: Shape, spec: FormatSpec): string {
   return [...unpadded, ...padded].join('|');
 }
 
-function fieldPattern(field: FieldPart): string {
-  if (field.spec === '') return `${ANY_CHAR}*`;
+/** The Python types a field's value may have; templates of checkpoints know theirs (see checkpointValueTypes). */
+export type ValueType = 'int' | 'float' | 'str' | 'bool';
+export type ValueTypes = (fieldName: string) => ReadonlySet<ValueType>;
+
+const ALL_TYPES: ReadonlySet<ValueType> = new Set(['int', 'float', 'str', 'bool']);
+const INT_ONLY: ReadonlySet<ValueType> = new Set(['int']);
+const FLOAT_ONLY: ReadonlySet<ValueType> = new Set(['float']);
+
+/**
+ * What a checkpoint's template is formatted with: `epoch`, `batch` and `step` are integers, every
+ * other field a logged metric (a float). So `w{epoch}` matches `w12`, never `w-best`.
+ */
+export const checkpointValueTypes: ValueTypes = (name) => (name === 'epoch' || name === 'batch' || name === 'step' ? INT_ONLY : FLOAT_ONLY);
+
+/** Python's `str()` of each type, for fields without a spec. */
+const REPR: Record<ValueType, string> = {
+  int: '-?[0-9]+',
+  float: '-?(?:[0-9]+(?:\\.[0-9]+)?(?:e[+\\-][0-9]+)?|inf|nan)',
+  bool: '(?:True|False)',
+  str: `${ANY_CHAR}*`,
+};
+const REPR_ALPHABET: Record<ValueType, string> = { int: '[\\-0-9]', float: '[\\-+0-9.einfa]', bool: '[TrueFals]', str: ANY_CHAR };
+
+function fieldPattern(field: FieldPart, types: ReadonlySet<ValueType>): string {
+  const kinds = [...types];
+  if (field.spec === '') return `(?:${kinds.map((t) => REPR[t]).join('|')})`;
   // Throws TEMPLATE_BAD_SPEC for specs no value could satisfy, as formatting would.
   const spec = parseFormatSpec(field.spec, field.name);
   const shapes: Shape[] = [];
   if (field.conversion === 's') {
-    if (accepts({ type: 'str', value: 'a' }, field.spec)) shapes.push(stringShape(spec));
+    if (accepts({ type: 'str', value: 'a' }, field.spec)) {
+      const alphabet = types.has('str') ? ANY_CHAR : `(?:${kinds.map((t) => REPR_ALPHABET[t]).join('|')})`;
+      const content = spec.precision === undefined ? `(?:${kinds.map((t) => REPR[t]).join('|')})` : `${alphabet}{0,${spec.precision}}`;
+      shapes.push({ ...stringShape(spec), content, alphabet });
+    }
   } else {
     // An int (or bool) given a float type is formatted as a float: the float shape covers it.
     const intStaysInt = spec.type === undefined || !FLOAT_TYPES.has(spec.type);
-    if (intStaysInt && accepts({ type: 'int', value: 65n }, field.spec)) shapes.push(integerShape(spec));
-    if (accepts({ type: 'float', value: 1.5 }, field.spec)) shapes.push(floatShape(spec));
-    if (accepts({ type: 'str', value: 'a' }, field.spec)) shapes.push(stringShape(spec));
+    const integral = types.has('int') || types.has('bool');
+    if (integral && intStaysInt && accepts({ type: 'int', value: 65n }, field.spec)) shapes.push(integerShape(spec));
+    if ((types.has('float') || (integral && !intStaysInt)) && accepts({ type: 'float', value: 1.5 }, field.spec)) shapes.push(floatShape(spec));
+    if (types.has('str') && accepts({ type: 'str', value: 'a' }, field.spec)) shapes.push(stringShape(spec));
   }
   return shapes.length === 0 ? NEVER : `(?:${shapes.map((shape) => widthAware(shape, spec)).join('|')})`;
 }
 
 /**
  * An anchored RegExp matching every string `formatFilepath(template, values)` can return (for values
- * without '/'), and no string whose literal text differs. Throws TemplateError for invalid templates.
+ * without '/' and of the types `valueTypes` allows; any type by default), and no string whose literal
+ * text differs. Throws TemplateError for invalid templates.
  */
-export function compileTemplatePattern(template: string): RegExp {
+export function compileTemplatePattern(template: string, valueTypes: ValueTypes = () => ALL_TYPES): RegExp {
   const source = parseTemplate(template)
-    .map((part) => (part.kind === 'literal' ? escapeRegExp(part.text) : fieldPattern(part)))
+    .map((part) => (part.kind === 'literal' ? escapeRegExp(part.text) : fieldPattern(part, valueTypes(part.name))))
     .join('');
   return new RegExp(`^${source}$`, 'u');
 }
