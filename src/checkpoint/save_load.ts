@@ -11,6 +11,7 @@ import { openCheckpoint, readAllWeights, readGroupShards, type OpenedCheckpoint 
 import { writeSnapshot, type SaveContext } from './write.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
 import type { FsOps } from '../storage/fs_ops.js';
+import { requireModel, requirePath } from '../validate.js';
 
 export interface SaveOptions {
   /** Largest weight file in bytes; bigger models are split into `group1-shardKofN.bin` files. Default 256 MiB. */
@@ -40,13 +41,15 @@ export function assertSupportedPath(path: string, what: string): void {
 
 /** Writes the model's weights (no topology, no optimizer state) to a checkpoint directory. */
 export async function saveWeights(model: LayersModel, path: string, options: SaveOptions = {}): Promise<CheckpointMetadata> {
-  assertSupportedPath(path, 'Cannot save weights to');
+  requireModel(model, 'saveWeights');
+  assertSupportedPath(requirePath(path, 'saveWeights'), 'Cannot save weights to');
   return saveSnapshot(await snapshotModel(model, { weightsOnly: true, includeOptimizer: false }), path, options);
 }
 
 /** Writes the whole model (topology, weights and, by default, optimizer state) in the layout `tf.loadLayersModel('file://…/model.json')` reads. */
 export async function saveModel(model: LayersModel, path: string, options: SaveModelOptions = {}): Promise<CheckpointMetadata> {
-  assertSupportedPath(path, 'Cannot save the model to');
+  requireModel(model, 'saveModel');
+  assertSupportedPath(requirePath(path, 'saveModel'), 'Cannot save the model to');
   const snapshot = await snapshotModel(model, { weightsOnly: false, includeOptimizer: options.includeOptimizer ?? true });
   return saveSnapshot(snapshot, path, options);
 }

@@ -176,7 +176,7 @@ export const checkpointValueTypes: ValueTypes = (name) => (name === 'epoch' || n
 /** Python's `str()` of each type, for fields without a spec. */
 const REPR: Record<ValueType, string> = {
   int: '-?[0-9]+',
-  float: '-?(?:[0-9]+(?:\\.[0-9]+)?(?:e[+\\-][0-9]+)?|inf|nan)',
+  float: '-?(?:[0-9]+\\.[0-9]+(?:e[+\\-][0-9]+)?|[0-9]+e[+\\-][0-9]+|inf|nan)',
   bool: '(?:True|False)',
   str: `${ANY_CHAR}*`,
 };
