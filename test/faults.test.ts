@@ -17,12 +17,14 @@ async function entries(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
 
-const plans: [string, Omit<FaultPlan, 'match'>][] = [
+/** Each fault, optionally only at one file of the checkpoint. */
+const plans: [string, Omit<FaultPlan, 'match'> & { file?: string }][] = [
   ['a full disk while writing the weights', { at: 'write', code: 'ENOSPC' }],
   ['an I/O error on fsync', { at: 'sync', code: 'EIO' }],
   ['a permission error creating the temporary directory', { at: 'mkdir', code: 'EACCES' }],
   ['a read-only file system at the commit rename', { at: 'rename', code: 'EROFS' }],
-  ['a full disk writing checkpoint.json (the last file)', { at: 'write', code: 'ENOSPC', nth: 2 }],
+  ['a full disk writing checkpoint.json (the last file)', { at: 'write', code: 'ENOSPC', file: 'checkpoint.json' }],
+  ['an I/O error on the fsync of checkpoint.json', { at: 'sync', code: 'EIO', file: 'checkpoint.json' }],
 ];
 
 describe('save errors', () => {
@@ -30,7 +32,8 @@ describe('save errors', () => {
     for (const asyncSave of [true, false]) {
       it(`${what} (${asyncSave ? 'async' : 'sync'}): raise rejects fit naming the path and cause; e01 stays intact; no temporaries`, async () => {
         const dir = await tempDir();
-        const fs = faultyFs({ ...plan, match: inCheckpoint('e02') });
+        const inE02 = inCheckpoint('e02');
+        const fs = faultyFs({ ...plan, match: (p) => inE02(p) && (plan.file === undefined || p.endsWith(`/${plan.file}`)) });
         const model = smallClassifier();
         const { x, y } = toyData(8);
         const cb = modelCheckpoint({ filepath: join(dir, 'e{epoch:02d}'), fs, asyncSave });
