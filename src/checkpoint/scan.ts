@@ -48,7 +48,8 @@ async function matchingDirectories(segments: readonly string[], fs: FsOps): Prom
         next.push(join(base, formatFilepath(segment, {})));
         continue;
       }
-      const pattern = compileTemplatePattern(segment, checkpointValueTypes);
+      // Directories only narrow the search (names and checkpoint.json decide ownership): any value type.
+      const pattern = compileTemplatePattern(segment);
       for (const name of await listDirectory(base, fs)) if (!isTemporaryName(name) && pattern.test(name)) next.push(join(base, name));
     }
     bases = next;
