@@ -87,7 +87,12 @@ export async function isCheckpointDirectory(path: string, fs: FsOps = nodeFs): P
 async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
   const parent = dirname(finalPath);
   try {
-    await fs.mkdir(parent, { recursive: true });
+    const firstCreated = await fs.mkdir(parent, { recursive: true });
+    // New directories are durable only once their parents are synced: else a power loss can take the
+    // whole run directory (checkpoints and all) with it. The innermost is synced at each commit.
+    if (firstCreated !== undefined) {
+      for (let dir = parent; dir !== dirname(firstCreated); dir = dirname(dir)) await fsyncPath(dirname(dir), fs);
+    }
   } catch (e) {
     if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTDIR') {
       throw new CheckpointError(
