@@ -105,6 +105,12 @@ function escapeBraces(text: string): string {
 
 const WHERE = 'CheckpointManager';
 
+/** A Sequential's `fit` hands callbacks its inner model: key the commit order by that, so both spellings agree. */
+function orderKey(model: LayersModel): object {
+  const inner = (model as unknown as { model?: unknown }).model;
+  return inner !== null && typeof inner === 'object' && inner !== model && isModel(inner as SaveSource) ? inner : model;
+}
+
 export class CheckpointManager {
   readonly template: string;
   readonly monitor: string | undefined;
@@ -247,7 +253,7 @@ export class CheckpointManager {
             },
     };
     // Saves of one model commit in the order they began, across managers (see commit_order.ts).
-    const turn = takeCommitTurn(isModel(source) ? source : undefined);
+    const turn = takeCommitTurn(isModel(source) ? orderKey(source) : undefined);
     this.pendingPaths.add(path);
     const persisted = this.persist(path, requested, snapshot, context, turn).finally(() => {
       this.pendingPaths.delete(path);
