@@ -705,6 +705,60 @@ function ofKind(r: CrashReport, category: Category): CrashReport['failures'] {
 // The tests.
 // ---------------------------------------------------------------------------------------------
 
+describe('crash_fs: the recorder and the crash-state model', () => {
+  const text = (tree: Tree) => tree.listing().map(([path, data]) => (data === null ? `${path}/` : `${path}=${Buffer.from(data).toString()}`)).join(' ');
+  const statesAt = (log: readonly Op[], k = log.length) => crashStates(log, k, { random: 8, seed: 5 }).map((s) => text(s.tree)).sort();
+
+  it('records creations, writes at the right offsets, renames, removals and fsyncs, whatever form the flags take', async () => {
+    const rec = await CrashRecorder.create(await scratchDir('unit'));
+    const at = (rel: string) => join(rec.root, rel);
+    await rec.fs.mkdir(at('d/e'), { recursive: true });
+    const numeric = await rec.fs.open(at('d/n'), fsConstants.O_CREAT | fsConstants.O_WRONLY | fsConstants.O_EXCL, 0o644);
+    await numeric.write(Buffer.from('abcdef'), 1, 3); // 'bcd' at 0
+    await numeric.write(Buffer.from('XY'), 0, 2, 5); // at 5, leaving a hole
+    await numeric.write('z'); // at the handle's position, 3
+    await numeric.sync();
+    await numeric.close();
+    const append = await rec.fs.open(at('d/n'), 'a');
+    await append.write(Buffer.from('!'));
+    await append.close();
+    await rec.fs.writeFile(at('d/e/f'), 'old');
+    await rec.fs.writeFile(at('d/e/g'), 'new');
+    await rec.fs.rename(at('d/e/g'), at('d/e/f'));
+    await rec.fs.rm(at('d/e'), { recursive: true });
+    await rec.fs.rm(at('missing'), { force: true });
+    const model = stateAfter(rec.log, rec.log.length);
+    assert.deepEqual(model.listing(), await readListing(rec.root));
+    assert.equal(text(model), `d/ d/n=bcdz\0XY!`);
+    assert.deepEqual(
+      rec.log.map((op) => op.kind),
+      ['mkdir', 'mkdir', 'create', 'write', 'write', 'write', 'fsync', 'close', 'write', 'close', 'create', 'write', 'close', 'create', 'write', 'close', 'rename', 'unlink', 'unlink'],
+    );
+    await assert.rejects(rec.fs.writeFile(join(rec.root, '..', 'outside'), 'x'), /outside the recording root/);
+  });
+
+  it('loses what was not fsync\'d, keeps what was, and keeps each directory\'s operations in order', async () => {
+    const rec = await CrashRecorder.create(await scratchDir('unit'));
+    await makeDurableDirectory(rec, 'a');
+    const file = await rec.fs.open(join(rec.root, 'a/x'), 'wx');
+    await file.write(Buffer.from('1'));
+    const written = rec.log.length;
+    assert.deepEqual(statesAt(rec.log), ['a/', 'a/ a/x=', 'a/ a/x=1'], 'entry and data may each be lost');
+    await file.sync();
+    assert.deepEqual(statesAt(rec.log), ['a/', 'a/ a/x=1'], 'the data is durable, the entry is not');
+    await file.close();
+    const dir = await rec.fs.open(join(rec.root, 'a'), 'r');
+    await dir.sync();
+    await dir.close();
+    assert.deepEqual(statesAt(rec.log), ['a/ a/x=1']);
+    assert.deepEqual(statesAt(rec.log, written), ['a/', 'a/ a/x=', 'a/ a/x=1'], 'earlier crash points are unchanged');
+    await rec.fs.writeFile(join(rec.root, 'a/y'), '');
+    await rec.fs.rename(join(rec.root, 'a/y'), join(rec.root, 'a/z'));
+    await rec.fs.writeFile(join(rec.root, 'a/w'), '');
+    assert.deepEqual(statesAt(rec.log), ['a/ a/w= a/x=1 a/z=', 'a/ a/x=1', 'a/ a/x=1 a/y=', 'a/ a/x=1 a/z='], 'w never persists without the rename before it');
+  });
+});
+
 describe('durability: the recorded scenarios', () => {
   it('record what they should: deletions, pointer moves, replacements, and a recorder that matches the disk', async () => {
     const all = [await scenarios.manager(), await scenarios.fixedPath(), await scenarios.fit(), await scenarios.freshRun()];
