@@ -186,6 +186,7 @@ export class CheckpointManager {
    * state from disk; saving does it too.
    */
   async repair(): Promise<void> {
+    await this.cleanPointerDirectoriesOnce();
     const segments = splitTemplateSegments(this.template).slice(0, -1);
     if (segments.some((segment) => templateHasFields(segment))) return;
     await this.cleanParentOnce(formatFilepath(segments.join('/'), {}) || '/');
@@ -308,6 +309,7 @@ export class CheckpointManager {
   private async persist(path: string, requested: string, snapshot: Snapshot, context: SaveContext, turn: CommitTurn): Promise<string> {
     let committed: string;
     try {
+      await this.cleanPointerDirectoriesOnce();
       await this.cleanParentOnce(dirname(path));
       const versioned = (this.options.versionOnClash ?? true) && templateHasFields(this.template);
       const written = await writeSnapshot(path, snapshot, {
@@ -337,7 +339,14 @@ export class CheckpointManager {
   private async cleanParentOnce(parent: string): Promise<void> {
     if (this.cleanedParents.has(parent)) return;
     this.cleanedParents.add(parent);
-    await cleanLeftovers(parent, nameMatcher(splitTemplateSegments(this.template).pop()!), this.fs);
+    const isCheckpoint = nameMatcher(splitTemplateSegments(this.template).pop()!);
+    // Our pointer files' temporaries too (a writer killed while replacing `latest` leaves `.latest.tmp-*`).
+    const pointers = [this.latestPointer, this.bestPointer].filter((p): p is string => p !== undefined && dirname(p) === parent).map((p) => basename(p));
+    await cleanLeftovers(parent, (name) => isCheckpoint(name) || pointers.includes(name), this.fs);
+  }
+
+  private async cleanPointerDirectoriesOnce(): Promise<void> {
+    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.cleanParentOnce(dirname(pointer));
   }
 
   /** Retention and pointers, only after the new checkpoint is committed. */
