@@ -1,6 +1,7 @@
 /**
  * Reads checkpoint files into caller-provided memory, in chunks (Node refuses single reads of 2 GiB or
  * more), checksumming each chunk while the next one is being read so the CRC costs no extra time.
+ * Readers open a file once and check its size on the open file, so what they check is what they read.
  *
  * Every file is opened through `openCheckpointFile`, the one place that decides what may be read: a
  * regular file, opened without following a symlink (a file inside a checkpoint must be its own, not a
@@ -37,10 +38,6 @@ function notRegular(path: string, what: string): CorruptCheckpointError {
   );
 }
 
-function missing(path: string, cause: unknown): CorruptCheckpointError {
-  return new CorruptCheckpointError(`The checkpoint file ${path} is missing: the checkpoint is incomplete. Load another checkpoint.`, { cause });
-}
-
 /**
  * Opens a file of a checkpoint for reading: a regular file, never through a symlink, never blocking.
  * Anything else is a CorruptCheckpointError naming it. A missing file rejects with the plain ENOENT
@@ -69,28 +66,11 @@ export async function openCheckpointFile(path: string, fs: FsOps): Promise<Check
   }
 }
 
-/** Runs `body` on the opened file and closes it; a missing file is a CORRUPT_CHECKPOINT error. */
-async function withCheckpointFile<T>(path: string, fs: FsOps, body: (file: CheckpointFile) => Promise<T>): Promise<T> {
-  let file: CheckpointFile;
-  try {
-    file = await openCheckpointFile(path, fs);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw missing(path, e);
-    throw e;
-  }
-  try {
-    return await body(file);
-  } catch (e) {
-    throw e instanceof CheckpointError ? e : ioError('read', path, e);
-  } finally {
-    await file.handle.close().catch(() => undefined);
-  }
-}
-
-function assertSize(path: string, actual: number, expected: number): void {
-  if (actual !== expected) {
+/** The size check every reader makes on the opened file itself, before reading it. */
+export function assertFileSize(file: CheckpointFile, path: string, expected: number): void {
+  if (file.size !== expected) {
     throw new CorruptCheckpointError(
-      `${path} is ${actual} bytes but the checkpoint says it should be ${expected}: the file is truncated or was changed. Load another checkpoint.`,
+      `${path} is ${file.size} bytes but the checkpoint says it should be ${expected}: the file is truncated or was changed. Load another checkpoint.`,
     );
   }
 }
@@ -121,82 +101,65 @@ function scratchFor(pieces: readonly FilePiece[]): Uint8Array[] {
 }
 
 /**
- * Reads an open file of `size` bytes as `pieces` (which must add up to its size). With `checksum`,
- * returns the CRC-32 of every byte; without, unwanted pieces are not read at all.
+ * Reads an opened checkpoint file as `pieces`, which must add up to its size. With `checksum`,
+ * returns the CRC-32 of every byte; without, pieces with no destination are not read at all.
  */
-async function readPieces(file: CheckpointFile, path: string, pieces: readonly FilePiece[], checksum: boolean): Promise<number | undefined> {
+export async function readPieces(file: CheckpointFile, path: string, pieces: readonly FilePiece[], checksum: boolean): Promise<number | undefined> {
   const scratch = checksum && pieces.some((p) => !p.dest) ? scratchFor(pieces) : [];
   let crc = 0;
   let previous: Uint8Array | undefined;
   let position = 0;
   let turn = 0;
-  for (const piece of pieces) {
-    if (!piece.dest && !checksum) {
-      position += piece.length;
-      continue;
+  try {
+    for (const piece of pieces) {
+      if (!piece.dest && !checksum) {
+        position += piece.length;
+        continue;
+      }
+      for (let done = 0; done < piece.length; ) {
+        const into = piece.dest ?? scratch[turn++ % 2]!;
+        const at = piece.dest ? (piece.offset ?? 0) + done : 0;
+        const length = Math.min(CHUNK_BYTES, into.byteLength - at, piece.length - done);
+        const reading = readFully(file.handle, into, at, length, position, path);
+        if (previous && checksum) crc = crc32(previous, crc);
+        await reading;
+        previous = into.subarray(at, at + length);
+        done += length;
+        position += length;
+      }
     }
-    for (let done = 0; done < piece.length; ) {
-      const into = piece.dest ?? scratch[turn++ % 2]!;
-      const at = piece.dest ? (piece.offset ?? 0) + done : 0;
-      const length = Math.min(CHUNK_BYTES, into.byteLength - at, piece.length - done);
-      const reading = readFully(file.handle, into, at, length, position, path);
-      if (previous && checksum) crc = crc32(previous, crc);
-      await reading;
-      previous = into.subarray(at, at + length);
-      done += length;
-      position += length;
-    }
+  } catch (e) {
+    throw e instanceof CheckpointError ? e : ioError('read', path, e);
   }
   if (previous && checksum) crc = crc32(previous, crc);
   return checksum ? crc : undefined;
 }
 
 /**
- * Reads a checkpoint file that must be `size` bytes as `pieces`; returns its CRC-32 when `checksum`.
- * The size is checked on the opened file itself, before anything is read.
+ * Reads an opened small text file (a checkpoint's JSON), refusing anything over `maxBytes`; checked
+ * against the `recorded` size and CRC-32 when given.
  */
-export async function readFilePieces(path: string, size: number, pieces: readonly FilePiece[], fs: FsOps, checksum: boolean): Promise<number | undefined> {
-  return withCheckpointFile(path, fs, async (file) => {
-    assertSize(path, file.size, size);
-    return readPieces(file, path, pieces, checksum);
-  });
-}
-
-/** Reads all of `path` (which must be `size` bytes) into `dest` at `offset`; returns its CRC-32. */
-export async function readFileInto(path: string, dest: Uint8Array, offset: number, size: number, fs: FsOps): Promise<number> {
-  return (await readFilePieces(path, size, [{ length: size, dest, offset }], fs, true))!;
-}
-
-/** The size of a regular file, or a CORRUPT_CHECKPOINT error naming it when it is missing or anything else. */
-export async function fileSize(path: string, fs: FsOps): Promise<number> {
-  return withCheckpointFile(path, fs, async (file) => file.size);
-}
-
-/** The CRC-32 of a file that must be `size` bytes, read through reused buffers (verifying never holds a whole file). */
-export async function checksumFile(path: string, size: number, fs: FsOps): Promise<number> {
-  return (await readFilePieces(path, size, [{ length: size }], fs, true))!;
+export async function readText(file: CheckpointFile, path: string, maxBytes: number, recorded: { size: number; crc32: number } | undefined): Promise<string> {
+  if (file.size > maxBytes) {
+    throw new CorruptCheckpointError(`${path} is ${file.size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
+  }
+  if (recorded) assertFileSize(file, path, recorded.size);
+  const bytes = new Uint8Array(file.size);
+  const checksum = await readPieces(file, path, [{ length: file.size, dest: bytes }], true);
+  if (recorded && checksum !== recorded.crc32) {
+    throw new CorruptCheckpointError(`${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
+  }
+  return new TextDecoder('utf-8').decode(bytes);
 }
 
 /**
- * Reads a small text file (a checkpoint's JSON), refusing anything over `maxBytes`; checked against
- * the `recorded` size and CRC-32 when given. A missing file rejects with the plain ENOENT error, so
- * callers can tell "absent" from "damaged".
+ * Reads a small text file (a checkpoint's JSON, a pointer), as `readText` does. A missing file
+ * rejects with the plain ENOENT error, so callers can tell "absent" from "damaged".
  */
 export async function readTextFile(path: string, maxBytes: number, recorded: { size: number; crc32: number } | undefined, fs: FsOps): Promise<string> {
   const file = await openCheckpointFile(path, fs);
   try {
-    if (file.size > maxBytes) {
-      throw new CorruptCheckpointError(`${path} is ${file.size} bytes, more than the ${maxBytes} a checkpoint's JSON file may have.`);
-    }
-    if (recorded) assertSize(path, file.size, recorded.size);
-    const bytes = new Uint8Array(file.size);
-    const checksum = await readPieces(file, path, [{ length: file.size, dest: bytes }], true);
-    if (recorded && checksum !== recorded.crc32) {
-      throw new CorruptCheckpointError(`${path} fails its checksum: the file was changed after it was written. Load another checkpoint.`);
-    }
-    return new TextDecoder('utf-8').decode(bytes);
-  } catch (e) {
-    throw e instanceof CheckpointError ? e : ioError('read', path, e);
+    return await readText(file, path, maxBytes, recorded);
   } finally {
     await file.handle.close().catch(() => undefined);
   }
