@@ -138,8 +138,8 @@ async function openAt(files: GenerationFiles): Promise<OpenedCheckpoint> {
 /**
  * Attempts before a reader gives up on a checkpoint that keeps being replaced. An attempt fails only
  * when a replacement lands in its window (from resolving the path to confirming the last open, a few
- * milliseconds), and a retry starts right after one; even a writer replacing the checkpoint in a
- * tight loop made a read need 3 attempts in about 1% of loads in our tests, never 6.
+ * milliseconds). Against a writer replacing the checkpoint in a tight loop (readers.test.ts), about
+ * 1 load in 7 needed a second attempt, 1 in 100 a third, and the most seen in 1,400 loads was 5.
  */
 const MAX_READ_ATTEMPTS = 10;
 
