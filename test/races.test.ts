@@ -101,7 +101,6 @@ describe('races found by the kill and two-writer campaigns', () => {
 
   it(
     'a reader verifying a fixed path while another writer replaces it gets the old or the new checkpoint, never CORRUPT_CHECKPOINT',
-    { todo: 'TEMP: the reader-side fix is on its way from the readers branch' },
     async () => {
       const dir = await tempDir();
       const path = join(dir, 'fixed');

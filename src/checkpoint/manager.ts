@@ -22,13 +22,13 @@ import { nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
 import { splitTemplateSegments, templateHasFields } from '../template/match.js';
-import { invalidArgument, requireMetrics, requireModel, requirePath, requireStep } from '../validate.js';
+import { invalidArgument, requireMetrics, requirePath, requireStep } from '../validate.js';
 import { takeCommitTurn, type CommitTurn } from './commit_order.js';
-import { assignWeights, restoreOptimizerExtras, storedToTensor, tfjsVersion } from './model_io.js';
-import { openCheckpoint, readAllWeights, verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
+import { tfjsVersion } from './model_io.js';
+import { verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
 import { pointerPlacementProblem, readPointer, readRecords, writePointer, type CheckpointRecord } from './registry.js';
-import { loadModel } from './save_load.js';
-import { nameMatcher, stripVersionSuffix } from './scan.js';
+import { loadCheckpointContents, restoreInto } from './save_load.js';
+import { nameMatcher } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 
@@ -395,12 +395,7 @@ export class CheckpointManager {
    */
   async restore(which: 'latest' | 'best' | number | string, model?: LayersModel): Promise<LayersModel | NamedTensorMap> {
     const path = await this.resolve(which);
-    if (!model) {
-      const checkpoint = await openCheckpoint(path, this.fs);
-      if (checkpoint.kind === 'model') return loadModel(path, { fs: this.fs });
-      const stored = await readAllWeights(checkpoint);
-      return Object.fromEntries(stored.map((s) => [s.spec.name, storedToTensor(s)]));
-    }
+    if (!model) return loadCheckpointContents(path, this.fs);
     await restoreInto(model, path, this.fs);
     return model;
   }
@@ -428,20 +423,5 @@ export class CheckpointManager {
   }
 }
 
-/** Loads a checkpoint's weights into `model` and, when it holds optimizer state, the model's optimizer. */
-export async function restoreInto(model: LayersModel, path: string, fs: FsOps = nodeFs): Promise<void> {
-  const checkpoint = await openCheckpoint(path, fs);
-  const stored = await readAllWeights(checkpoint);
-  const optimizerState = stored.filter((s) => s.spec.group === 'optimizer');
-  assignWeights(model, stored, true, checkpoint.dir);
-  if (optimizerState.length > 0 && model.optimizer) {
-    const tensors = optimizerState.map((s) => ({ name: s.spec.name, tensor: storedToTensor(s) }));
-    try {
-      await model.optimizer.setWeights(tensors);
-    } finally {
-      // setWeights makes its own variables from these.
-      for (const t of tensors) t.tensor.dispose();
-    }
-    restoreOptimizerExtras(model, checkpoint.metadata?.optimizerExtras);
-  }
-}
+/** Moved to save_load.ts (the read side); exported here too for existing imports. */
+export { restoreInto } from './save_load.js';

@@ -36,7 +36,8 @@ try {
   // Each case makes two or three loads (loadWeights, verify, and loadModel for full models).
   const fuzzReport = await runFuzz({ workDir: join(work, 'fuzz'), cases: Math.ceil(fuzzLoads / 2.5), seed });
   console.log(
-    `fuzz: ${fuzzReport.cases} loads of damaged checkpoints: ${fuzzReport.loaded} loaded, ${fuzzReport.typedErrors} typed errors, ` +
+    `fuzz: ${fuzzReport.cases} loads of damaged checkpoints: ${fuzzReport.loaded} loaded the saved weights, ${fuzzReport.typedErrors} typed errors, ` +
+      `${fuzzReport.unverified} returned without checksums to check (${fuzzReport.unverifiedWrong} of them wrong weights), ` +
       `${fuzzReport.failures.length} failures (crashes, hangs or untyped errors) (${((Date.now() - fuzzStarted) / 1000).toFixed(0)} s)`,
   );
   for (const f of fuzzReport.failures.slice(0, 20)) console.log(`  FAIL ${f}`);
