@@ -13,6 +13,8 @@ export type CheckpointErrorCode =
   | 'NOT_FOUND' // no checkpoint at that path
   | 'CORRUPT_CHECKPOINT' // unreadable, malformed or inconsistent files
   | 'WEIGHT_MISMATCH' // shapes, dtypes, names or counts do not match the model
+  | 'TOO_LARGE' // a buffer the checkpoint needs is larger than this runtime can allocate
+  | 'REPLACED_WHILE_READING' // the checkpoint was replaced by a writer on every attempt to read it
   | 'IO_ERROR'; // the storage layer failed (disk full, permissions, ...)
 
 export class CheckpointError extends Error {

@@ -2,10 +2,12 @@
  * Fuzzing the loader: valid checkpoints are copied and damaged (truncated, bit-flipped, deleted or
  * hostile files, JSON values replaced with absurd ones), then loaded. Every load must end in a
  * correct load or a typed CheckpointError: never another exception, a crash, a hang or a huge
- * allocation. Used by fuzz.test.ts and `npm run stress`.
+ * allocation. A load that returns from a checkpoint with checkpoint.json must return exactly the
+ * saved weights; from a folder without one nothing can check them, so those loads are counted apart
+ * (`unverified`, and `unverifiedWrong` for those that differ). Used by fuzz.test.ts and `npm run stress`.
  */
 import * as tf from '@tensorflow/tfjs';
-import { cp, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { cp, lstat, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, loadModel, loadWeights, saveModel, saveWeights, verify } from '../src/index.js';
 
@@ -29,8 +31,8 @@ export function fuzzModel(): tf.LayersModel {
   return model;
 }
 
-/** The valid checkpoints that mutations start from. */
-export async function buildCorpus(dir: string): Promise<string[]> {
+/** The valid checkpoints that mutations start from, and the model weights they all hold. */
+export async function buildCorpus(dir: string): Promise<{ paths: string[]; saved: Float32Array[] }> {
   const model = fuzzModel();
   await model.fit(tf.ones([4, 6]), tf.zeros([4, 3]), { epochs: 1, verbose: 0 });
   const seeds = {
@@ -45,7 +47,7 @@ export async function buildCorpus(dir: string): Promise<string[]> {
     await cp(join(dir, name), bare, { recursive: true });
     await rm(join(bare, 'checkpoint.json'));
   }
-  return (await readdir(dir)).sort().map((n) => join(dir, n));
+  return { paths: (await readdir(dir)).sort().map((n) => join(dir, n)), saved: await weightsOf(model) };
 }
 
 const HOSTILE_VALUES: unknown[] = [
@@ -127,18 +129,26 @@ async function mutate(dir: string, random: () => number): Promise<string> {
 
 export interface FuzzReport {
   cases: number;
+  /** Loads that returned exactly the saved weights from a checkpoint with checkpoint.json (or verify calls that passed on one). */
   loaded: number;
   typedErrors: number;
+  /** Loads that returned from a folder without checkpoint.json: nothing could check them (verify says `checksums: 'absent'`). */
+  unverified: number;
+  /** Of those, loads whose weights differ from the saved ones (damage no checksum was there to catch). */
+  unverifiedWrong: number;
   failures: string[];
 }
 
 const HANG_MS = 15_000;
 
-async function outcome(run: () => Promise<unknown>): Promise<'ok' | 'typed' | string> {
+/** What a load returned: the weights it loaded, or what verify said about the checksums. */
+type Returned = { weights: Float32Array[] } | { checksums: 'verified' | 'absent' };
+
+async function outcome(run: () => Promise<Returned>): Promise<Returned | 'typed' | string> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<string>((resolve) => (timer = setTimeout(() => resolve(`hang (> ${HANG_MS} ms)`), HANG_MS)));
   try {
-    return await Promise.race([run().then(() => 'ok' as const), hang]);
+    return await Promise.race([run(), hang]);
   } catch (e) {
     return e instanceof CheckpointError ? 'typed' : `untyped ${(e as Error)?.name}: ${(e as Error)?.message}`;
   } finally {
@@ -146,30 +156,75 @@ async function outcome(run: () => Promise<unknown>): Promise<'ok' | 'typed' | st
   }
 }
 
+async function weightsOf(model: tf.LayersModel): Promise<Float32Array[]> {
+  return Promise.all(model.getWeights().map(async (t) => Float32Array.from((await t.data()) as Float32Array)));
+}
+
+function sameWeights(a: readonly Float32Array[], b: readonly Float32Array[]): boolean {
+  return a.length === b.length && a.every((x, k) => x.length === b[k]!.length && x.every((v, i) => Object.is(v, b[k]![i])));
+}
+
+async function hasMetadata(dir: string): Promise<boolean> {
+  return (await lstat(join(dir, 'checkpoint.json')).catch(() => undefined))?.isFile() ?? false;
+}
+
 export async function runFuzz(options: { workDir: string; cases: number; seed: number }): Promise<FuzzReport> {
   const random = seeded(options.seed);
-  const corpus = await buildCorpus(join(options.workDir, 'corpus'));
-  const report: FuzzReport = { cases: 0, loaded: 0, typedErrors: 0, failures: [] };
+  const { paths: corpus, saved } = await buildCorpus(join(options.workDir, 'corpus'));
+  const report: FuzzReport = { cases: 0, loaded: 0, typedErrors: 0, unverified: 0, unverifiedWrong: 0, failures: [] };
   const target = fuzzModel();
+  const zeros = target.weights.map((w) => tf.zeros(w.shape as number[]));
+  /** loadWeights into a target reset first, so a load that skipped a weight cannot pass for a correct one. */
+  const loadInto = async (dir: string): Promise<Returned> => {
+    target.setWeights(zeros);
+    await loadWeights(target, dir);
+    return { weights: await weightsOf(target) };
+  };
   for (let i = 0; i < options.cases; i++) {
     const source = corpus[i % corpus.length]!;
     const dir = join(options.workDir, `case-${i % 8}`);
     await rm(dir, { recursive: true, force: true });
     await cp(source, dir, { recursive: true });
     const description = await mutate(dir, random);
-    const loads: [string, () => Promise<unknown>][] = [
-      ['loadWeights', () => loadWeights(target, dir)],
-      ['verify', () => verify(dir)],
+    const withChecksums = await hasMetadata(dir);
+    const loads: [string, () => Promise<Returned>][] = [
+      ['loadWeights', () => loadInto(dir)],
+      ['verify', async () => ({ checksums: (await verify(dir)).checksums })],
     ];
-    if (source.includes('model')) loads.push(['loadModel', () => loadModel(dir).then((m) => m.dispose())]);
+    if (source.includes('model')) {
+      loads.push(['loadModel', async () => {
+        const model = await loadModel(dir);
+        try {
+          return { weights: await weightsOf(model) };
+        } finally {
+          model.dispose();
+        }
+      }]);
+    }
     for (const [name, run] of loads) {
       report.cases += 1;
       const result = await outcome(run);
-      if (result === 'ok') report.loaded += 1;
-      else if (result === 'typed') report.typedErrors += 1;
-      else report.failures.push(`case ${i} (${source.split('/').pop()}; ${description}) ${name}: ${result}`);
+      const fail = (why: string) => report.failures.push(`case ${i} (${source.split('/').pop()}; ${description}) ${name}: ${why}`);
+      if (result === 'typed') report.typedErrors += 1;
+      else if (typeof result === 'string') fail(result);
+      else if ('checksums' in result) {
+        if (result.checksums !== (withChecksums ? 'verified' : 'absent')) fail(`verify says checksums are ${result.checksums}`);
+        else if (!withChecksums) report.unverified += 1;
+        else {
+          // A checkpoint verify passes must load, and load exactly what was saved.
+          const loaded = await outcome(() => loadInto(dir));
+          if (typeof loaded === 'string') fail(`verify passed but loadWeights then failed (${loaded})`);
+          else if (!('weights' in loaded) || !sameWeights(loaded.weights, saved)) fail('verify passed but loadWeights returned other weights');
+          else report.loaded += 1;
+        }
+      } else if (!withChecksums) {
+        report.unverified += 1;
+        if (!sameWeights(result.weights, saved)) report.unverifiedWrong += 1;
+      } else if (sameWeights(result.weights, saved)) report.loaded += 1;
+      else fail('returned weights that differ from the saved ones');
     }
   }
+  for (const t of zeros) t.dispose();
   await rm(options.workDir, { recursive: true, force: true });
   return report;
 }

@@ -16,6 +16,7 @@ import {
   CheckpointManager,
   backupAndRestore,
   latestCheckpoint,
+  loadModel,
   loadWeights,
   modelCheckpoint,
   saveModel,
@@ -417,5 +418,26 @@ describe('item 13: arguments are checked at the boundary', () => {
     await assert.rejects(saveWeights(model, undefined as never), invalid(/path/));
     await assert.rejects(saveModel(null as never, join(dir, 'x')), invalid(/model/));
     await assert.rejects(manager.restore(undefined as never), invalid(/latest/));
+    await assert.rejects(loadWeights(undefined as never, join(dir, 'x')), invalid(/model/));
+    await assert.rejects(loadWeights(model, null as never), invalid(/path/));
+    await assert.rejects(loadModel(undefined as never), invalid(/path/));
+    await assert.rejects(verify(undefined as never), invalid(/path/));
+  });
+});
+
+describe('item 14: restoring disposes what it replaces', () => {
+  it('manager.restore into a model does not leak the old optimizer state', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier();
+    const { x, y } = toyData(8);
+    await model.fit(x, y, { epochs: 1, verbose: 0 });
+    const manager = new CheckpointManager({ directory: dir, asyncSave: false });
+    await manager.save(1, model);
+    await manager.restore('latest', model);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) await manager.restore('latest', model);
+    assert.equal(tf.memory().numTensors, before, 'tensors after five more restores');
+    // And the restored optimizer still trains.
+    await model.fit(x, y, { epochs: 1, verbose: 0 });
   });
 });

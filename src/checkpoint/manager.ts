@@ -22,13 +22,13 @@ import { nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
 import { splitTemplateSegments, templateHasFields } from '../template/match.js';
-import { invalidArgument, requireMetrics, requireModel, requirePath, requireStep } from '../validate.js';
+import { invalidArgument, requireMetrics, requirePath, requireStep } from '../validate.js';
 import { takeCommitTurn, type CommitTurn } from './commit_order.js';
-import { assignWeights, restoreOptimizerExtras, storedToTensor, tfjsVersion } from './model_io.js';
-import { openCheckpoint, readAllWeights, verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
+import { tfjsVersion } from './model_io.js';
+import { verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
 import { pointerPlacementProblem, readPointer, readRecords, writePointer, type CheckpointRecord } from './registry.js';
-import { loadModel } from './save_load.js';
-import { nameMatcher, stripVersionSuffix } from './scan.js';
+import { loadCheckpointContents, restoreInto } from './save_load.js';
+import { nameMatcher } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 
@@ -105,6 +105,12 @@ function escapeBraces(text: string): string {
 
 const WHERE = 'CheckpointManager';
 
+/** A Sequential's `fit` hands callbacks its inner model: key the commit order by that, so both spellings agree. */
+function orderKey(model: LayersModel): object {
+  const inner = (model as unknown as { model?: unknown }).model;
+  return inner !== null && typeof inner === 'object' && inner !== model && isModel(inner as SaveSource) ? inner : model;
+}
+
 export class CheckpointManager {
   readonly template: string;
   readonly monitor: string | undefined;
@@ -180,6 +186,7 @@ export class CheckpointManager {
    * state from disk; saving does it too.
    */
   async repair(): Promise<void> {
+    await this.cleanPointerDirectoriesOnce();
     const segments = splitTemplateSegments(this.template).slice(0, -1);
     if (segments.some((segment) => templateHasFields(segment))) return;
     await this.cleanParentOnce(formatFilepath(segments.join('/'), {}) || '/');
@@ -247,7 +254,7 @@ export class CheckpointManager {
             },
     };
     // Saves of one model commit in the order they began, across managers (see commit_order.ts).
-    const turn = takeCommitTurn(isModel(source) ? source : undefined);
+    const turn = takeCommitTurn(isModel(source) ? orderKey(source) : undefined);
     this.pendingPaths.add(path);
     const persisted = this.persist(path, requested, snapshot, context, turn).finally(() => {
       this.pendingPaths.delete(path);
@@ -302,6 +309,7 @@ export class CheckpointManager {
   private async persist(path: string, requested: string, snapshot: Snapshot, context: SaveContext, turn: CommitTurn): Promise<string> {
     let committed: string;
     try {
+      await this.cleanPointerDirectoriesOnce();
       await this.cleanParentOnce(dirname(path));
       const versioned = (this.options.versionOnClash ?? true) && templateHasFields(this.template);
       const written = await writeSnapshot(path, snapshot, {
@@ -331,7 +339,14 @@ export class CheckpointManager {
   private async cleanParentOnce(parent: string): Promise<void> {
     if (this.cleanedParents.has(parent)) return;
     this.cleanedParents.add(parent);
-    await cleanLeftovers(parent, nameMatcher(splitTemplateSegments(this.template).pop()!), this.fs);
+    const isCheckpoint = nameMatcher(splitTemplateSegments(this.template).pop()!);
+    // Our pointer files' temporaries too (a writer killed while replacing `latest` leaves `.latest.tmp-*`).
+    const pointers = [this.latestPointer, this.bestPointer].filter((p): p is string => p !== undefined && dirname(p) === parent).map((p) => basename(p));
+    await cleanLeftovers(parent, (name) => isCheckpoint(name) || pointers.includes(name), this.fs);
+  }
+
+  private async cleanPointerDirectoriesOnce(): Promise<void> {
+    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.cleanParentOnce(dirname(pointer));
   }
 
   /** Retention and pointers, only after the new checkpoint is committed. */
@@ -380,12 +395,7 @@ export class CheckpointManager {
    */
   async restore(which: 'latest' | 'best' | number | string, model?: LayersModel): Promise<LayersModel | NamedTensorMap> {
     const path = await this.resolve(which);
-    if (!model) {
-      const checkpoint = await openCheckpoint(path, this.fs);
-      if (checkpoint.kind === 'model') return loadModel(path, { fs: this.fs });
-      const stored = await readAllWeights(checkpoint);
-      return Object.fromEntries(stored.map((s) => [s.spec.name, storedToTensor(s)]));
-    }
+    if (!model) return loadCheckpointContents(path, this.fs);
     await restoreInto(model, path, this.fs);
     return model;
   }
@@ -413,20 +423,5 @@ export class CheckpointManager {
   }
 }
 
-/** Loads a checkpoint's weights into `model` and, when it holds optimizer state, the model's optimizer. */
-export async function restoreInto(model: LayersModel, path: string, fs: FsOps = nodeFs): Promise<void> {
-  const checkpoint = await openCheckpoint(path, fs);
-  const stored = await readAllWeights(checkpoint);
-  const optimizerState = stored.filter((s) => s.spec.group === 'optimizer');
-  assignWeights(model, stored, true, checkpoint.dir);
-  if (optimizerState.length > 0 && model.optimizer) {
-    const tensors = optimizerState.map((s) => ({ name: s.spec.name, tensor: storedToTensor(s) }));
-    try {
-      await model.optimizer.setWeights(tensors);
-    } finally {
-      // setWeights makes its own variables from these.
-      for (const t of tensors) t.tensor.dispose();
-    }
-    restoreOptimizerExtras(model, checkpoint.metadata?.optimizerExtras);
-  }
-}
+/** Moved to save_load.ts (the read side); exported here too for existing imports. */
+export { restoreInto } from './save_load.js';

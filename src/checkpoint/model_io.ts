@@ -10,6 +10,7 @@ import { CheckpointError, WeightMismatchError } from '../errors.js';
 import type { FsOps } from '../storage/fs_ops.js';
 import type { ModelJson } from '../formats/schema.js';
 import { restoreSequentialTopology } from '../formats/sequential_topology.js';
+import { elementCount, type WeightSpec } from '../formats/weight_entry.js';
 import type { StoredWeight } from './read.js';
 
 export function tfjsVersion(): string {
@@ -78,52 +79,131 @@ function describe(spec: { shape: readonly (number | null)[]; dtype: string }): s
 }
 
 /**
- * Pairs each model weight with a stored weight: by name when every model weight's name is stored
+ * Pairs each model weight with a stored weight spec: by name when every model weight's name is stored
  * (or, when not strict, for the names that are), otherwise by position, because auto-generated
- * layer names differ between two instances of the same architecture.
+ * layer names differ between two instances of the same architecture. `specs` are the model weights
+ * of the checkpoint, with their indices among all its specs.
  */
-function pairWeights(model: LayersModel, stored: readonly StoredWeight[], strict: boolean, source: string): [number, StoredWeight][] {
+function pairWeights(model: LayersModel, specs: readonly [number, WeightSpec][], strict: boolean, source: string): [number, number][] {
   const targets = model.weights;
-  const byName = new Map(stored.map((s) => [s.spec.name, s]));
+  const byName = new Map(specs.map(([index, spec]) => [spec.name, index]));
   const named = targets.map((t) => byName.get(t.originalName));
   const allNamed = named.every((s) => s !== undefined);
-  if (allNamed && (!strict || stored.length === targets.length)) return named.map((s, i) => [i, s!]);
-  if (stored.length === targets.length) return stored.map((s, i) => [i, s]);
+  if (allNamed && (!strict || specs.length === targets.length)) return named.map((s, i) => [i, s!]);
+  if (specs.length === targets.length) return specs.map(([index], i) => [i, index]);
   if (strict) {
     const missing = targets.filter((t) => !byName.has(t.originalName)).map((t) => t.originalName);
     const targetNames = new Set(targets.map((t) => t.originalName));
-    const extra = stored.filter((s) => !targetNames.has(s.spec.name)).map((s) => s.spec.name);
+    const extra = specs.filter(([, s]) => !targetNames.has(s.name)).map(([, s]) => s.name);
     throw new WeightMismatchError(
-      `The checkpoint ${source} holds ${stored.length} weights but the model has ${targets.length}` +
+      `The checkpoint ${source} holds ${specs.length} weights but the model has ${targets.length}` +
         (missing.length ? `; missing from the checkpoint: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''}` : '') +
         (extra.length ? `; not in the model: ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''}` : '') +
         '. Load it into the architecture it was saved from, or pass {strict: false} to load the weights that match by name.',
     );
   }
-  return named.flatMap((s, i) => (s ? [[i, s] as [number, StoredWeight]] : []));
+  return named.flatMap((s, i) => (s !== undefined ? [[i, s] as [number, number]] : []));
 }
 
-/** Assigns stored weights to the model, all or nothing. */
-export function assignWeights(model: LayersModel, stored: readonly StoredWeight[], strict: boolean, source: string): void {
-  const modelWeights = stored.filter((s) => s.spec.group !== 'optimizer');
-  const pairs = pairWeights(model, modelWeights, strict, source);
+function sameShape(a: readonly (number | null)[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, k) => d === b[k]);
+}
+
+/**
+ * Which stored weight goes into which model weight, as `[model weight index, spec index]` pairs,
+ * checked (count, names, shapes, dtypes) from the manifest alone, so a checkpoint that does not fit
+ * the model is refused before any weight bytes are read or allocated.
+ */
+export function planWeightAssignment(model: LayersModel, specs: readonly WeightSpec[], strict: boolean, source: string): [number, number][] {
+  const modelSpecs = specs.flatMap((spec, index) => (spec.group === 'optimizer' ? [] : [[index, spec] as [number, WeightSpec]]));
+  const pairs = pairWeights(model, modelSpecs, strict, source);
   const targets = model.weights;
   for (const [i, s] of pairs) {
     const target = targets[i]!;
-    const shapeMatches = target.shape.length === s.spec.shape.length && target.shape.every((d, k) => d === s.spec.shape[k]);
-    if (!shapeMatches || target.dtype !== s.spec.dtype) {
+    const spec = specs[s]!;
+    if (!sameShape(target.shape, spec.shape) || target.dtype !== spec.dtype) {
       throw new WeightMismatchError(
         `Weight '${target.originalName}' of the model is ${describe(target)}, but the checkpoint ${source} stores ` +
-          `'${s.spec.name}' as ${describe(s.spec)}. The checkpoint was saved from a different architecture; nothing was loaded.`,
+          `'${spec.name}' as ${describe(spec)}. The checkpoint was saved from a different architecture; nothing was loaded.`,
       );
     }
   }
-  const tensors = pairs.map(([, s]) => storedToTensor(s));
+  return pairs;
+}
+
+/** Optimizers keep at most this many slots per variable (RMSProp centered: three), plus the iteration count. */
+const MAX_SLOTS_PER_WEIGHT = 3;
+
+/**
+ * The indices of the stored optimizer state to restore into the model's optimizer (none without one),
+ * checked before anything is read: every tfjs optimizer keeps scalars and slots shaped like the
+ * model's weights, at most three per weight, so anything else does not belong to this model.
+ */
+export function planOptimizerState(model: LayersModel, specs: readonly WeightSpec[], source: string): number[] {
+  if (!model.optimizer) return [];
+  const indices = specs.flatMap((spec, index) => (spec.group === 'optimizer' ? [index] : []));
+  const shapes = model.weights.map((w) => w.shape);
+  const limit = MAX_SLOTS_PER_WEIGHT * shapes.length + 1;
+  if (indices.length > limit) {
+    throw new WeightMismatchError(
+      `The checkpoint ${source} holds ${indices.length} optimizer weights, more than an optimizer of this ${shapes.length}-weight model keeps (at most ${limit}). ` +
+        'It was saved from a different model; load its weights with loadWeights instead.',
+    );
+  }
+  for (const index of indices) {
+    const spec = specs[index]!;
+    if (elementCount(spec.shape) > 1 && !shapes.some((shape) => sameShape(shape, spec.shape))) {
+      throw new WeightMismatchError(
+        `The checkpoint ${source} stores optimizer weight '${spec.name}' as ${describe(spec)}, which fits none of the model's weights. ` +
+          'It was saved from a different model; load its weights with loadWeights instead.',
+      );
+    }
+  }
+  return indices;
+}
+
+/** Writes stored weights into the model weights they were paired with; all of them or (on a tfjs error) none. */
+export function writeModelWeights(model: LayersModel, pairs: readonly [number, StoredWeight][]): void {
+  const targets = model.weights;
+  const tensors: Tensor[] = [];
   try {
+    for (const [, stored] of pairs) tensors.push(storedToTensor(stored));
     pairs.forEach(([i], k) => targets[i]!.write(tensors[k]!));
   } finally {
     for (const t of tensors) t.dispose();
   }
+}
+
+/** Restores the optimizer's state (and its extras) from stored optimizer weights; a state tfjs refuses is a WEIGHT_MISMATCH. */
+export async function restoreOptimizerState(model: LayersModel, state: readonly StoredWeight[], extras: OptimizerExtras | undefined, source: string): Promise<void> {
+  const optimizer = model.optimizer;
+  if (!optimizer || state.length === 0) return;
+  const tensors = state.map((s) => ({ name: s.spec.name, tensor: storedToTensor(s) }));
+  // tfjs's setWeights makes new variables and drops the old ones without disposing them: keep hold of
+  // them to dispose once they are replaced, or every restore leaks the optimizer's state.
+  const previous = await optimizer.getWeights();
+  try {
+    await optimizer.setWeights(tensors);
+  } catch (e) {
+    disposeAll(previous.filter((p) => !(p.tensor instanceof Variable)));
+    throw new WeightMismatchError(
+      `The optimizer state in ${source} does not fit the model's ${optimizer.getClassName()} optimizer (${(e as Error).message}). ` +
+        'Compile the model with the optimizer it was trained with, or load only its weights with loadWeights.',
+    );
+  } finally {
+    // setWeights makes its own variables from these.
+    for (const t of tensors) t.tensor.dispose();
+  }
+  const after = await optimizer.getWeights();
+  const current = new Set(after.map((w) => w.tensor));
+  disposeAll(previous.filter((p) => !current.has(p.tensor)));
+  // getWeights() makes a fresh scalar for the iteration count each time.
+  disposeAll(after.filter((w) => !(w.tensor instanceof Variable)));
+  restoreOptimizerExtras(model, extras);
+}
+
+function disposeAll(named: readonly { tensor: Tensor }[]): void {
+  for (const { tensor } of named) if (!tensor.isDisposed) tensor.dispose();
 }
 
 /**

@@ -2,7 +2,14 @@
  * Opens a checkpoint directory and reads its weights back, trusting nothing: every JSON file is
  * schema-checked, every file's size (and, when `checkpoint.json` is present, its CRC-32) is
  * verified, and every weight must fit exactly in the bytes the manifest names.
+ *
+ * A read sees one whole generation of a checkpoint even while a writer replaces it (a fixed path
+ * such as `ckpt/best` is renamed aside and a new directory renamed into place): each file is opened
+ * once, and after every batch of opens the path must still show the generation the read began with.
+ * An open file keeps its contents when it is renamed or deleted, so what is then read from it belongs
+ * to that generation; if the path changed, the read starts again (see `readCheckpoint`).
  */
+import { constants as bufferConstants } from 'node:buffer';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import {
@@ -16,8 +23,9 @@ import {
 } from '../formats/schema.js';
 import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { pathKind, resolveCommittedPath } from '../storage/node_fs.js';
-import { checksumFile, fileSize, readFileInto, readTextFile } from '../storage/read_into.js';
+import { requirePath } from '../validate.js';
+import { ioError, pathKind, resolveCommittedPath } from '../storage/node_fs.js';
+import { assertFileSize, openCheckpointFile, readPieces, readText, type CheckpointFile, type FilePiece } from '../storage/read_into.js';
 import { toFsPath } from '../storage/paths.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
 
@@ -27,6 +35,8 @@ const MAX_JSON_BYTES = 256 * 1024 * 1024;
 export interface OpenedCheckpoint {
   dir: string;
   fs: FsOps;
+  /** The files of the generation being read; every reader opens them through this. */
+  files: GenerationFiles;
   kind: 'model' | 'weights';
   /** Absent for directories written by stock tfjs (tfjs-node's `file://`). */
   metadata?: CheckpointMetadata;
@@ -39,21 +49,24 @@ export interface StoredWeight {
   bytes: Uint8Array;
 }
 
-/** Reads and parses a JSON file; undefined if it does not exist. Checked against `recorded` when given. */
-async function readJsonFile(path: string, fs: FsOps, recorded?: { size: number; crc32: number }): Promise<unknown | undefined> {
-  let text: string;
-  try {
-    text = await readTextFile(path, MAX_JSON_BYTES, recorded, fs);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
+/** Where a JSON.parse failure happened, without the snippet of the file that Node's message quotes. */
+function parsePosition(error: unknown): string {
+  const position = /position (\d+)/.exec((error as Error)?.message ?? '')?.[1];
+  return position === undefined ? '' : ` (at character ${position})`;
+}
+
+/**
+ * Parses one of the checkpoint's JSON files, opened already; undefined if it does not exist. Checked
+ * against `recorded` when given. Errors never quote the file: it may be a link to something secret,
+ * and messages end up in logs.
+ */
+async function readJsonFile(file: CheckpointFile | undefined, path: string, recorded?: { size: number; crc32: number }): Promise<unknown | undefined> {
+  if (file === undefined) return undefined;
+  const text = await readText(file, path, MAX_JSON_BYTES, recorded);
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new CorruptCheckpointError(`${path} is not valid JSON (${(e as Error).message}). The checkpoint is damaged; load another one.`, {
-      cause: e,
-    });
+    throw new CorruptCheckpointError(`${path} is not valid JSON${parsePosition(e)}. The checkpoint is damaged; load another one.`);
   }
 }
 
@@ -65,14 +78,24 @@ function parseWith<T>(schema: { safeParse(v: unknown): { success: true; data: T 
   return result.data;
 }
 
-/** Accepts the checkpoint directory or its `model.json` / `weights.json`. */
+/** A manifest file named directly (`…/model.json`) stands for its directory. */
+function isManifestName(name: string): boolean {
+  return name === MODEL_JSON_FILE || name === WEIGHTS_JSON_FILE;
+}
+
+/**
+ * Accepts the checkpoint directory or its `model.json` / `weights.json`; returns the directory to read,
+ * which is the set-aside copy while a replacement of that checkpoint is between its two renames.
+ */
 async function locateDirectory(pathOrUrl: string, fs: FsOps): Promise<string> {
   const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
-  const name = basename(path);
-  if ((name === MODEL_JSON_FILE || name === WEIGHTS_JSON_FILE) && (await pathKind(path, fs)) === 'file') return dirname(path);
+  const kind = await pathKind(path, fs);
+  if (isManifestName(basename(path)) && kind !== 'directory') {
+    const resolved = await resolveCommittedPath(dirname(path), fs);
+    if (resolved !== undefined) return resolved;
+  }
   const resolved = await resolveCommittedPath(path, fs);
   if (resolved === undefined) {
-    const kind = await pathKind(path, fs);
     if (kind === 'file') {
       throw new CheckpointError('PATH_CONFLICT', `${path} is a file; a checkpoint is a directory holding model.json or weights.json.`);
     }
@@ -81,20 +104,31 @@ async function locateDirectory(pathOrUrl: string, fs: FsOps): Promise<string> {
   return resolved;
 }
 
-export async function openCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<OpenedCheckpoint> {
-  const dir = await locateDirectory(pathOrUrl, fs);
-  const metadataRaw = await readJsonFile(join(dir, METADATA_FILE), fs);
+/** Reads a checkpoint's JSON files (see `readCheckpoint` for reading one consistently). */
+async function openAt(files: GenerationFiles): Promise<OpenedCheckpoint> {
+  const { dir, fs } = files;
+  // All three at once: whichever exist, from the same moment.
+  const [metadataFile, modelFile, weightsFile] = await files.openIfPresent([METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE]);
+  const metadataRaw = await readJsonFile(metadataFile, join(dir, METADATA_FILE));
   const metadata = metadataRaw === undefined ? undefined : parseWith(metadataSchema, metadataRaw, join(dir, METADATA_FILE));
-  const recorded = (name: string) => metadata?.files.find((f) => f.name === name);
-  const modelRaw = await readJsonFile(join(dir, MODEL_JSON_FILE), fs, recorded(MODEL_JSON_FILE));
+  // With checksums, every file the checkpoint uses must be covered by them.
+  const manifest = async (name: string, opened: CheckpointFile | undefined) => {
+    const file = metadata?.files.find((f) => f.name === name);
+    const raw = await readJsonFile(opened, join(dir, name), file);
+    if (raw !== undefined && metadata && !file) {
+      throw new CorruptCheckpointError(`${join(dir, name)} is not listed in ${METADATA_FILE}, so it cannot be verified: the checkpoint is inconsistent.`);
+    }
+    return raw;
+  };
+  const modelRaw = await manifest(MODEL_JSON_FILE, modelFile);
   if (modelRaw !== undefined) {
     const modelJson = parseWith(modelJsonSchema, modelRaw, join(dir, MODEL_JSON_FILE));
-    return { dir, fs, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
+    return { dir, fs, files, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
   }
-  const weightsRaw = await readJsonFile(join(dir, WEIGHTS_JSON_FILE), fs, recorded(WEIGHTS_JSON_FILE));
+  const weightsRaw = await manifest(WEIGHTS_JSON_FILE, weightsFile);
   if (weightsRaw !== undefined) {
     const weightsJson = parseWith(weightsJsonSchema, weightsRaw, join(dir, WEIGHTS_JSON_FILE));
-    return { dir, fs, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
+    return { dir, fs, files, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
   }
   throw new CheckpointError(
     metadata ? 'CORRUPT_CHECKPOINT' : 'NOT_FOUND',
@@ -102,11 +136,174 @@ export async function openCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Pro
   );
 }
 
+/**
+ * Attempts before a reader gives up on a checkpoint that keeps being replaced. An attempt fails only
+ * when a replacement lands in its window (from resolving the path to confirming the last open, a few
+ * milliseconds). Against a writer replacing the checkpoint in a tight loop (readers.test.ts), about
+ * 1 load in 7 needed a second attempt, 1 in 100 a third, and the most seen in 1,400 loads was 5.
+ */
+const MAX_READ_ATTEMPTS = 10;
+
+/**
+ * Which generation of a checkpoint a path shows: the directory it resolves to, and that directory's
+ * identity. The change time is part of it because a renamed directory gets a new one and a freed
+ * inode number can be reused by the next generation.
+ */
+async function currentGeneration(pathOrUrl: string, fs: FsOps): Promise<{ dir: string; id: string } | undefined> {
+  const identity = async (dir: string) => {
+    const s = await fs.stat(dir, { bigint: true });
+    return s.isDirectory() ? { dir, id: `${dir}\0${s.dev}:${s.ino}:${s.ctimeNs}:${s.birthtimeNs}` } : undefined;
+  };
+  const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
+  // The common case in one call: the path is the checkpoint directory.
+  const direct = await identity(path).catch(() => undefined);
+  if (direct) return direct;
+  const dir = await locateDirectory(path, fs);
+  try {
+    return await identity(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // renamed away since it was resolved
+    throw ioError('inspect', dir, e);
+  }
+}
+
+/** The path no longer shows the generation a read began with. Retried by `readCheckpoint`. */
+class GenerationChanged extends CheckpointError {
+  constructor(path: string) {
+    super('REPLACED_WHILE_READING', `${path} was replaced by another writer while it was being read. Load it again.`);
+  }
+}
+
+function isMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === 'ENOENT';
+}
+
+/**
+ * The files of the generation being read, each opened once (regular files only) and kept open until
+ * the read ends. `open` confirms, after opening, that the path still shows the generation the read
+ * began with, so every file opened so far belongs to it; `openIfPresent` leaves that to the next
+ * `open` (or to the end of the read), which keeps the window a writer could hit short.
+ */
+export class GenerationFiles {
+  private readonly handles = new Map<string, Promise<CheckpointFile>>();
+  private closed = false;
+  /** Files were opened since the generation was last confirmed. */
+  unconfirmed = false;
+
+  constructor(
+    readonly dir: string,
+    readonly fs: FsOps,
+    private readonly confirmGeneration: () => Promise<void>,
+  ) {}
+
+  private async settle(names: readonly string[]): Promise<PromiseSettledResult<CheckpointFile>[]> {
+    if (this.closed) throw new Error(`The checkpoint ${this.dir} was read already; open it again to read more.`);
+    this.unconfirmed = true;
+    return Promise.allSettled(
+      names.map((name) => {
+        let handle = this.handles.get(name);
+        if (!handle) {
+          handle = openCheckpointFile(join(this.dir, name), this.fs);
+          this.handles.set(name, handle);
+        }
+        return handle;
+      }),
+    );
+  }
+
+  async confirm(): Promise<void> {
+    await this.confirmGeneration();
+    this.unconfirmed = false;
+  }
+
+  /**
+   * Opens `names` and confirms the generation; then rejects with the first failure in order, a
+   * missing file being a CORRUPT_CHECKPOINT error that names it.
+   */
+  async open(names: readonly string[]): Promise<CheckpointFile[]> {
+    const settled = await this.settle(names);
+    await this.confirm();
+    return settled.map((result, i) => {
+      if (result.status === 'fulfilled') return result.value;
+      if (isMissing(result.reason)) {
+        const path = join(this.dir, names[i]!);
+        throw new CorruptCheckpointError(`The checkpoint file ${path} is missing: the checkpoint is incomplete. Load another checkpoint.`, { cause: result.reason });
+      }
+      throw result.reason;
+    });
+  }
+
+  /** Opens files that may be absent (the JSON files); undefined for those that are. */
+  async openIfPresent(names: readonly string[]): Promise<(CheckpointFile | undefined)[]> {
+    return (await this.settle(names)).map((result) => {
+      if (result.status === 'fulfilled') return result.value;
+      if (isMissing(result.reason)) return undefined;
+      throw result.reason;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const files = await Promise.all([...this.handles.values()].map((handle) => handle.catch(() => undefined)));
+    await Promise.all(files.map((file) => file?.handle.close().catch(() => undefined)));
+  }
+}
+
+/**
+ * Reads one whole generation of the checkpoint at `pathOrUrl` with `read`, which must have no effect
+ * besides returning what it read, and must open files only through `checkpoint.files`. When the
+ * generation changed during the read (a writer replaced the checkpoint), what was read is discarded
+ * and the read starts again, up to MAX_READ_ATTEMPTS times.
+ */
+export async function readCheckpoint<T>(pathOrUrl: string, fs: FsOps, read: (checkpoint: OpenedCheckpoint) => Promise<T>): Promise<T> {
+  const path = toFsPath(pathOrUrl);
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
+    const before = await currentGeneration(pathOrUrl, fs);
+    if (before === undefined) continue;
+    const files = new GenerationFiles(before.dir, fs, async () => {
+      const now = await currentGeneration(pathOrUrl, fs).catch(() => undefined);
+      if (now?.id !== before.id) throw new GenerationChanged(path);
+    });
+    try {
+      const result = await read(await openAt(files));
+      if (files.unconfirmed) await files.confirm();
+      return result;
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      lastError = e;
+      if (e instanceof GenerationChanged) continue;
+      // An error about files from another generation (opened but not yet confirmed) is no error of this one.
+      if (!(await files.confirm().then(() => true, () => false))) continue;
+      throw e;
+    } finally {
+      await files.close();
+    }
+  }
+  throw new CheckpointError(
+    'REPLACED_WHILE_READING',
+    `${path} was replaced by another writer each of the ${MAX_READ_ATTEMPTS} times it was read, so no complete copy could be read. ` +
+      'Load it again when the writer is idle, or load a checkpoint that is not being rewritten.',
+    lastError === undefined ? undefined : { cause: lastError },
+  );
+}
+
+/** A checkpoint's JSON files, schema-checked, all from one generation of it (to read weights too, use `readCheckpoint`). */
+export async function openCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<OpenedCheckpoint> {
+  return readCheckpoint(pathOrUrl, fs, async (checkpoint) => checkpoint);
+}
+
 function specByteLength(spec: WeightSpec, where: string): number {
   const count = elementCount(spec.shape);
   const bytes = count * bytesPerElement(spec.dtype);
   if (!Number.isSafeInteger(bytes)) throw new CorruptCheckpointError(`${where}: weight '${spec.name}' has an absurd shape [${spec.shape}].`);
   return bytes;
+}
+
+/** Every weight spec of the checkpoint, in manifest order (the order of the indices readers use). */
+export function checkpointSpecs(checkpoint: OpenedCheckpoint): WeightSpec[] {
+  return checkpoint.groups.flatMap((g) => g.weights as WeightSpec[]);
 }
 
 /** Bytes a group's weights need; with metadata, also checks that its files' recorded sizes add up to it. */
@@ -125,6 +322,96 @@ function checkGroupSizes(checkpoint: OpenedCheckpoint, group: ManifestGroup): nu
   return expected;
 }
 
+/** Files read at the same time: small shards are many, and each read waits on the thread pool. */
+const PARALLEL_FILES = 8;
+
+/**
+ * `work` for every item, at most `PARALLEL_FILES` at a time; if any fail, the first failure in item
+ * order is thrown (after the others settle), so errors do not depend on timing.
+ */
+async function forEachFile<T, R>(items: readonly T[], work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!, index).then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_FILES, items.length) }, worker));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<R>).value);
+}
+
+/** The largest buffer we ask for; past it V8 throws a bare RangeError. */
+const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+
+/** A zeroed buffer for `what`, or a TOO_LARGE CheckpointError where the runtime cannot provide one. */
+function allocate(bytes: number, what: string): Uint8Array {
+  const tooLarge = (reason: string, cause?: unknown) =>
+    new CheckpointError(
+      'TOO_LARGE',
+      `${what} needs one buffer of ${bytes} bytes, ${reason}. A checkpoint this runtime can load keeps every weight file and every weight below that size (save with a smaller maxShardBytes).`,
+      cause === undefined ? undefined : { cause },
+    );
+  if (bytes > MAX_BUFFER_BYTES) throw tooLarge(`more than the ${MAX_BUFFER_BYTES} bytes this JavaScript runtime can hold in one buffer`);
+  try {
+    return new Uint8Array(bytes);
+  } catch (e) {
+    if (e instanceof RangeError) throw tooLarge('and this process could not allocate that much memory', e);
+    throw e;
+  }
+}
+
+interface GroupFiles {
+  opened: CheckpointFile[];
+  sizes: number[];
+  recorded: Map<string, { size: number; crc32: number }>;
+}
+
+/**
+ * The sizes of a group's files, checked before anything large is allocated: each file is a regular
+ * file of its recorded size (when `checkpoint.json` is present), and together they hold exactly the
+ * bytes the manifest's weights need.
+ */
+async function checkGroupFiles(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<GroupFiles> {
+  const where = checkpoint.dir;
+  const expected = checkGroupSizes(checkpoint, group);
+  const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
+  const unlisted = checkpoint.metadata ? group.paths.find((name) => !recorded.has(name)) : undefined;
+  if (unlisted !== undefined) throw new CorruptCheckpointError(`${where}: ${unlisted} is not listed in ${METADATA_FILE}.`);
+  const opened = await checkpoint.files.open(group.paths);
+  const sizes = opened.map((file) => file.size);
+  group.paths.forEach((name, i) => {
+    const file = recorded.get(name);
+    if (file && sizes[i] !== file.size) {
+      throw new CorruptCheckpointError(
+        `${join(where, name)} is ${sizes[i]} bytes but the checkpoint says it should be ${file.size}: the file is truncated or was changed. Load an earlier checkpoint.`,
+      );
+    }
+  });
+  const total = sizes.reduce((n, s) => n + s, 0);
+  if (total !== expected) {
+    throw new CorruptCheckpointError(`${where}: the weights need ${expected} bytes but the weight files hold ${total}: a file is truncated or extra.`);
+  }
+  return { opened, sizes, recorded };
+}
+
+/** Reads the group's `index`-th file as `pieces`, checking its recorded checksum when there is one. */
+async function readGroupFile(checkpoint: OpenedCheckpoint, group: ManifestGroup, files: GroupFiles, index: number, pieces: readonly FilePiece[]): Promise<void> {
+  const name = group.paths[index]!;
+  const path = join(checkpoint.dir, name);
+  const recorded = files.recorded.get(name);
+  const checksum = await readPieces(files.opened[index]!, path, pieces, recorded !== undefined);
+  if (recorded && checksum !== recorded.crc32) {
+    throw new CorruptCheckpointError(`${path} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
+  }
+}
+
 /**
  * Reads one manifest group into memory as a list of buffers whose concatenation is the group's
  * bytes, verified (sizes before anything large is allocated, then checksums). Shards are read into
@@ -132,40 +419,19 @@ function checkGroupSizes(checkpoint: OpenedCheckpoint, group: ManifestGroup): nu
  * buffer of its own, so every weight is a view of a single buffer and nothing is copied twice.
  */
 export async function readGroupShards(checkpoint: OpenedCheckpoint, group: ManifestGroup): Promise<Uint8Array[]> {
-  const where = checkpoint.dir;
-  const expected = checkGroupSizes(checkpoint, group);
-  const recorded = new Map(checkpoint.metadata?.files.map((f) => [f.name, f]) ?? []);
-  const sizes: number[] = [];
-  for (const name of group.paths) {
-    const file = recorded.get(name);
-    if (checkpoint.metadata && !file) throw new CorruptCheckpointError(`${where}: ${name} is not listed in ${METADATA_FILE}.`);
-    const size = await fileSize(join(where, name), checkpoint.fs);
-    if (file && size !== file.size) {
-      throw new CorruptCheckpointError(
-        `${join(where, name)} is ${size} bytes but the checkpoint says it should be ${file.size}: the file is truncated or was changed. Load an earlier checkpoint.`,
-      );
-    }
-    sizes.push(size);
-  }
-  const total = sizes.reduce((n, s) => n + s, 0);
-  if (total !== expected) {
-    throw new CorruptCheckpointError(`${where}: the weights need ${expected} bytes but the weight files hold ${total}: a file is truncated or extra.`);
-  }
-  const buffers: Uint8Array[] = [];
-  for (const run of planReads(group.weights as WeightSpec[], sizes)) {
-    const buffer = new Uint8Array(run.bytes);
+  const files = await checkGroupFiles(checkpoint, group);
+  const runs = planReads(group.weights as WeightSpec[], files.sizes);
+  const buffers = runs.map((run) => allocate(run.bytes, join(checkpoint.dir, group.paths[run.shards[0]!]!)));
+  // Where each file goes: its run's buffer, after the files before it in that run.
+  const targets = runs.flatMap((run, r) => {
     let offset = 0;
-    for (const index of run.shards) {
-      const name = group.paths[index]!;
-      const checksum = await readFileInto(join(where, name), buffer, offset, sizes[index]!, checkpoint.fs);
-      const file = recorded.get(name);
-      if (file && checksum !== file.crc32) {
-        throw new CorruptCheckpointError(`${join(where, name)} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
-      }
-      offset += sizes[index]!;
-    }
-    buffers.push(buffer);
-  }
+    return run.shards.map((index) => {
+      const target = { index, dest: buffers[r]!, offset };
+      offset += files.sizes[index]!;
+      return target;
+    });
+  });
+  await forEachFile(targets, ({ index, dest, offset }) => readGroupFile(checkpoint, group, files, index, [{ length: files.sizes[index]!, dest, offset }]));
   return buffers;
 }
 
@@ -200,6 +466,59 @@ function planReads(specs: readonly WeightSpec[], sizes: readonly number[]): { sh
     i += 1;
   }
   return runs;
+}
+
+/**
+ * How each file of a group divides among the weights, in file order: the stretch of a wanted weight
+ * is read into that weight's own buffer; stretches of other weights are merged into pieces with no
+ * destination (checksummed, or skipped when there is no checksum).
+ */
+function piecesPerFile(lengths: readonly number[], sizes: readonly number[], buffers: readonly (Uint8Array | undefined)[]): FilePiece[][] {
+  let weight = 0;
+  let within = 0;
+  return sizes.map((size) => {
+    const pieces: FilePiece[] = [];
+    for (let left = size; left > 0; ) {
+      while (within === lengths[weight]) {
+        weight += 1;
+        within = 0;
+      }
+      const length = Math.min(left, lengths[weight]! - within);
+      const dest = buffers[weight];
+      const last = pieces[pieces.length - 1];
+      if (!dest && last && !last.dest) last.length += length;
+      else pieces.push(dest ? { length, dest, offset: within } : { length });
+      within += length;
+      left -= length;
+    }
+    return pieces;
+  });
+}
+
+/**
+ * Reads only the weights whose indices (into `checkpointSpecs`) are `wanted`, each into a buffer of
+ * its own, so nothing else is allocated: files holding none of them are not read, and the bytes of
+ * other weights in a shared file are only checksummed. Sizes are checked before anything is allocated.
+ */
+export async function readSelectedWeights(checkpoint: OpenedCheckpoint, wanted: ReadonlySet<number>): Promise<Map<number, StoredWeight>> {
+  const out = new Map<number, StoredWeight>();
+  let base = 0;
+  for (const group of checkpoint.groups) {
+    const specs = group.weights as WeightSpec[];
+    const first = base;
+    base += specs.length;
+    if (!specs.some((_, i) => wanted.has(first + i))) continue;
+    const files = await checkGroupFiles(checkpoint, group);
+    const lengths = specs.map((spec) => specByteLength(spec, checkpoint.dir));
+    const buffers = specs.map((spec, i) => (wanted.has(first + i) ? allocate(lengths[i]!, `${checkpoint.dir}: weight '${spec.name}'`) : undefined));
+    const pieces = piecesPerFile(lengths, files.sizes, buffers);
+    const needed = group.paths.flatMap((_, index) => (pieces[index]!.some((p) => p.dest) ? [index] : []));
+    await forEachFile(needed, (index) => readGroupFile(checkpoint, group, files, index, pieces[index]!));
+    buffers.forEach((bytes, i) => {
+      if (bytes) out.set(first + i, { spec: specs[i]!, bytes });
+    });
+  }
+  return out;
 }
 
 /** Cuts each weight out of the shard sequence; copies only the rare weight that spans two shards. */
@@ -248,47 +567,61 @@ export async function readAllWeights(checkpoint: OpenedCheckpoint): Promise<Stor
 /** Verifies the files of a checkpoint that carries `checkpoint.json`: every file present, sizes and checksums. */
 export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
   if (!checkpoint.metadata) return;
-  for (const file of checkpoint.metadata.files) {
+  const listed = checkpoint.metadata.files;
+  const opened = await checkpoint.files.open(listed.map((f) => f.name));
+  listed.forEach((file, i) => assertFileSize(opened[i]!, join(checkpoint.dir, file.name), file.size));
+  await forEachFile(listed, async (file, i) => {
     const path = join(checkpoint.dir, file.name);
-    const size = await fileSize(path, checkpoint.fs);
-    if (size !== file.size) {
-      throw new CorruptCheckpointError(`${path} is ${size} bytes but the checkpoint says it should be ${file.size}: the file is truncated or was changed.`);
-    }
-    if ((await checksumFile(path, size, checkpoint.fs)) !== file.crc32) {
+    if ((await readPieces(opened[i]!, path, [{ length: file.size }], true)) !== file.crc32) {
       throw new CorruptCheckpointError(`${path} fails its checksum: the file was damaged after it was written.`);
     }
-  }
+  });
 }
 
 export interface VerifiedCheckpoint {
+  /** The directory that was verified (the set-aside copy while a replacement is between its two renames). */
   path: string;
   kind: 'model' | 'weights';
   metadata?: CheckpointMetadata;
+  /**
+   * `'verified'`: the checkpoint carries `checkpoint.json`, and every file it lists has the recorded
+   * size and CRC-32. `'absent'`: there is no `checkpoint.json` (a folder written by stock tfjs), so only
+   * the JSON files' validity, the files' presence and their sizes could be checked: damaged weight
+   * bytes would go unnoticed.
+   */
+  checksums: 'verified' | 'absent';
+  /** Weight files. */
   files: number;
+  /** Bytes of weights. */
   bytes: number;
+}
+
+/** Verifies what `openAt` read: with checksums every listed file is read and checked, without them every weight file's size. */
+async function verifyOpened(checkpoint: OpenedCheckpoint): Promise<VerifiedCheckpoint> {
+  let bytes = 0;
+  let files = 0;
+  if (checkpoint.metadata) await verifyFiles(checkpoint);
+  for (const group of checkpoint.groups) {
+    const { sizes } = await checkGroupFiles(checkpoint, group);
+    files += sizes.length;
+    bytes += sizes.reduce((n, s) => n + s, 0);
+  }
+  return {
+    path: checkpoint.dir,
+    kind: checkpoint.kind,
+    ...(checkpoint.metadata ? { metadata: checkpoint.metadata } : {}),
+    checksums: checkpoint.metadata ? 'verified' : 'absent',
+    files,
+    bytes,
+  };
 }
 
 /**
  * Checks a checkpoint without loading it into a model: its JSON files validate, every file it lists
  * is present with the recorded size and checksum, and the weights fit the weight files exactly.
- * Throws a CheckpointError saying what is wrong.
+ * `checksums` in the result says whether there were checksums to check. Throws a CheckpointError
+ * saying what is wrong.
  */
 export async function verifyCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<VerifiedCheckpoint> {
-  const checkpoint = await openCheckpoint(pathOrUrl, fs);
-  let bytes = 0;
-  let files = 0;
-  if (checkpoint.metadata) {
-    await verifyFiles(checkpoint);
-    for (const group of checkpoint.groups) {
-      bytes += checkGroupSizes(checkpoint, group);
-      files += group.paths.length;
-    }
-  } else {
-    for (const group of checkpoint.groups) {
-      const shards = await readGroupShards(checkpoint, group);
-      files += shards.length;
-      bytes += shards.reduce((n, s) => n + s.byteLength, 0);
-    }
-  }
-  return { path: checkpoint.dir, kind: checkpoint.kind, ...(checkpoint.metadata ? { metadata: checkpoint.metadata } : {}), files, bytes };
+  return readCheckpoint(requirePath(pathOrUrl, 'verify'), fs, verifyOpened);
 }

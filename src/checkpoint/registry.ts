@@ -24,13 +24,17 @@ export interface CheckpointRecord extends RetentionCandidate {
 
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
 export async function readMetadata(dir: string, fs: FsOps = nodeFs): Promise<CheckpointMetadata | undefined> {
-  try {
+  // A replacement may move the checkpoint while we read: a failed read is retried where it is now.
+  for (let attempt = 0; attempt < 3; attempt++) {
     const location = (await resolveCommittedPath(dir, fs)) ?? dir;
-    const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(location, METADATA_FILE), 1 << 20, undefined, fs)));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
+    try {
+      const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(location, METADATA_FILE), 1 << 20, undefined, fs)));
+      return parsed.success ? parsed.data : undefined;
+    } catch {
+      if (((await resolveCommittedPath(dir, fs)) ?? dir) === location) return undefined;
+    }
   }
+  return undefined;
 }
 
 /** A template's identity as recorded in its checkpoints: its last segment (so a moved run directory stays one run). */

@@ -1,16 +1,26 @@
 /** The public save/load functions for one checkpoint directory (weights-only or full model). */
-import { io } from '@tensorflow/tfjs-core';
+import { io, type NamedTensorMap } from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { assertPlausibleTopology } from '../formats/topology_guard.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
 import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
-import { assignWeights, restoreOptimizerExtras, tfjsVersion, type LoadWeightsOptions } from './model_io.js';
+import {
+  planOptimizerState,
+  planWeightAssignment,
+  restoreOptimizerExtras,
+  restoreOptimizerState,
+  storedToTensor,
+  tfjsVersion,
+  writeModelWeights,
+  type LoadWeightsOptions,
+  type OptimizerExtras,
+} from './model_io.js';
 import { snapshotModel, type Snapshot } from './snapshot.js';
-import { openCheckpoint, readAllWeights, readGroupShards, type OpenedCheckpoint } from './read.js';
+import { checkpointSpecs, readAllWeights, readCheckpoint, readGroupShards, readSelectedWeights, type OpenedCheckpoint, type StoredWeight } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
-import type { FsOps } from '../storage/fs_ops.js';
+import { nodeFs, type FsOps } from '../storage/fs_ops.js';
 import { requireModel, requirePath } from '../validate.js';
 
 export interface SaveOptions {
@@ -67,25 +77,64 @@ async function saveSnapshot(snapshot: Snapshot, path: string, options: SaveOptio
   }
 }
 
+/** What loading into an existing model reads: its weights paired with the model's, and the optimizer's state. */
+interface ReadForModel {
+  weights: [number, StoredWeight][];
+  optimizer: StoredWeight[];
+  extras?: OptimizerExtras;
+}
+
+/**
+ * Pairs the manifest with the model (and, when asked, with its optimizer) first, then reads only
+ * those weights: a checkpoint that does not fit is refused before any weight bytes are allocated.
+ */
+async function readForModel(model: LayersModel, checkpoint: OpenedCheckpoint, strict: boolean, withOptimizer: boolean): Promise<ReadForModel> {
+  const specs = checkpointSpecs(checkpoint);
+  const pairs = planWeightAssignment(model, specs, strict, checkpoint.dir);
+  const optimizer = withOptimizer ? planOptimizerState(model, specs, checkpoint.dir) : [];
+  const stored = await readSelectedWeights(checkpoint, new Set([...pairs.map(([, s]) => s), ...optimizer]));
+  return {
+    weights: pairs.map(([m, s]) => [m, stored.get(s)!]),
+    optimizer: optimizer.map((s) => stored.get(s)!),
+    ...(checkpoint.metadata?.optimizerExtras ? { extras: checkpoint.metadata.optimizerExtras } : {}),
+  };
+}
+
 /**
  * Loads weights saved by `saveWeights`, `saveModel`, ModelCheckpoint or stock `model.save('file://…')`
  * into `model`. Weights are matched by name, or by order when the names differ (two instances of one
  * architecture get different auto-generated names). Any mismatch throws and leaves the model unchanged.
  */
 export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
-  assertSupportedPath(path, 'Cannot load weights from');
-  const checkpoint = await openCheckpoint(path, options.fs);
-  const stored = await readAllWeights(checkpoint);
-  assignWeights(model, stored, options.strict ?? true, checkpoint.dir);
+  requireModel(model, 'loadWeights');
+  assertSupportedPath(requirePath(path, 'loadWeights'), 'Cannot load weights from');
+  const read = await readCheckpoint(path, options.fs ?? nodeFs, (checkpoint) => readForModel(model, checkpoint, options.strict ?? true, false));
+  writeModelWeights(model, read.weights);
+}
+
+/** Loads a checkpoint's weights into `model` and, when it holds optimizer state, the model's optimizer. */
+export async function restoreInto(model: LayersModel, path: string, fs: FsOps = nodeFs): Promise<void> {
+  requireModel(model, 'restoreInto');
+  const source = toFsPath(requirePath(path, 'restoreInto'));
+  const read = await readCheckpoint(path, fs, (checkpoint) => readForModel(model, checkpoint, true, true));
+  // The optimizer first: tfjs may refuse its state, and then the model must be left as it was.
+  await restoreOptimizerState(model, read.optimizer, read.extras, source);
+  writeModelWeights(model, read.weights);
 }
 
 /** An IOHandler that serves a checkpoint directory's model to `tf.loadLayersModel`. */
-export function checkpointLoadHandler(path: string, fs?: FsOps): io.IOHandler {
-  return { load: async () => artifactsOf(await openCheckpoint(path, fs)) };
+export function checkpointLoadHandler(path: string, fs: FsOps = nodeFs): io.IOHandler {
+  return { load: async () => armed((await readCheckpoint(path, fs, readModelArtifacts)).artifacts) };
 }
 
-/** A full-model checkpoint's model.json and weights as tfjs model artifacts (weights decoded without a second copy). */
-async function artifactsOf(checkpoint: OpenedCheckpoint): Promise<io.ModelArtifacts> {
+interface ModelArtifactsRead {
+  artifacts: io.ModelArtifacts;
+  extras?: OptimizerExtras;
+  dir: string;
+}
+
+/** A full-model checkpoint's model.json and weights as tfjs model artifacts. */
+async function readModelArtifacts(checkpoint: OpenedCheckpoint): Promise<ModelArtifactsRead> {
   if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
     throw new CheckpointError(
       'INVALID_ARGUMENT',
@@ -98,25 +147,46 @@ async function artifactsOf(checkpoint: OpenedCheckpoint): Promise<io.ModelArtifa
   for (const group of weightsManifest) {
     for (const shard of await readGroupShards(checkpoint, group)) weightData.push(shard.buffer as ArrayBuffer);
   }
-  armZeroCopyDecode(weightData);
-  return {
+  const artifacts = {
     ...(modelJson as unknown as io.ModelArtifacts),
     weightSpecs: weightsManifest.flatMap((g) => g.weights) as io.WeightsManifestEntry[],
     weightData,
   };
+  return { artifacts, dir: checkpoint.dir, ...(checkpoint.metadata?.optimizerExtras ? { extras: checkpoint.metadata.optimizerExtras } : {}) };
+}
+
+/** Arms the zero-copy decode for these artifacts' buffers, right before tfjs decodes them. */
+function armed(artifacts: io.ModelArtifacts): io.ModelArtifacts {
+  armZeroCopyDecode(artifacts.weightData as ArrayBuffer[]);
+  return artifacts;
+}
+
+/** Builds the model TF.js-style from artifacts read consistently; a model tfjs cannot build is a CORRUPT_CHECKPOINT. */
+async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
+  let model: LayersModel;
+  try {
+    model = await loadLayersModel({ load: async () => armed(read.artifacts) });
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CorruptCheckpointError(`TF.js could not build the model in ${read.dir}: ${(e as Error).message}. The checkpoint's model.json is damaged or from an incompatible version.`, { cause: e });
+  }
+  restoreOptimizerExtras(model, read.extras);
+  return model;
 }
 
 /** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */
 export async function loadModel(path: string, options: { fs?: FsOps } = {}): Promise<LayersModel> {
-  assertSupportedPath(path, 'Cannot load a model from');
-  const checkpoint = await openCheckpoint(path, options.fs);
-  let model: LayersModel;
-  try {
-    model = await loadLayersModel({ load: () => artifactsOf(checkpoint) });
-  } catch (e) {
-    if (e instanceof CheckpointError) throw e;
-    throw new CorruptCheckpointError(`TF.js could not build the model in ${checkpoint.dir}: ${(e as Error).message}. The checkpoint's model.json is damaged or from an incompatible version.`, { cause: e });
-  }
-  restoreOptimizerExtras(model, checkpoint.metadata?.optimizerExtras);
-  return model;
+  assertSupportedPath(requirePath(path, 'loadModel'), 'Cannot load a model from');
+  return buildModel(await readCheckpoint(path, options.fs ?? nodeFs, readModelArtifacts));
+}
+
+/** A full-model checkpoint as a new model, or a weights-only one as named tensors (CheckpointManager.restore without a model). */
+export async function loadCheckpointContents(path: string, fs: FsOps = nodeFs): Promise<LayersModel | NamedTensorMap> {
+  const read = await readCheckpoint(path, fs, async (checkpoint) =>
+    checkpoint.kind === 'model'
+      ? { kind: 'model' as const, model: await readModelArtifacts(checkpoint) }
+      : { kind: 'weights' as const, weights: await readAllWeights(checkpoint) },
+  );
+  if (read.kind === 'model') return buildModel(read.model);
+  return Object.fromEntries(read.weights.map((s) => [s.spec.name, storedToTensor(s)]));
 }

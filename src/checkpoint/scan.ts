@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { committedEntries, isCheckpointDirectory, listDirectory, pathKind } from '../storage/node_fs.js';
+import { committedEntries, isCheckpointDirectory, listDirectory, pathKind, resolveCommittedPath } from '../storage/node_fs.js';
 import { isTemporaryName } from '../storage/paths.js';
 import { formatFilepath } from '../template/format.js';
 import { checkpointValueTypes, compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
@@ -48,7 +48,8 @@ async function matchingDirectories(segments: readonly string[], fs: FsOps): Prom
         next.push(join(base, formatFilepath(segment, {})));
         continue;
       }
-      const pattern = compileTemplatePattern(segment, checkpointValueTypes);
+      // Directories only narrow the search (names and checkpoint.json decide ownership): any value type.
+      const pattern = compileTemplatePattern(segment);
       for (const name of await listDirectory(base, fs)) if (!isTemporaryName(name) && pattern.test(name)) next.push(join(base, name));
     }
     bases = next;
@@ -63,12 +64,14 @@ export async function findTemplateMatches(template: string, fs: FsOps = nodeFs):
   const out: TemplateMatch[] = [];
   for (const parent of await matchingDirectories(segments.slice(0, -1), fs)) {
     const names = (await listDirectory(parent, fs)).filter((name) => isTemporaryName(name) || matches(name));
-    for (const entry of committedEntries(parent, names)) {
+    for (const entry of await committedEntries(parent, names, fs)) {
       const name = entry.path.slice(entry.path.lastIndexOf('/') + 1);
       if (!matches(name)) continue;
-      if ((await pathKind(entry.location, fs)) !== 'directory' || !(await isCheckpointDirectory(entry.location, fs))) continue;
-      const { mtimeNs } = await fs.stat(entry.location, { bigint: true });
-      out.push({ ...entry, mtimeNs });
+      // A replacement may have moved it since the listing: look where it is now.
+      const location = (await pathKind(entry.location, fs)) === 'directory' ? entry.location : await resolveCommittedPath(entry.path, fs);
+      if (location === undefined || !(await isCheckpointDirectory(location, fs))) continue;
+      const { mtimeNs } = await fs.stat(location, { bigint: true }).catch(() => ({ mtimeNs: 0n }));
+      out.push({ path: entry.path, location, mtimeNs });
     }
   }
   return out;

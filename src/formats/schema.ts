@@ -29,7 +29,23 @@ export const manifestGroupSchema = z.looseObject({
   weights: z.array(weightSpecSchema),
 });
 
-export const weightsManifestSchema = z.array(manifestGroupSchema);
+/** Adds an issue for every entry of `names` that repeats an earlier one (without quoting it). */
+function refuseRepeats(names: readonly { name: string; path: (string | number)[] }[], ctx: z.RefinementCtx, what: string): void {
+  const seen = new Set<string>();
+  for (const { name, path } of names) {
+    if (seen.has(name)) ctx.addIssue({ code: 'custom', path, message: `names a file that an earlier entry already names (${what})` });
+    seen.add(name);
+  }
+}
+
+/**
+ * Each weight file may appear once in the whole manifest: a manifest repeating one shard could make
+ * a small checkpoint describe (and a reader allocate) gigabytes.
+ */
+export const weightsManifestSchema = z.array(manifestGroupSchema).superRefine((groups, ctx) => {
+  const names = groups.flatMap((g, i) => g.paths.map((name, k) => ({ name, path: [i, 'paths', k] })));
+  refuseRepeats(names, ctx, 'each weight file may be listed once');
+});
 
 /** tfjs's `model.json` for layers models (what `tf.loadLayersModel` reads). */
 export const modelJsonSchema = z.looseObject({
@@ -80,7 +96,9 @@ export const metadataSchema = z.looseObject({
   template: z.string().optional(),
   /** Optimizer scalars tfjs's getWeights() omits (Adam's beta powers), for bit-identical resumes. */
   optimizerExtras: z.record(z.string(), z.number()).optional(),
-  files: z.array(z.object({ name: fileName, size: z.number().int().min(0), crc32: z.number().int().min(0).max(0xffffffff) })),
+  files: z
+    .array(z.object({ name: fileName, size: z.number().int().min(0), crc32: z.number().int().min(0).max(0xffffffff) }))
+    .superRefine((files, ctx) => refuseRepeats(files.map((f, i) => ({ name: f.name, path: [i, 'name'] })), ctx, 'each file is recorded once')),
 });
 
 export type ModelJson = z.infer<typeof modelJsonSchema>;
@@ -100,10 +118,22 @@ export function decodeNumber(value: number | 'NaN' | 'Infinity' | '-Infinity'): 
   return typeof value === 'number' ? value : Number(value);
 }
 
-/** Formats a schema failure as one readable line per problem. */
+/** Field names our schemas define: the only strings of an issue's path that do not come from the file. */
+const SCHEMA_KEYS = new Set(
+  [weightSpecSchema, manifestGroupSchema, modelJsonSchema, weightsJsonSchema, metadataSchema].flatMap((schema) => Object.keys(schema.shape)).concat(
+    ['name', 'version', 'mode', 'value', 'best', 'size', 'crc32'],
+  ),
+);
+
+/**
+ * Formats a schema failure as one readable line per problem. Never quotes the file: zod's messages
+ * name what was expected, not the value received, and path segments that are keys from the file
+ * (a metric's name) are replaced, since the file may be a link to something secret.
+ */
 export function describeIssues(error: z.ZodError): string {
+  const segment = (key: PropertyKey) => (typeof key === 'number' ? String(key) : typeof key === 'string' && SCHEMA_KEYS.has(key) ? key : '<key>');
   return error.issues
     .slice(0, 5)
-    .map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`)
+    .map((issue) => `${issue.path.length ? issue.path.map(segment).join('.') : '(root)'}: ${issue.message}`)
     .join('; ');
 }

@@ -87,7 +87,12 @@ export async function isCheckpointDirectory(path: string, fs: FsOps = nodeFs): P
 async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
   const parent = dirname(finalPath);
   try {
-    await fs.mkdir(parent, { recursive: true });
+    const firstCreated = await fs.mkdir(parent, { recursive: true });
+    // New directories are durable only once their parents are synced: else a power loss can take the
+    // whole run directory (checkpoints and all) with it. The innermost is synced at each commit.
+    if (firstCreated !== undefined) {
+      for (let dir = parent; dir !== dirname(firstCreated); dir = dirname(dir)) await fsyncPath(dirname(dir), fs);
+    }
   } catch (e) {
     if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTDIR') {
       throw new CheckpointError(
@@ -268,8 +273,13 @@ export class StagedDirectory {
       try {
         await this.fs.rename(this.stagingPath, this.finalPath);
       } catch (e) {
-        // Put the old checkpoint back: a failed replacement must not lose it.
-        await this.fs.rename(aside, this.finalPath).catch(() => undefined);
+        // Put the old checkpoint back: a failed replacement must not lose it. If another writer has
+        // committed onto the name meanwhile, the set-aside copy is older than that one: drop it.
+        try {
+          await this.fs.rename(aside, this.finalPath);
+        } catch (back) {
+          if (isTakenError(back)) await this.fs.rm(aside, { recursive: true, force: true }).catch(() => undefined);
+        }
         if (isTakenError(e)) return false;
         throw e;
       }
@@ -342,7 +352,8 @@ export async function removeDirectoryAtomically(path: string, fs: FsOps = nodeFs
 
 /**
  * The set-aside rule, which every reader applies: a checkpoint named `name` is the directory `name`,
- * or, when a crash landed between the two renames of a replacement, the newest `.name.old-*` copy.
+ * or, when a crash landed between the two renames of a replacement, its newest set-aside copy
+ * `.name.old-*` (newest by modification time: the directory of the checkpoint committed last).
  */
 export interface CommittedEntry {
   /** The checkpoint's path (its name, even when it is read from a set-aside copy). */
@@ -351,50 +362,84 @@ export interface CommittedEntry {
   location: string;
 }
 
-/** The committed entries of a listing: every plain name, plus set-aside copies whose name is missing. */
-export function committedEntries(parent: string, names: readonly string[]): CommittedEntry[] {
+/** The set-aside copies in a listing whose checkpoint name is missing from it, by that name. */
+function orphanedAsides(names: readonly string[]): Map<string, string[]> {
   const present = new Set(names);
-  const out: CommittedEntry[] = [];
-  const aside = new Map<string, string>();
+  const out = new Map<string, string[]>();
   for (const entry of names) {
     const replaced = replacedCheckpointName(entry);
-    if (replaced !== undefined) {
-      if (!present.has(replaced) && (aside.get(replaced) ?? '') < entry) aside.set(replaced, entry);
-      continue;
-    }
-    if (stagedCheckpointName(entry) !== undefined) continue;
-    out.push({ path: join(parent, entry), location: join(parent, entry) });
+    if (replaced === undefined || present.has(replaced)) continue;
+    out.set(replaced, [...(out.get(replaced) ?? []), entry]);
   }
-  for (const [name, entry] of aside) out.push({ path: join(parent, name), location: join(parent, entry) });
   return out;
 }
 
-/** Where a committed checkpoint named `path` can be read (see committedEntries); undefined when nowhere. */
-export async function resolveCommittedPath(path: string, fs: FsOps = nodeFs): Promise<string | undefined> {
-  if ((await pathKind(path, fs)) === 'directory') return path;
-  const parent = dirname(path);
-  const name = basename(path);
-  const names = (await listDirectory(parent, fs).catch(() => [] as string[])).filter((e) => e === name || replacedCheckpointName(e) === name);
-  return committedEntries(parent, names).find((e) => e.path === path)?.location;
+/** Of several set-aside copies of one checkpoint, the newest (the one committed last); ties to the name. */
+async function newestCopy(parent: string, entries: readonly string[], fs: FsOps): Promise<string | undefined> {
+  let best: { entry: string; mtime: bigint } | undefined;
+  for (const entry of entries) {
+    let mtime: bigint;
+    try {
+      mtime = (await fs.stat(join(parent, entry), { bigint: true })).mtimeNs;
+    } catch {
+      continue; // removed meanwhile: its replacement has landed
+    }
+    if (!best || mtime > best.mtime || (mtime === best.mtime && entry > best.entry)) best = { entry, mtime };
+  }
+  return best?.entry;
+}
+
+/** The committed entries of a directory listing: every plain name, plus the newest set-aside copy of each missing name. */
+export async function committedEntries(parent: string, names: readonly string[], fs: FsOps = nodeFs): Promise<CommittedEntry[]> {
+  const out: CommittedEntry[] = [];
+  for (const entry of names) {
+    if (stagedCheckpointName(entry) !== undefined || replacedCheckpointName(entry) !== undefined) continue;
+    out.push({ path: join(parent, entry), location: join(parent, entry) });
+  }
+  for (const [name, copies] of orphanedAsides(names)) {
+    // No copy left: the replacement landed since the listing, and the checkpoint is at its name again.
+    const newest = await newestCopy(parent, copies, fs);
+    out.push({ path: join(parent, name), location: join(parent, newest ?? name) });
+  }
+  return out;
 }
 
 /**
- * Removes this library's leftovers in `parent`, and only those of checkpoints `isOurs` accepts:
- * staging directories of crashed writers, and set-aside copies whose replacement was committed. A
- * set-aside copy whose replacement never landed is renamed back. Temporaries of live writers stay.
+ * Where a committed checkpoint named `path` can be read (see committedEntries); undefined when nowhere.
+ * A replacement may finish while we look (the set-aside copy removed, the new one in place): look again.
+ */
+export async function resolveCommittedPath(path: string, fs: FsOps = nodeFs): Promise<string | undefined> {
+  const parent = dirname(path);
+  const name = basename(path);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await pathKind(path, fs)) === 'directory') return path;
+    const names = (await listDirectory(parent, fs).catch(() => [] as string[])).filter((e) => replacedCheckpointName(e) === name);
+    const newest = await newestCopy(parent, names, fs);
+    if (newest !== undefined && (await pathKind(join(parent, newest), fs)) === 'directory') return join(parent, newest);
+  }
+  return (await pathKind(path, fs)) === 'directory' ? path : undefined;
+}
+
+/**
+ * Removes this library's leftovers in `parent`, and only those of names `isOurs` accepts: temporaries
+ * of writers that are gone, and set-aside copies whose replacement was committed. When a checkpoint
+ * is missing and only set-aside copies of it remain, the newest is renamed back.
  */
 export async function cleanLeftovers(parent: string, isOurs: (checkpointName: string) => boolean, fs: FsOps = nodeFs): Promise<string[]> {
   const removed: string[] = [];
-  for (const entry of await listDirectory(parent, fs).catch(() => [])) {
-    const staged = stagedCheckpointName(entry);
-    const replaced = replacedCheckpointName(entry);
-    const name = staged ?? replaced;
+  const names = await listDirectory(parent, fs).catch(() => [] as string[]);
+  const orphans = orphanedAsides(names);
+  for (const [name, copies] of orphans) {
+    if (!isOurs(name) || copies.some((entry) => writerMayBeAlive(join(parent, entry), entry))) continue;
+    const newest = await newestCopy(parent, copies, fs);
+    if (newest !== undefined) await fs.rename(join(parent, newest), join(parent, name)).catch(() => undefined);
+  }
+  for (const entry of await listDirectory(parent, fs).catch(() => [] as string[])) {
+    const name = stagedCheckpointName(entry) ?? replacedCheckpointName(entry);
     const path = join(parent, entry);
     if (name === undefined || !isOurs(name) || writerMayBeAlive(path, entry)) continue;
-    if (replaced !== undefined && (await pathKind(join(parent, replaced), fs)) === 'missing') {
-      await fs.rename(path, join(parent, replaced)).catch(() => undefined);
-      continue;
-    }
+    // A set-aside copy whose checkpoint is missing again (the put-back failed) waits for the next writer.
+    if (replacedCheckpointName(entry) !== undefined && (await pathKind(join(parent, name), fs)) === 'missing') continue;
     await fs.rm(path, { recursive: true, force: true }).catch(() => undefined);
     removed.push(path);
   }

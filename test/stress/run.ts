@@ -79,7 +79,8 @@ async function fuzzCampaign(work: string): Promise<boolean> {
   // Each case makes two or three loads (loadWeights, verify, and loadModel for full models).
   const r = await runFuzz({ workDir: join(work, 'fuzz'), cases: Math.ceil(fuzzLoads / 2.5), seed });
   console.log(
-    `fuzz: ${r.cases} loads of damaged checkpoints: ${r.loaded} loaded, ${r.typedErrors} typed errors, ` +
+    `fuzz: ${r.cases} loads of damaged checkpoints: ${r.loaded} loaded the saved weights, ${r.typedErrors} typed errors, ` +
+      `${r.unverified} returned without checksums to check (${r.unverifiedWrong} of them wrong weights), ` +
       `${r.failures.length} failures (crashes, hangs or untyped errors) (${seconds(started)})`,
   );
   for (const f of r.failures.slice(0, 20)) console.log(`  FAIL ${f}`);

@@ -1,0 +1,63 @@
+// `npm run check:deliberate-bugs`: plants each bug the durability promises rule out (no file fsync, no
+// parent fsync, no fsync at all, no CRC check in verify, files written in place) in a scratch git
+// worktree of HEAD, runs the tests that guard against it, and fails unless every bug turns them red.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const GUARDS = ['test/durability.test.ts', 'test/hostile.test.ts', 'test/faults.test.ts'];
+
+/** Each bug: textual replacements in src/, every one of which must apply. */
+const BUGS = [
+  { name: 'no per-file fsync', edits: [['src/storage/node_fs.ts', 'const flushed = open.sync().finally(', 'const flushed = Promise.resolve().finally(']] },
+  { name: 'no parent fsync after the commit rename', edits: [['src/storage/node_fs.ts', '      await fsyncPath(dirname(this.finalPath), this.fs);\n', '']] },
+  {
+    name: 'no fsync at all',
+    edits: [
+      ['src/storage/node_fs.ts', 'const flushed = open.sync().finally(', 'const flushed = Promise.resolve().finally('],
+      ['src/storage/node_fs.ts', 'async function fsyncPath(path: string, fs: FsOps): Promise<void> {', 'async function fsyncPath(path: string, fs: FsOps): Promise<void> {\n  if (path) return;'],
+      ['src/storage/node_fs.ts', '    await handle.sync();\n    await handle.close();', '    await handle.close();'],
+    ],
+  },
+  { name: 'no CRC check in verify', edits: [['src/checkpoint/read.ts', "[{ length: file.size }], true)) !== file.crc32) {", "[{ length: file.size }], true)) !== file.crc32 && false) {"]] },
+  {
+    name: 'files written in place',
+    edits: [['src/storage/node_fs.ts', 'const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));', 'const staging = finalPath;']],
+  },
+];
+
+function run(cmd, args, cwd) {
+  return spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+}
+
+let ok = true;
+for (const bug of BUGS) {
+  const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-bug-'));
+  rmSync(dir, { recursive: true });
+  run('git', ['worktree', 'add', '--detach', dir, 'HEAD'], root);
+  try {
+    symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
+    let applied = true;
+    for (const [file, find, replace] of bug.edits) {
+      const path = join(dir, file);
+      const text = readFileSync(path, 'utf8');
+      if (!text.includes(find)) {
+        applied = false;
+        console.log(`  could not plant "${bug.name}": ${file} no longer contains ${JSON.stringify(find.slice(0, 60))}`);
+        continue;
+      }
+      writeFileSync(path, text.split(find).join(replace));
+    }
+    const guards = GUARDS.filter((g) => existsSync(join(dir, g)));
+    const result = run(process.execPath, ['scripts/run-tests.mjs', ...guards], dir);
+    const failed = /^# fail [1-9]/m.test(result.stdout);
+    console.log(`${applied && failed ? 'caught' : 'MISSED'}: ${bug.name} (${(/^# fail (\d+)/m.exec(result.stdout) ?? [])[1] ?? '?'} failing tests)`);
+    ok &&= applied && failed;
+  } finally {
+    run('git', ['worktree', 'remove', '--force', dir], root);
+  }
+}
+console.log(ok ? 'deliberate bugs: every one turned the tests red' : 'deliberate bugs: some were not caught');
+process.exit(ok ? 0 : 1);
