@@ -271,19 +271,25 @@ async function runRound(
   // The reader probes whenever a writer announces a step (coalesced: at most one probe runs, one waits).
   let probing: Promise<void> | null = null;
   let again = false;
-  const probe = () => {
-    if (probing) return void (again = true);
+  // Resolves once a probe that started after the call has finished (probes never overlap: each compares with the last).
+  const probe = (): Promise<void> => {
+    if (probing) {
+      again = true;
+      return probing;
+    }
     probing = (async () => {
       do {
         again = false;
         for (const r of await reader.probe(random)) committed.set(identityOf(r).writer, Math.max(committed.get(identityOf(r).writer) ?? 0, r.metadata.epoch ?? 0));
       } while (again);
     })().finally(() => (probing = null));
+    return probing;
   };
   const runWriter = async (writer: number): Promise<void> => {
     for (;;) {
+      await probe(); // what this writer has committed decides where the next kill can land
       const plan = choosePlan(options.epochs - (committed.get(writer) ?? 0));
-      const child = runChild({ script: WRITER, args: [dir, String(writer), String(options.epochs)], plan, watchdogMs: 120_000, onLine: (l) => l.startsWith('OP ') && probe() });
+      const child = runChild({ script: WRITER, args: [dir, String(writer), String(options.epochs)], plan, watchdogMs: 120_000, onLine: (l) => void (l.startsWith('OP ') && probe()) });
       const result = await child.done;
       processes.set(String(child.pid), `writer ${writer} (${result.killed ? 'killed' : result.code === 0 ? 'finished' : `exit ${result.code}`}, ${describePlan(plan)})`);
       if (process.env['KILL_DEBUG']) console.log(`writer ${writer} pid ${child.pid}: ${describePlan(plan)}: ${result.killed ? 'killed' : 'exit ' + result.code}; ${result.lines.filter((l) => l.startsWith('HELD') || l.startsWith('CLAIMED')).join(' | ')}`);
