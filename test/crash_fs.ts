@@ -20,6 +20,7 @@ import { constants as fsConstants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { seededRandom } from './helpers.js';
 
 export type NodeId = number;
 
@@ -583,18 +584,6 @@ export function stateAfter(log: readonly Op[], k: number): Tree {
   return replay(log, k, groupsAt(log, k));
 }
 
-/** mulberry32: a small seeded PRNG, so a failing random state can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * The distinct states a power loss after the first `k` operations may leave: everything kept;
  * everything not durable lost; each directory's possible prefixes with the rest kept and with the
@@ -619,7 +608,7 @@ export function crashStates(log: readonly Op[], k: number, options: CrashStateOp
       choices.push({ label: `${g.key} loses its data, rest kept`, keep: new Map([...all, [g.key, g.durable]]) });
     }
   }
-  const random = prng((options.seed ?? 1) * 1_000_003 + k);
+  const random = seededRandom((options.seed ?? 1) * 1_000_003 + k);
   for (let r = 0; r < (open.length > 0 ? options.random ?? 4 : 0); r++) {
     const keep = new Map(open.map((g) => [g.key, g.durable + Math.floor(random() * (g.ops.length - g.durable + 1))]));
     choices.push({ label: `random ${r}: ${[...keep].map(([key, n]) => `${key}=${n}`).join(' ')}`, keep });

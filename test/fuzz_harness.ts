@@ -10,14 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cp, lstat, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CheckpointError, loadModel, loadWeights, saveModel, saveWeights, verify } from '../src/index.js';
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { seededRandom } from './helpers.js';
 
 export function fuzzModel(): tf.LayersModel {
   const model = tf.sequential({
@@ -169,7 +162,7 @@ async function hasMetadata(dir: string): Promise<boolean> {
 }
 
 export async function runFuzz(options: { workDir: string; cases: number; seed: number }): Promise<FuzzReport> {
-  const random = seeded(options.seed);
+  const random = seededRandom(options.seed);
   const { paths: corpus, saved } = await buildCorpus(join(options.workDir, 'corpus'));
   const report: FuzzReport = { cases: 0, loaded: 0, typedErrors: 0, unverified: 0, unverifiedWrong: 0, failures: [] };
   const target = fuzzModel();

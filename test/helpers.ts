@@ -1,5 +1,6 @@
 /** Shared test fixtures: temporary directories, small seeded models, a capturing logger. */
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,4 +59,28 @@ export function maxAbsDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
 
 export function weightsOf(model: tf.LayersModel): tf.Tensor[] {
   return model.getWeights();
+}
+
+/** mulberry32: the one seeded PRNG of the tests, so a failing random case can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A promise with its resolver, to hold an operation until a test lets it go. */
+export function gate(): { wait: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** The pid of a process that has exited: temporaries named with it are a dead writer's. */
+export function deadPid(): string {
+  return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
 }

@@ -5,25 +5,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import { readdir, rename, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointManager, verify, type FsOps } from '../src/index.js';
-import { tempDir } from './helpers.js';
-
-/** A promise with its resolver, to hold an operation until the test lets it go. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
-  return { wait, open };
-}
-
-/** The pid of a process that has exited: its temporaries are a dead writer's. */
-function deadPid(): string {
-  return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-}
+import { deadPid, gate, tempDir } from './helpers.js';
 
 function tensors(value: number): tf.NamedTensorMap {
   return { w: tf.fill([1024], value) };

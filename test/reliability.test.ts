@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ import {
   verify,
   type FsOps,
 } from '../src/index.js';
-import { smallClassifier, tempDir, toyData } from './helpers.js';
+import { deadPid, gate, smallClassifier, tempDir, toyData } from './helpers.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -54,13 +54,6 @@ async function inDirectory<T>(dir: string, body: () => Promise<T>): Promise<T> {
   } finally {
     process.chdir(cwd);
   }
-}
-
-/** A promise with its resolver, to hold an operation until a test lets it go. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((resolve) => (open = resolve));
-  return { wait, open };
 }
 
 describe('item 1: every spelling of a path is the same place', () => {
@@ -309,8 +302,7 @@ describe('item 6: ordering and crash windows', () => {
     const path = join(dir, 'best');
     await saveModel(smallClassifier(), path);
     // The state a SIGKILL between the renames leaves: the old checkpoint set aside, nothing at `best`.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
-    await rename(path, join(dir, `.best.old-${dead}-0-deadbeef`));
+    await rename(path, join(dir, `.best.old-${deadPid()}-0-deadbeef`));
     assert.equal(await latestCheckpoint(path), path);
     const manager = new CheckpointManager({ filepath: path });
     assert.deepEqual((await manager.list()).map((r) => r.path), [path]);

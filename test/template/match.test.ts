@@ -9,18 +9,7 @@ import { TemplateError } from '../../src/errors.js';
 import { formatFilepath, type TemplateValue } from '../../src/template/format.js';
 import { compileTemplatePattern, templateHasFields } from '../../src/template/match.js';
 import { parseTemplate } from '../../src/template/parse.js';
-
-/** mulberry32: a tiny seeded PRNG, so failures reproduce. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers.js';
 
 const random = seededRandom(0x5eed);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
