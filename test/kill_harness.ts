@@ -11,7 +11,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointManager, latestCheckpoint, loadWeights, verify, type CheckpointRecord } from '../src/index.js';
 import { buildKillModel, killPaths } from './fixtures/kill_child.js';
-import { runChild, seeded, tally, temporariesIn, type ChildResult, type KillPlan } from './kill_plan.js';
+import { seededRandom } from './helpers.js';
+import { runChild, tally, temporariesIn, type ChildResult, type KillPlan } from './kill_plan.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'kill_child.ts');
 
@@ -251,7 +252,7 @@ async function countLeftovers(runDir: string, report: CampaignReport): Promise<v
 
 export async function runKillCampaign(options: CampaignOptions): Promise<CampaignReport> {
   const { workDir, epochs, log = () => undefined } = options;
-  const random = seeded(options.seed);
+  const random = seededRandom(options.seed);
   const ref = await reference(workDir, epochs);
   const report: CampaignReport = {
     kills: 0,

@@ -1,19 +1,11 @@
 /**
- * What the kill harnesses share: a seeded PRNG (a failing campaign replays from its seed), the plan
- * of where to SIGKILL a child, and running a tsx child that is killed as planned. A plan aims at a
- * window (`OP <kind> <scope>` lines, see fixtures/announcing_fs.ts) or at a random time.
+ * What the kill harnesses share: the plan of where to SIGKILL a child, and running a tsx child that
+ * is killed as planned. A plan aims at a window (`OP <kind> <scope>` lines, see
+ * fixtures/announcing_fs.ts) or at a random time; plans come from the tests' seeded PRNG, so a
+ * failing campaign replays its plans from the seed it prints.
  */
 import { spawn } from 'node:child_process';
 import { readdir } from 'node:fs/promises';
-
-/** A deterministic pseudo-random sequence in [0, 1). */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 export type KillPlan =
   /** Kill `delayMs` after the `occurrence`-th `OP <window>` line; `hold` stops the child's save right there meanwhile. */

@@ -15,7 +15,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckpointError, CheckpointManager, latestCheckpoint, verify, type CheckpointRecord } from '../src/index.js';
 import { contentValue, writerPaths, writerStep } from './fixtures/writer_child.js';
-import { runChild, seeded, tally, temporariesIn, type ChildResult, type KillPlan } from './kill_plan.js';
+import { seededRandom } from './helpers.js';
+import { runChild, tally, temporariesIn, type ChildResult, type KillPlan } from './kill_plan.js';
 
 const WRITER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'writer_child.ts');
 
@@ -218,7 +219,7 @@ function describePlan(plan: KillPlan | undefined): string {
 
 export async function runTwoWriterCampaign(options: TwoWriterOptions): Promise<TwoWriterReport> {
   const { writers, epochs, log = () => undefined } = options;
-  const random = seeded(options.seed);
+  const random = seededRandom(options.seed);
   const report: TwoWriterReport = {
     rounds: 0,
     kills: 0,
