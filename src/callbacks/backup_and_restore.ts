@@ -98,6 +98,8 @@ export class BackupAndRestore extends Callback {
     this.interruptedBy = null;
     this.pendingSignal = null;
     this.pendingBackup = null;
+    // Finish what a killed run left (its temporaries, a half-done replacement) even if this run saves nothing.
+    await this.manager.repair();
     const latest = await this.manager.latest();
     this.step = latest?.metadata.step ?? 0;
     for (const signal of this.signals) {
