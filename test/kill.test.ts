@@ -6,7 +6,7 @@
  * at random times, and restarts it. After every kill every committed checkpoint verifies and loads,
  * no temporary is listed, pointers name listed checkpoints, the fixed path stays visible, the commit
  * order holds, the resumed run reports the true best so far, and the run ends with the same weights
- * as an uninterrupted one. `npm run stress` runs 500 kills.
+ * as an uninterrupted one and no temporaries. `npm run stress` runs 500 kills.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

@@ -3,7 +3,8 @@
  * fixtures/kill_child.ts), SIGKILLs it right after a chosen step of a save (a window: the fixed-path
  * swap, a retention deletion, a backup rotation, a pointer update, a commit, a file write) or at a
  * random time, restarts it, and after every kill checks the promises of durable checkpoints. Used
- * by kill.test.ts (a few dozen kills) and by `npm run stress` (hundreds).
+ * by kill.test.ts (a few dozen kills) and by `npm run stress` (hundreds). KILL_DEBUG=1 logs each
+ * restart's plan and outcome.
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFile, rm } from 'node:fs/promises';
@@ -44,7 +45,7 @@ export interface CampaignReport {
   checkpointsVerified: number;
   /** Set-aside copies of the fixed path found by readers after a kill (the swap window was hit). */
   fixedPathSetAside: number;
-  /** Temporaries (by kind of name) still present after a run completed: leftovers nobody cleans. */
+  /** Temporaries (by kind of name) still present after a run completed: leftovers nobody cleaned (each also a failure). */
   leftAfterCompletedRuns: Record<string, number>;
   failures: string[];
 }
@@ -242,11 +243,16 @@ async function finalWeightsDiff(runDir: string, ref: Reference): Promise<number>
   return diff;
 }
 
-/** Temporaries a completed run left behind: the dead writers' leftovers that no one removed. */
-async function countLeftovers(runDir: string, report: CampaignReport): Promise<void> {
+/**
+ * A completed run leaves no temporaries: every callback repairs its directory when training begins
+ * (after the last kill of the run), so the dead writers' leftovers are gone, and its own are removed.
+ */
+async function checkLeftovers(runDir: string, report: CampaignReport, fail: (m: string) => void): Promise<void> {
   const paths = killPaths(runDir);
   for (const dir of [dirname(paths.best), paths.backupDir]) {
-    for (const name of await temporariesIn(dir)) tally(report.leftAfterCompletedRuns, `${basename(dir)}/${name.replace(/\.(tmp|old)-.*$/, '.$1-*')}`);
+    const left = await temporariesIn(dir);
+    for (const name of left) tally(report.leftAfterCompletedRuns, `${basename(dir)}/${name.replace(/\.(tmp|old)-.*$/, '.$1-*')}`);
+    if (left.length > 0) fail(`temporaries left in ${dir} after the run completed: ${left.join(', ')}`);
   }
 }
 
@@ -277,7 +283,7 @@ export async function runKillCampaign(options: CampaignOptions): Promise<Campaig
     const result = await runKillChild(runDir, epochs, plan);
     const fail = (message: string) => report.failures.push(`seed ${options.seed}, run ${run}, restart ${report.restarts} (${describePlan(plan)}): ${message}`);
     report.restarts += 1;
-    if (process.env['KILL_DEBUG']) log(`restart ${report.restarts}: from epoch ${disk.backup}, ${describePlan(plan)}: ${result.killed ? 'killed' : 'not killed'} after ${result.lines.filter((l) => l.startsWith('EPOCH')).length} epochs, ${result.lines.filter((l) => l === `OP ${plan.type === 'window' ? plan.window : ''}`).length} occurrences`);
+    if (process.env['KILL_DEBUG']) log(`restart ${report.restarts}: from epoch ${disk.backup}, ${describePlan(plan)}: ${outcome(result, plan)}`);
     checkResumed(result, disk, ref, fail);
     if (result.hung) fail(`the child hung (killed by the watchdog); last lines: ${result.lines.slice(-5).join(' | ')}`);
     if (!result.killed && !result.hung && result.code !== 0) fail(`child failed: ${result.stderr.slice(0, 2000)}`);
@@ -295,7 +301,7 @@ export async function runKillCampaign(options: CampaignOptions): Promise<Campaig
     if (result.lines.includes('DONE')) {
       const diff = await finalWeightsDiff(runDir, ref);
       if (diff !== 0) fail(`final weights differ from the uninterrupted run by ${diff}`);
-      await countLeftovers(runDir, report);
+      await checkLeftovers(runDir, report, fail);
       report.completedRuns += 1;
       log(`run ${run} completed after ${report.kills} kills in total`);
       await rm(runDir, { recursive: true, force: true });
@@ -312,7 +318,7 @@ export async function runKillCampaign(options: CampaignOptions): Promise<Campaig
     else {
       const diff = await finalWeightsDiff(runDir, ref);
       if (diff !== 0) report.failures.push(`seed ${options.seed}: final run: weights differ from the uninterrupted run by ${diff}`);
-      await countLeftovers(runDir, report);
+      await checkLeftovers(runDir, report, (m) => report.failures.push(`seed ${options.seed}: final run: ${m}`));
       report.completedRuns += 1;
     }
   }
@@ -328,6 +334,13 @@ function checkResumed(result: ChildResult, disk: { backup: number; upTo: number 
   if (initialEpoch !== disk.backup) fail(`resumed at epoch ${initialEpoch}, but the newest backup on disk is of epoch ${disk.backup}`);
   const expected = trueBest(ref.losses, Math.max(initialEpoch, disk.upTo));
   if (Math.fround(reported) !== Math.fround(expected)) fail(`resumed at epoch ${initialEpoch} reporting best ${reported}, expected ${expected}`);
+}
+
+/** What a run did with its plan (for KILL_DEBUG). */
+function outcome(result: ChildResult, plan: KillPlan): string {
+  const epochs = result.lines.filter((l) => l.startsWith('EPOCH ')).length;
+  const seen = plan.type === 'window' ? `, ${result.lines.filter((l) => l === `OP ${plan.window}`).length} occurrences of the window` : '';
+  return `${result.killed ? 'killed' : 'not killed'} after ${epochs} epochs${seen}`;
 }
 
 function countKill(report: CampaignReport, plan: KillPlan, result: ChildResult): void {

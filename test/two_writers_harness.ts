@@ -7,7 +7,9 @@
  * `wNN`, `wNN-v1`, …); every listed checkpoint verifies and loads with its writer's content; a reader
  * never gets CORRUPT_CHECKPOINT (it may retry NOT_FOUND on the fixed path: a swap in progress);
  * once committed the fixed path stays visible; and no temporary is left once every writer finished.
- * Used by two_writers.test.ts (a few kills) and by `npm run stress`.
+ * Used by two_writers.test.ts (a few kills) and by `npm run stress`. KILL_DEBUG=1 logs each writer
+ * run's plan and outcome. The seed fixes the sequence of plans; which writer run gets which plan
+ * depends on how the two processes interleave, so a failure replays in kind, not step for step.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdir } from 'node:fs/promises';
@@ -293,7 +295,7 @@ async function runRound(
       const child = runChild({ script: WRITER, args: [dir, String(writer), String(options.epochs)], plan, watchdogMs: 120_000, onLine: (l) => void (l.startsWith('OP ') && probe()) });
       const result = await child.done;
       processes.set(String(child.pid), `writer ${writer} (${result.killed ? 'killed' : result.code === 0 ? 'finished' : `exit ${result.code}`}, ${describePlan(plan)})`);
-      if (process.env['KILL_DEBUG']) console.log(`writer ${writer} pid ${child.pid}: ${describePlan(plan)}: ${result.killed ? 'killed' : 'exit ' + result.code}; ${result.lines.filter((l) => l.startsWith('HELD') || l.startsWith('CLAIMED')).join(' | ')}`);
+      if (process.env['KILL_DEBUG']) options.log?.(`writer ${writer} pid ${child.pid}: ${describePlan(plan)}: ${result.killed ? 'killed' : 'exit ' + result.code}; ${result.lines.filter((l) => l.startsWith('HELD') || l.startsWith('CLAIMED')).join(' | ')}`);
       report.writerRuns += 1;
       report.claimedAtCommit += result.lines.filter((l) => l.startsWith('CLAIMED ')).length;
       if (!finishedRun(result, plan, writer, report, fail)) return;
