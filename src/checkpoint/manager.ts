@@ -18,7 +18,7 @@ import { resolveDirection, type Direction, type Mode } from '../policy/monitor.j
 import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
 import { cleanLeftovers, pathKind, removeDirectoryAtomically, resolveCommittedPath } from '../storage/node_fs.js';
-import { nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
+import { escapeBraces, nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
 import { splitTemplateSegments, templateHasFields } from '../template/match.js';
@@ -97,10 +97,6 @@ function isModel(source: SaveSource): source is LayersModel {
 function nextVersion(base: string, taken: string): string {
   const version = taken === base ? 0 : Number(/-v(\d+)$/.exec(taken)?.[1] ?? 0);
   return `${base}-v${version + 1}`;
-}
-
-function escapeBraces(text: string): string {
-  return text.replace(/\{/g, '{{').replace(/\}/g, '}}');
 }
 
 const WHERE = 'CheckpointManager';

@@ -45,7 +45,8 @@ export function toTemplatePath(templateOrUrl: string): string {
   return `/${out.join('/')}`;
 }
 
-function escapeBraces(text: string): string {
+/** Literal text as template text (`{` → `{{`), for a directory that is not a template. */
+export function escapeBraces(text: string): string {
   return text.replace(/\{/g, '{{').replace(/\}/g, '}}');
 }
 
