@@ -1,7 +1,6 @@
 /**
  * What the kill and two-writer campaigns found in src/ that no other test covered, each reduced to a
- * deterministic case. A case marked `todo` still fails on main (it runs and reports, but does not
- * fail the suite): remove the todo with the fix. The others failed on main before the fix they name.
+ * deterministic case. Each failed on main before the fix it names.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
@@ -62,12 +61,6 @@ describe('kill and two-writer campaign findings', () => {
 
   it(
     'list() keeps a fixed path that a replacement sets aside between finding it and looking inside it',
-    {
-      todo:
-        'findTemplateMatches checks isCheckpointDirectory(location) after pathKind(location) said "directory": a swap that sets ' +
-        'the checkpoint aside in between makes it vanish from list() and latestCheckpoint (two-writer stress, seed 1, round 19: ' +
-        '"the fixed-path checkpoint …/fixed was committed but list() does not show it")',
-    },
     async () => {
       const path = await fixedCheckpoint();
       const writer = stoppingAfterSetAside();
@@ -99,11 +92,6 @@ describe('kill and two-writer campaign findings', () => {
 
   it(
     'list() keeps a fixed path whose checkpoint.json vanished under a swap that finished before the reader looked again',
-    {
-      todo:
-        'readMetadata re-resolves after a failed read and gives up when the location is the same path; after a whole swap ' +
-        '(`fixed` set aside, the new one renamed in) the path is the same but the directory is new, so the record is dropped',
-    },
     async () => {
       const path = await fixedCheckpoint();
       const writer = stoppingAfterSetAside();

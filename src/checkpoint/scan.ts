@@ -57,6 +57,19 @@ async function matchingDirectories(segments: readonly string[], fs: FsOps): Prom
   return bases;
 }
 
+/**
+ * Where a listed entry's checkpoint is now, if it is one. A replacement may move it between the
+ * listing and each look (set aside, then back under its name): look again where it is now.
+ */
+async function checkpointLocation(entry: { path: string; location: string }, fs: FsOps): Promise<string | undefined> {
+  let location: string | undefined = entry.location;
+  for (let attempt = 0; attempt < 3 && location !== undefined; attempt++) {
+    if ((await pathKind(location, fs)) === 'directory' && (await isCheckpointDirectory(location, fs))) return location;
+    location = await resolveCommittedPath(entry.path, fs);
+  }
+  return undefined;
+}
+
 /** The committed checkpoint directories matching `template` (absolute, normalized), with their modification times. */
 export async function findTemplateMatches(template: string, fs: FsOps = nodeFs): Promise<TemplateMatch[]> {
   const segments = splitTemplateSegments(template);
@@ -67,9 +80,8 @@ export async function findTemplateMatches(template: string, fs: FsOps = nodeFs):
     for (const entry of await committedEntries(parent, names, fs)) {
       const name = entry.path.slice(entry.path.lastIndexOf('/') + 1);
       if (!matches(name)) continue;
-      // A replacement may have moved it since the listing: look where it is now.
-      const location = (await pathKind(entry.location, fs)) === 'directory' ? entry.location : await resolveCommittedPath(entry.path, fs);
-      if (location === undefined || !(await isCheckpointDirectory(location, fs))) continue;
+      const location = await checkpointLocation(entry, fs);
+      if (location === undefined) continue;
       const { mtimeNs } = await fs.stat(location, { bigint: true }).catch(() => ({ mtimeNs: 0n }));
       out.push({ path: entry.path, location, mtimeNs });
     }
