@@ -359,6 +359,26 @@ describe('item 7: a signal is re-raised only after every checkpointing callback 
   });
 });
 
+describe('item 8: a pointer cannot send a reader outside its directory', () => {
+  it('a pointer naming ../other-run or an absolute path is not followed', async () => {
+    const root = await tempDir();
+    const elsewhere = join(root, 'other-run', 'ckpt-00000009');
+    await saveWeights(smallClassifier(), elsewhere);
+    const run = join(root, 'run');
+    await mkdir(run);
+    const manager = new CheckpointManager({ directory: run });
+    for (const named of ['../other-run/ckpt-00000009', elsewhere]) {
+      const pointer = { format: 'tfjs-checkpoint-pointer', formatVersion: 1, path: named, step: 9, epoch: null, value: null };
+      await fsp.writeFile(join(run, 'latest'), JSON.stringify(pointer));
+      await assert.rejects(manager.resolve('latest'), (e: unknown) => e instanceof CheckpointError && e.code === 'NOT_FOUND', named);
+    }
+  });
+
+  it('a pointer option outside the checkpoints’ directory tree is refused at construction', () => {
+    assert.throws(() => new CheckpointManager({ filepath: '/tmp/a/w{epoch}', latestPointer: '/tmp/b/latest' }), (e: unknown) => e instanceof CheckpointError && e.code === 'INVALID_ARGUMENT');
+  });
+});
+
 describe('item 12: names near the file-system limit', () => {
   it('a name too long for its temporaries is refused at construction, with a clear error', () => {
     for (const length of [230, 240, 300]) {

@@ -17,7 +17,7 @@ import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
 import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { cleanLeftovers, pathKind, removeDirectoryAtomically, resolveCommittedPath } from '../storage/node_fs.js';
+import { cleanLeftovers, pathKind, removeDirectoryAtomically } from '../storage/node_fs.js';
 import { escapeBraces, nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
@@ -294,7 +294,8 @@ export class CheckpointManager {
   /** Adds a version suffix when the name is taken and the template does not imply overwriting. */
   private async choosePath(path: string): Promise<string> {
     if (!(this.options.versionOnClash ?? true) || !templateHasFields(this.template)) return path;
-    const taken = async (p: string) => this.pendingPaths.has(p) || (await pathKind(p, this.fs)) !== 'missing' || (await resolveCommittedPath(p, this.fs)) !== undefined;
+    // One stat, as this runs while fit waits; a name another writer takes meanwhile is claimed at commit.
+    const taken = async (p: string) => this.pendingPaths.has(p) || (await pathKind(p, this.fs)) !== 'missing';
     if (!(await taken(path))) return path;
     for (let version = 1; ; version++) {
       const candidate = `${path}-v${version}`;

@@ -25,14 +25,14 @@ export interface CheckpointRecord extends RetentionCandidate {
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
 export async function readMetadata(dir: string, fs: FsOps = nodeFs): Promise<CheckpointMetadata | undefined> {
   // A replacement may move the checkpoint while we read (even to a new directory of the same name):
-  // a failed read is retried where the checkpoint is now; a damaged file fails every time.
+  // a file that vanished is looked for again where the checkpoint is now. A damaged file is not ours.
   for (let attempt = 0; attempt < 3; attempt++) {
     const location = (await resolveCommittedPath(dir, fs)) ?? dir;
     try {
       const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(location, METADATA_FILE), 1 << 20, undefined, fs)));
       return parsed.success ? parsed.data : undefined;
-    } catch {
-      continue;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
     }
   }
   return undefined;
