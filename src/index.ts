@@ -1,33 +1,15 @@
 /**
- * tfjs-checkpoint: Keras's ModelCheckpoint for TensorFlow.js, with checkpoints that are complete or
- * invisible. Importing this entry point in Node registers `file://` save/load handlers for pure
- * `@tensorflow/tfjs` (unless another, such as tfjs-node's, handles them).
+ * tfjs-checkpoint for Node (the `node` export condition): the universal API plus the fs store for
+ * plain paths and `file://` URLs, and `file://` save/load handlers for pure `@tensorflow/tfjs`
+ * (unless another, such as tfjs-node's, handles them).
  */
+import { registerFsStore } from './node/register_fs.js';
 import { registerFileRouter } from './node/file_router.js';
 
+registerFsStore();
 registerFileRouter();
 
-export { modelCheckpoint, ModelCheckpoint, consoleLogger } from './callbacks/model_checkpoint.js';
-export type { ModelCheckpointArgs, CheckpointLogger } from './callbacks/model_checkpoint.js';
-export { saveWeights, saveModel, loadWeights, loadModel } from './checkpoint/save_load.js';
-export type { SaveOptions, SaveModelOptions } from './checkpoint/save_load.js';
-export type { LoadWeightsOptions } from './checkpoint/model_io.js';
-export type { SaveContext } from './checkpoint/write.js';
-export type { CheckpointMetadata } from './formats/schema.js';
-export { latestCheckpoint } from './checkpoint/latest.js';
-export { CheckpointManager, restoreInto } from './checkpoint/manager.js';
-export type { CheckpointManagerOptions, CheckpointRecord, SaveInfo, SaveSource } from './checkpoint/manager.js';
-export { verifyCheckpoint as verify } from './checkpoint/read.js';
-export type { VerifiedCheckpoint } from './checkpoint/read.js';
-export { backupAndRestore, BackupAndRestore, restoreTraining } from './callbacks/backup_and_restore.js';
-export type { BackupAndRestoreArgs, RestoredTraining } from './callbacks/backup_and_restore.js';
-export type { RetentionOptions } from './policy/retention.js';
-export type { FsOps } from './storage/fs_ops.js';
-export { formatFilepath } from './template/format.js';
-export type { TemplateValue } from './template/format.js';
-export { CheckpointError, TemplateError, CorruptCheckpointError, WeightMismatchError } from './errors.js';
-export type { CheckpointErrorCode } from './errors.js';
-export { registerFileRouter, fileSaveHandler, fileLoadHandler } from './node/file_router.js';
-export type { Mode } from './policy/monitor.js';
-export type { SaveFreq } from './policy/save_schedule.js';
-export { VERSION } from './version.js';
+export * from './universal.js';
+export { fsStore } from './node/register_fs.js';
+export { FsStore } from './stores/fs.js';
+export type { FsOps } from './stores/fs_ops.js';

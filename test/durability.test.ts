@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { CheckpointManager, latestCheckpoint, loadWeights, modelCheckpoint, verify, type CheckpointManagerOptions } from '../src/index.js';
-import { CHECKPOINT_MARKERS } from '../src/storage/node_fs.js';
-import { isTemporaryName, TEMP_MARK } from '../src/storage/paths.js';
+import { COMMIT_MARKER } from '../src/stores/fs.js';
+import { isTemporaryName, TEMP_MARK } from '../src/stores/keys.js';
 import { CrashRecorder, crashStates, readListing, ROOT, stateAfter, Tree, isDataOp, isEntryOp, materialize, type NodeId, type Op } from './crash_fs.js';
 import { captureLogger, smallClassifier, toyData } from './helpers.js';
 
@@ -129,7 +129,7 @@ async function recordManagerSaves(rec: CrashRecorder, manager: CheckpointManager
 
 /** A manager's next run: repair, read the best, list; then one more save with the best value yet. */
 async function nextManagerRun(manager: CheckpointManager, model: tf.LayersModel, monitor?: string): Promise<NextRun> {
-  await manager.repair();
+  await manager.recover();
   const best = monitor ? ((await manager.best())?.value ?? null) : null;
   const listed = (await manager.list()).map((r) => r.path);
   return {
@@ -356,7 +356,7 @@ function deletionProblems(s: Scenario): string[] {
   walkLog(s.rec.log, (op, i, view) => {
     if (op.kind !== 'unlink' || isTemporaryName(op.name)) return;
     const dirPath = pathOf(view.tree, op.dir);
-    const isCheckpoint = [...view.tree.entries(op.dir).keys()].some((name) => CHECKPOINT_MARKERS.includes(name));
+    const isCheckpoint = [...view.tree.entries(op.dir).keys()].some((name) => [COMMIT_MARKER, 'model.json', 'weights.json'].includes(name));
     if (dirPath !== undefined && isCheckpoint && !dirPath.split('/').some(isTemporaryName)) {
       problems.push(`${op.path} was removed (op ${i}) while ${dirPath} was still visible: a half-deleted checkpoint`);
     }

@@ -169,7 +169,7 @@ describe('amplification: nothing is allocated beyond what the checkpoint and the
     await writeFile(join(path, 'weights.json'), JSON.stringify(manifest));
     const refused = isCode('CORRUPT_CHECKPOINT', /names a file that an earlier entry already names/);
     const fs = recordingFs();
-    await assert.rejects(verify(path, fs), refused);
+    await assert.rejects(verify(path, { fs }), refused);
     await assert.rejects(loadWeights(model, path, { fs }), refused);
     assert.deepEqual(fs.opened.filter((p) => p.endsWith('.bin')), []);
 
@@ -183,7 +183,7 @@ describe('amplification: nothing is allocated beyond what the checkpoint and the
     const { path } = await fullCheckpoint(dir);
     const wide = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 9 }), tf.layers.dense({ units: 3 })] });
     wide.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
-    for (const load of [(fs: FsOps) => loadWeights(wide, path, { fs }), (fs: FsOps) => restoreInto(wide, path, fs)]) {
+    for (const load of [(fs: FsOps) => loadWeights(wide, path, { fs }), (fs: FsOps) => restoreInto(wide, path, { fs })]) {
       const fs = recordingFs();
       await assert.rejects(load(fs), isCode('WEIGHT_MISMATCH'));
       assert.deepEqual(fs.opened.filter((p) => p.endsWith('.bin')), []);
@@ -204,7 +204,7 @@ describe('amplification: nothing is allocated beyond what the checkpoint and the
     assert.equal(maxAbsDiff(fresh.getWeights(), model.getWeights()), 0);
     assert.equal(fs.bytesRead.get(join(path, 'extra.bin')) ?? 0, 0);
     // Restoring the optimizer too: optimizer state shaped like none of the model's weights is refused unread.
-    await assert.rejects(restoreInto(fresh, path, fs), isCode('WEIGHT_MISMATCH', /junk.*fits none of the model's weights/));
+    await assert.rejects(restoreInto(fresh, path, { fs }), isCode('WEIGHT_MISMATCH', /junk.*fits none of the model's weights/));
     assert.equal(fs.bytesRead.get(join(path, 'extra.bin')) ?? 0, 0);
   });
 

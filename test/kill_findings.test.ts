@@ -69,14 +69,14 @@ describe('kill and two-writer campaign findings', () => {
       let held = false;
       const readerFs: FsOps = {
         ...fsp,
-        readdir: (async (...args: Parameters<typeof fsp.readdir>) => {
-          if (args[0] === path && !held) {
-            held = true; // the reader found `fixed` a directory and is about to look inside it
+        stat: (async (...args: Parameters<typeof fsp.stat>) => {
+          if (args[0] === join(path, 'checkpoint.json') && !held) {
+            held = true; // the reader listed `fixed` and is about to look for its commit marker
             looking.open();
             await look.wait;
           }
-          return fsp.readdir(...args);
-        }) as FsOps['readdir'],
+          return fsp.stat(...args);
+        }) as FsOps['stat'],
       };
       const listing = new CheckpointManager({ filepath: path, fs: readerFs }).list();
       await looking.wait;

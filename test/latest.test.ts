@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { latestCheckpoint } from '../src/index.js';
+import * as tf from '@tensorflow/tfjs';
+import { latestCheckpoint, saveWeights } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
-/** A minimal committed-looking checkpoint directory with a given modification time (seconds). */
+/** A committed checkpoint (a weights-only save of one tensor) with a given modification time (seconds). */
 async function fakeCheckpoint(path: string, mtime: number): Promise<void> {
-  await mkdir(path, { recursive: true });
-  await writeFile(join(path, 'weights.json'), '{}');
+  await saveWeights(tf.sequential({ layers: [tf.layers.dense({ inputShape: [1], units: 1 })] }), path);
   await utimes(path, mtime, mtime);
 }
 
@@ -66,6 +66,11 @@ describe('latestCheckpoint', () => {
     await fakeCheckpoint(join(dir, '.e02.tmp-123-abcd'), 9000);
     await mkdir(join(dir, 'e03'));
     await writeFile(join(dir, 'e04'), 'not a checkpoint');
+    // Committed means a valid checkpoint.json: a stock folder (weights.json only) or a damaged marker is not found.
+    await mkdir(join(dir, 'e05'));
+    await writeFile(join(dir, 'e05', 'weights.json'), '{}');
+    await fakeCheckpoint(join(dir, 'e06'), 9500);
+    await writeFile(join(dir, 'e06', 'checkpoint.json'), '{"format":');
     assert.equal(await latestCheckpoint(join(dir, 'e{epoch:02d}')), join(dir, 'e01'));
   });
 

@@ -81,7 +81,7 @@ describe('races found by the kill and two-writer campaigns', () => {
       // A writer killed between the two renames of the next replacement: the newest copy set aside.
       await rename(path, join(dir, `.fixed.old-${deadPid()}-1-00000000`));
       assert.equal(await valueAt(manager, path), 5, 'a reader gets the newest checkpoint');
-      await manager.repair();
+      await manager.recover();
       assert.equal(await valueAt(manager, path), 5, 'repair puts back the newest checkpoint');
     },
   );
@@ -105,7 +105,7 @@ describe('races found by the kill and two-writer campaigns', () => {
           return fsp.open(file, flags);
         }) as FsOps['open'],
       };
-      const reading = verify(path, pausing);
+      const reading = verify(path, { fs: pausing });
       await metadataRead.wait;
       await writer.save(2, tensors(2));
       hold.open();

@@ -309,7 +309,7 @@ describe('item 6: ordering and crash windows', () => {
     await verify(path);
     await loadWeights(smallClassifier(), path);
     // The next writer puts it back before anything else.
-    await manager.repair();
+    await manager.recover();
     assert.deepEqual(await readdir(dir), ['best']);
   });
 
@@ -329,7 +329,7 @@ describe('item 6: ordering and crash windows', () => {
       const reused = `.w02.tmp-${pid}-${start === '1' ? '2' : '1'}-bbbbbbbb`;
       await mkdir(join(dir, live));
       if (start !== undefined) await mkdir(join(dir, reused));
-      await new CheckpointManager({ filepath: join(dir, 'w{epoch:02d}') }).repair();
+      await new CheckpointManager({ filepath: join(dir, 'w{epoch:02d}') }).recover();
       const left = await readdir(dir);
       assert.ok(left.includes(live), 'the live writer’s temporary is kept');
       assert.ok(!left.includes(reused), 'the temporary of a pid that was reused is removed');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readCheckpoint, readGroupShards } from '../src/checkpoint/read.js';
-import { nodeFs } from '../src/storage/fs_ops.js';
+import { resolveLocation } from '../src/index.js';
 import { planShards } from '../src/formats/shards.js';
 import { loadModel, saveModel } from '../src/index.js';
 import { maxAbsDiff, tempDir } from './helpers.js';
@@ -29,7 +29,7 @@ describe('reading shards', () => {
     const dir = await tempDir();
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [10], units: 20, kernelInitializer: tf.initializers.randomNormal({ seed: 3 }) }), tf.layers.dense({ units: 2 })] });
     await saveModel(model, join(dir, 'm'), { maxShardBytes: 256, includeOptimizer: false });
-    const { checkpoint, buffers } = await readCheckpoint(join(dir, 'm'), nodeFs, async (c) => ({ checkpoint: c, buffers: await readGroupShards(c, c.groups[0]!) }));
+    const { checkpoint, buffers } = await readCheckpoint(resolveLocation(join(dir, 'm')), async (c) => ({ checkpoint: c, buffers: await readGroupShards(c, c.groups[0]!) }));
     const group = checkpoint.groups[0]!;
     assert.ok(group.paths.length > 4);
     // The 10×20 kernel (800 bytes) was written as 4 shards; it comes back as one buffer.

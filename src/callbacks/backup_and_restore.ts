@@ -14,7 +14,7 @@ import { CheckpointError } from '../errors.js';
 import { CheckpointManager, restoreInto } from '../checkpoint/manager.js';
 import { allCommitted } from '../checkpoint/commit_order.js';
 import { requireModel, requirePath } from '../validate.js';
-import type { FsOps } from '../storage/fs_ops.js';
+import type { FsOps } from '../stores/fs_ops.js';
 import { consoleLogger, type CheckpointLogger } from './model_checkpoint.js';
 
 export interface BackupAndRestoreArgs {
@@ -99,7 +99,7 @@ export class BackupAndRestore extends Callback {
     this.pendingSignal = null;
     this.pendingBackup = null;
     // Finish what a killed run left (its temporaries, a half-done replacement) even if this run saves nothing.
-    await this.manager.repair();
+    await this.manager.recover();
     const latest = await this.manager.latest();
     this.step = latest?.metadata.step ?? 0;
     for (const signal of this.signals) {
@@ -222,7 +222,7 @@ export async function restoreTraining(
   const manager = backupManager(backupDir, options);
   const latest = await manager.latest();
   if (!latest) return { model, initialEpoch: 0, restoredFrom: null };
-  await restoreInto(model, latest.path, options.fs);
+  await restoreInto(model, latest.path, options);
   const epoch = latest.metadata.epoch ?? 0;
   return { model, initialEpoch: epoch, restoredFrom: latest.path };
 }

@@ -13,7 +13,7 @@ import { templateFieldNames } from '../template/parse.js';
 import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
 import { CheckpointManager } from '../checkpoint/manager.js';
 import { bestCandidate, retentionProblem } from '../policy/retention.js';
-import type { FsOps } from '../storage/fs_ops.js';
+import type { FsOps } from '../stores/fs_ops.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
 
@@ -287,7 +287,7 @@ export class ModelCheckpoint extends Callback {
     this.lastSaveTime = this.trainStart;
     if (this.resume) await this.recoverFromDisk();
     if (!this.loadWeightsOnRestart) return;
-    const path = await latestCheckpoint(this.filepath, this.fs);
+    const path = await latestCheckpoint(this.filepath, { fs: this.fs });
     if (path === null) return;
     try {
       await loadWeights(this.model as LayersModel, path, { fs: this.fs });
@@ -302,7 +302,7 @@ export class ModelCheckpoint extends Callback {
 
   /** Best value, counters and the resume point, from the checkpoints already on disk. */
   private async recoverFromDisk(): Promise<void> {
-    await this.manager.repair();
+    await this.manager.recover();
     const records = await this.manager.list();
     const newest = records[records.length - 1];
     if (!newest) return;
@@ -358,7 +358,7 @@ export class ModelCheckpoint extends Callback {
     if (batch !== null) templateValues['batch'] = batch + 1;
     // The path as the user spelled it (for messages) and as the normalized template gives it (to save).
     const requested = formatFilepath(this.filepath, templateValues);
-    const path = formatFilepath(this.manager.template, templateValues);
+    const path = this.manager.describe(formatFilepath(this.manager.template, templateValues));
     const label = `Epoch ${epoch + 1}`;
     if (!this.saveBestOnly) {
       const saved = await this.write(path, epoch, batch, values);

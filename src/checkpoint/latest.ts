@@ -1,19 +1,21 @@
 /**
  * `latestCheckpoint(template)`: the newest committed checkpoint whose path the template could have
  * produced. Keras's most-recently-modified-file helper, done right: see scan.ts for what matches;
- * ties on modification time go to the largest path.
+ * ties on modification time go to the largest key. Only committed checkpoints (a valid
+ * `checkpoint.json`) count; stock TF.js folders load, but are not ours to find.
  */
-import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { toTemplatePath } from '../storage/paths.js';
+import { describeKey, resolveTemplate, type StoreOptions } from '../stores/registry.js';
 import { requirePath } from '../validate.js';
+import { readMetadata } from './registry.js';
 import { findTemplateMatches } from './scan.js';
 
-/** The newest checkpoint matching `template` (as an absolute path), or null when there is none. */
-export async function latestCheckpoint(template: string, fs: FsOps = nodeFs): Promise<string | null> {
-  const normalized = toTemplatePath(requirePath(template, 'latestCheckpoint', 'template'));
-  let best: { path: string; mtimeNs: bigint } | null = null;
-  for (const match of await findTemplateMatches(normalized, fs)) {
-    if (!best || match.mtimeNs > best.mtimeNs || (match.mtimeNs === best.mtimeNs && match.path > best.path)) best = match;
-  }
-  return best?.path ?? null;
+/** The newest checkpoint matching `template` (as a normalized path or URL), or null when there is none. */
+export async function latestCheckpoint(template: string, options: StoreOptions = {}): Promise<string | null> {
+  const { store, scheme, template: normalized } = resolveTemplate(requirePath(template, 'latestCheckpoint', 'template'), options);
+  const newestFirst = (await findTemplateMatches(store, normalized)).sort((a, b) =>
+    a.modifiedNs !== b.modifiedNs ? (a.modifiedNs > b.modifiedNs ? -1 : 1) : a.key > b.key ? -1 : a.key < b.key ? 1 : 0,
+  );
+  // Committed means a valid checkpoint.json: a damaged one is skipped, as every reader skips it.
+  for (const match of newestFirst) if (await readMetadata(store, match.key)) return describeKey(scheme, match.key);
+  return null;
 }

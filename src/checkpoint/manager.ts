@@ -1,8 +1,8 @@
 /**
  * CheckpointManager: how a save becomes a durable checkpoint, for custom training loops and for
- * the callbacks. A save is: snapshot (the only part that holds up training) → write into a
- * temporary sibling → fsync → atomic rename → retention and pointers, in that order, so a crash at
- * any point leaves every committed checkpoint intact. With `asyncSave` (the default) everything
+ * the callbacks, on any store. A save is: snapshot (the only part that holds up training) → stage
+ * the files in the store → commit (the store's atomic step) → pointers → retention, in that order,
+ * so a crash at any point leaves every committed checkpoint intact. With `asyncSave` (the default) everything
  * after the snapshot runs while training continues; at most one save is in flight, and a failed
  * background save is reported at the next save and by `wait()`, never swallowed.
  *
@@ -11,23 +11,22 @@
  */
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { basename, dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
 import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
-import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { cleanLeftovers, pathKind, removeDirectoryAtomically } from '../storage/node_fs.js';
-import { escapeBraces, nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
+import { escapeBraces, keyBasename, keyDirname, nameTooLong, normalizeTemplateKey, type StoreKey } from '../stores/keys.js';
+import { describeKey, resolveLocation, resolveTemplate, sibling, type Location, type StoreOptions } from '../stores/registry.js';
+import type { CheckpointStore } from '../stores/store.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
 import { splitTemplateSegments, templateHasFields } from '../template/match.js';
 import { invalidArgument, requireMetrics, requirePath, requireStep } from '../validate.js';
 import { takeCommitTurn, type CommitTurn } from './commit_order.js';
 import { tfjsVersion } from './model_io.js';
-import { verifyCheckpoint, type VerifiedCheckpoint } from './read.js';
+import { verifyAt, type VerifiedCheckpoint } from './read.js';
 import { pointerPlacementProblem, readPointer, readRecords, writePointer, type CheckpointRecord } from './registry.js';
-import { loadCheckpointContents, restoreInto } from './save_load.js';
+import { loadCheckpointContents, restoreFrom } from './save_load.js';
 import { nameMatcher } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
 import { writeSnapshot, type SaveContext } from './write.js';
@@ -71,8 +70,8 @@ export interface CheckpointManagerOptions extends RetentionOptions {
   /** A checkpoint never to delete (the one this run resumed from). */
   protect?: string;
   logger?: ManagerLogger;
-  /** The file-system calls to use (tests inject faults here). */
-  fs?: FsOps;
+  /** The file-system calls the fs store uses (tests inject faults here). */
+  fs?: StoreOptions['fs'];
 }
 
 export interface SaveInfo {
@@ -108,11 +107,15 @@ function orderKey(model: LayersModel): object {
 }
 
 export class CheckpointManager {
+  /** The path template as a normalized key template of `store`. */
   readonly template: string;
+  /** Where the checkpoints live (resolved from the path's scheme, see stores/registry.ts). */
+  readonly store: CheckpointStore;
+  /** The scheme the store was reached by. */
+  readonly scheme: string;
   readonly monitor: string | undefined;
   readonly direction: Direction;
   private readonly options: CheckpointManagerOptions;
-  private readonly fs: FsOps;
   private readonly logger: ManagerLogger;
   private readonly latestPointer: string | undefined;
   private readonly bestPointer: string | undefined;
@@ -136,61 +139,77 @@ export class CheckpointManager {
       throw new CheckpointError('INVALID_ARGUMENT', '`saveTopK` ranks checkpoints by `monitor`: give a monitor (e.g. "val_loss").');
     }
     this.options = options;
-    this.fs = options.fs ?? nodeFs;
     this.logger = options.logger ?? { warn: (m) => console.warn(m) };
     this.monitor = options.monitor;
     this.direction = resolveDirection(options.mode ?? 'auto', options.monitor ?? 'loss');
     // Every path is normalized here, once: later comparisons are plain string comparisons.
+    const storeOptions: StoreOptions = options.fs !== undefined ? { fs: options.fs } : {};
     if (options.directory !== undefined) {
-      const directory = toFsPath(requirePath(options.directory, WHERE, 'directory'));
+      const directory = resolveLocation(requirePath(options.directory, WHERE, 'directory'), storeOptions);
       const name = options.name === undefined ? 'ckpt-{step:08d}' : requirePath(options.name, WHERE, 'name');
-      this.template = toTemplatePath(`${escapeBraces(directory)}/${name}`);
+      this.store = directory.store;
+      this.scheme = directory.scheme;
+      this.template = normalizeTemplateKey(`${escapeBraces(directory.key)}/${name}`);
       const pointers = options.pointers ?? true;
-      this.latestPointer = this.pointerPath(options.latestPointer, pointers ? `${directory}/latest` : undefined, 'latestPointer');
-      this.bestPointer = this.pointerPath(options.bestPointer, pointers && options.monitor ? `${directory}/best` : undefined, 'bestPointer');
+      const besides = (name: string) => describeKey(directory.scheme, `${directory.key === '/' ? '' : directory.key}/${name}`);
+      this.latestPointer = this.pointerKey(options.latestPointer, pointers ? besides('latest') : undefined, 'latestPointer', storeOptions);
+      this.bestPointer = this.pointerKey(options.bestPointer, pointers && options.monitor ? besides('best') : undefined, 'bestPointer', storeOptions);
     } else {
-      this.template = toTemplatePath(requirePath(options.filepath, WHERE, 'filepath'));
-      this.latestPointer = this.pointerPath(options.latestPointer, undefined, 'latestPointer');
-      this.bestPointer = this.pointerPath(options.bestPointer, undefined, 'bestPointer');
+      const { store, scheme, template } = resolveTemplate(requirePath(options.filepath, WHERE, 'filepath'), storeOptions);
+      this.store = store;
+      this.scheme = scheme;
+      this.template = template;
+      this.latestPointer = this.pointerKey(options.latestPointer, undefined, 'latestPointer', storeOptions);
+      this.bestPointer = this.pointerKey(options.bestPointer, undefined, 'bestPointer', storeOptions);
     }
     const last = splitTemplateSegments(this.template).pop()!;
     const fixedText = parseTemplate(last).map((part) => (part.kind === 'literal' ? part.text : '')).join('');
     const tooLong = nameTooLong(fixedText, `Cannot save checkpoints as ${options.filepath ?? options.name}`);
     if (tooLong) throw tooLong;
-    if (options.protect) this.protectedPaths.add(toFsPath(requirePath(options.protect, WHERE, 'protect')));
+    if (options.protect) this.protect(requirePath(options.protect, WHERE, 'protect'));
   }
 
-  /** A pointer file's normalized path; it must lie where it can name our checkpoints without `..`. */
-  private pointerPath(given: unknown, fallback: string | undefined, option: string): string | undefined {
+  /** A path or URL of this manager's store, as its key. */
+  private keyOf(path: string, where: string, storeOptions: StoreOptions = this.options.fs !== undefined ? { fs: this.options.fs } : {}): StoreKey {
+    const location = resolveLocation(path, storeOptions);
+    if (location.scheme !== this.scheme) {
+      throw new CheckpointError('INVALID_ARGUMENT', `${where}: ${path} is in another store (${location.scheme}://) than the checkpoints (${this.scheme}://).`);
+    }
+    return location.key;
+  }
+
+  /** A pointer's key; it must lie where it can name our checkpoints without `..`. */
+  private pointerKey(given: unknown, fallback: string | undefined, option: string, storeOptions: StoreOptions): StoreKey | undefined {
     if (given === undefined && fallback === undefined) return undefined;
-    const path = toFsPath(given === undefined ? fallback! : requirePath(given, WHERE, option));
-    const problem = pointerPlacementProblem(path, this.template);
+    const key = this.keyOf(given === undefined ? fallback! : requirePath(given, WHERE, option), `\`${option}\``, storeOptions);
+    const problem = pointerPlacementProblem(key, this.template, this.describe(key));
     if (problem) throw new CheckpointError('INVALID_ARGUMENT', `\`${option}\`: ${problem}.`);
-    const tooLong = nameTooLong(basename(path), `\`${option}\``);
+    const tooLong = nameTooLong(keyBasename(key), `\`${option}\``);
     if (tooLong) throw tooLong;
-    return path;
+    return key;
   }
 
   /** Never delete this checkpoint (for example the one a run resumed from). */
   protect(path: string): void {
-    this.protectedPaths.add(toFsPath(requirePath(path, `${WHERE}.protect`)));
+    this.protectedPaths.add(this.keyOf(requirePath(path, `${WHERE}.protect`), `${WHERE}.protect`));
   }
 
   /**
-   * Finishes what a crashed writer left in this template's directory (when the directory part has no
-   * fields): removes its temporaries and puts back a checkpoint it was replacing. Call before reading
-   * state from disk; saving does it too.
+   * Finishes what crashed writers left in this template's directory (when the directory part has no
+   * fields) and its pointers' directories: removes their temporaries once they are gone, and puts back
+   * a checkpoint a crashed replacement set aside. Call before reading state from the store; saving
+   * does it too (once per directory).
    */
-  async repair(): Promise<void> {
-    await this.cleanPointerDirectoriesOnce();
+  async recover(): Promise<void> {
+    await this.recoverPointerDirectoriesOnce();
     const segments = splitTemplateSegments(this.template).slice(0, -1);
     if (segments.some((segment) => templateHasFields(segment))) return;
-    await this.cleanParentOnce(formatFilepath(segments.join('/'), {}) || '/');
+    await this.recoverOnce(formatFilepath(segments.join('/'), {}) || '/');
   }
 
   /** Committed checkpoints of this manager, oldest first, with their metadata. */
   async list(): Promise<CheckpointRecord[]> {
-    return readRecords(this.template, this.monitor, this.fs);
+    return readRecords(this.store, this.template, this.monitor, (key) => this.describe(key));
   }
 
   async latest(): Promise<CheckpointRecord | null> {
@@ -222,9 +241,9 @@ export class CheckpointManager {
     if (info == null || typeof info !== 'object') throw invalidArgument(where, '`info` must be an object', info);
     const metrics = requireMetrics(info.metrics, where);
     await this.settlePrevious();
-    const requested = info.path !== undefined ? toFsPath(requirePath(info.path, where, 'info.path')) : this.formatPath(step, { ...info, metrics });
+    const requested = info.path !== undefined ? this.keyOf(requirePath(info.path, where, 'info.path'), where) : this.formatPath(step, { ...info, metrics });
     const path = await this.choosePath(requested);
-    const tooLong = nameTooLong(basename(path), `Cannot save to ${path}`);
+    const tooLong = nameTooLong(keyBasename(path), `Cannot save to ${this.describe(path)}`);
     if (tooLong) throw tooLong;
     const snapshot = isModel(source)
       ? await snapshotModel(source, { weightsOnly: this.options.saveWeightsOnly ?? false, includeOptimizer: this.options.includeOptimizer ?? true })
@@ -266,7 +285,7 @@ export class CheckpointManager {
     } else {
       await persisted.catch((e) => this.handleFailure(e));
     }
-    return path;
+    return this.describe(path);
   }
 
   /** Resolves when every started save is committed; rejects with a background failure (onSaveError 'raise'). */
@@ -295,7 +314,7 @@ export class CheckpointManager {
   private async choosePath(path: string): Promise<string> {
     if (!(this.options.versionOnClash ?? true) || !templateHasFields(this.template)) return path;
     // One stat, as this runs while fit waits; a name another writer takes meanwhile is claimed at commit.
-    const taken = async (p: string) => this.pendingPaths.has(p) || (await pathKind(p, this.fs)) !== 'missing';
+    const taken = async (p: string) => this.pendingPaths.has(p) || (await this.store.exists(p));
     if (!(await taken(path))) return path;
     for (let version = 1; ; version++) {
       const candidate = `${path}-v${version}`;
@@ -306,22 +325,23 @@ export class CheckpointManager {
   private async persist(path: string, requested: string, snapshot: Snapshot, context: SaveContext, turn: CommitTurn): Promise<string> {
     let committed: string;
     try {
-      await this.cleanPointerDirectoriesOnce();
-      await this.cleanParentOnce(dirname(path));
+      await this.recoverPointerDirectoriesOnce();
+      await this.recoverOnce(keyDirname(path));
       const versioned = (this.options.versionOnClash ?? true) && templateHasFields(this.template);
-      const written = await writeSnapshot(path, snapshot, {
+      const written = await writeSnapshot(this.locationOf(path), snapshot, {
         maxShardBytes: this.options.maxShardBytes,
         context,
-        fs: this.fs,
         beforeCommit: () => turn.ready,
         // Another writer may take the name between choosePath and the commit: never replace its checkpoint.
         ...(versioned ? { claim: (taken: string) => this.nextFreeVersion(requested, taken) } : {}),
       });
-      committed = written.path;
+      committed = written.key;
     } finally {
       snapshot.dispose();
     }
-    if (committed !== path) this.logger.warn(`${path} was taken by another writer while this checkpoint was being written; it was saved as ${committed}.`);
+    if (committed !== path) {
+      this.logger.warn(`${this.describe(path)} was taken by another writer while this checkpoint was being written; it was saved as ${this.describe(committed)}.`);
+    }
     await this.afterCommit(committed);
     return committed;
   }
@@ -332,18 +352,27 @@ export class CheckpointManager {
     return next;
   }
 
-  /** Removes crashed writers' temporaries of this template's checkpoints, once per directory. */
-  private async cleanParentOnce(parent: string): Promise<void> {
+  private locationOf(key: StoreKey): Location {
+    return sibling(this, key);
+  }
+
+  /** How people see one of this manager's keys (a path for the fs store, a URL for the others). */
+  describe(key: StoreKey): string {
+    return describeKey(this.scheme, key);
+  }
+
+  /** Recovers what crashed writers left of this template's checkpoints (and pointers) in `parent`, once per directory. */
+  private async recoverOnce(parent: StoreKey): Promise<void> {
     if (this.cleanedParents.has(parent)) return;
     this.cleanedParents.add(parent);
     const isCheckpoint = nameMatcher(splitTemplateSegments(this.template).pop()!);
-    // Our pointer files' temporaries too (a writer killed while replacing `latest` leaves `.latest.tmp-*`).
-    const pointers = [this.latestPointer, this.bestPointer].filter((p): p is string => p !== undefined && dirname(p) === parent).map((p) => basename(p));
-    await cleanLeftovers(parent, (name) => isCheckpoint(name) || pointers.includes(name), this.fs);
+    // Our pointers' temporaries too (a writer killed while replacing `latest` leaves `.latest.tmp-*`).
+    const pointers = [this.latestPointer, this.bestPointer].filter((p): p is string => p !== undefined && keyDirname(p) === parent).map((p) => keyBasename(p));
+    await this.store.recover(parent, (name) => isCheckpoint(name) || pointers.includes(name));
   }
 
-  private async cleanPointerDirectoriesOnce(): Promise<void> {
-    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.cleanParentOnce(dirname(pointer));
+  private async recoverPointerDirectoriesOnce(): Promise<void> {
+    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.recoverOnce(keyDirname(pointer));
   }
 
   /** Retention and pointers, only after the new checkpoint is committed. */
@@ -351,21 +380,25 @@ export class CheckpointManager {
     const retention = hasRetention(this.options);
     if (!retention && !this.latestPointer && !this.bestPointer) return;
     const records = await this.list();
-    const newestRecord = records.find((r) => r.path === newest);
+    const newestRecord = records.find((r) => r.key === newest);
     const best = this.monitor === undefined ? undefined : bestCandidate(records, this.direction);
     // Pointers first: they name checkpoints retention keeps, so no crash leaves one naming a deleted checkpoint.
-    if (this.latestPointer && newestRecord) await writePointer(this.latestPointer, newestRecord, this.fs);
-    if (this.bestPointer && best) await writePointer(this.bestPointer, best, this.fs);
+    if (this.latestPointer && newestRecord) await writePointer(this.store, this.latestPointer, newestRecord);
+    if (this.bestPointer && best) await writePointer(this.store, this.bestPointer, best);
     if (retention) {
-      const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.path] : [])]);
+      const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.key] : [])]);
       // Only checkpoints this template wrote are candidates: never another template's, never a stock folder.
       const candidates = records.filter((r) => r.owned);
-      for (const id of selectForDeletion(candidates, this.options, this.direction, keep)) await removeDirectoryAtomically(id, this.fs);
+      for (const id of selectForDeletion(candidates, this.options, this.direction, keep)) await this.store.remove(id);
     }
   }
 
-  /** The path of a checkpoint chosen by 'latest', 'best', a step number, or a path. */
+  /** The path (or URL) of a checkpoint chosen by 'latest', 'best', a step number, or a path. */
   async resolve(which: 'latest' | 'best' | number | string): Promise<string> {
+    return this.describe(await this.resolveKey(which));
+  }
+
+  private async resolveKey(which: 'latest' | 'best' | number | string): Promise<StoreKey> {
     if (typeof which !== 'number' && (typeof which !== 'string' || which.length === 0)) {
       throw invalidArgument(WHERE, "the checkpoint must be 'latest', 'best', a step number or a path", which);
     }
@@ -373,16 +406,16 @@ export class CheckpointManager {
       // The checkpoints' own metadata is the truth; a pointer is only a fallback (and a convenience for other tools).
       const record = which === 'latest' ? await this.latest() : await this.best();
       const pointer = which === 'latest' ? this.latestPointer : this.bestPointer;
-      const path = record?.path ?? (pointer ? await readPointer(pointer, this.fs) : undefined);
-      if (!path) throw new CheckpointError('NOT_FOUND', `There is no ${which} checkpoint for ${this.template} yet.`);
-      return path;
+      const key = record?.key ?? (pointer ? await readPointer(this.store, pointer) : undefined);
+      if (!key) throw new CheckpointError('NOT_FOUND', `There is no ${which} checkpoint for ${this.describe(this.template)} yet.`);
+      return key;
     }
     if (typeof which === 'number') {
       const record = (await this.list()).filter((r) => r.metadata.step === which).pop();
-      if (!record) throw new CheckpointError('NOT_FOUND', `There is no checkpoint for step ${which} of ${this.template}.`);
-      return record.path;
+      if (!record) throw new CheckpointError('NOT_FOUND', `There is no checkpoint for step ${which} of ${this.describe(this.template)}.`);
+      return record.key;
     }
-    return toFsPath(which);
+    return this.keyOf(which, WHERE);
   }
 
   /**
@@ -391,31 +424,31 @@ export class CheckpointManager {
    * the named tensors (weights-only ones).
    */
   async restore(which: 'latest' | 'best' | number | string, model?: LayersModel): Promise<LayersModel | NamedTensorMap> {
-    const path = await this.resolve(which);
-    if (!model) return loadCheckpointContents(path, this.fs);
-    await restoreInto(model, path, this.fs);
+    const location = this.locationOf(await this.resolveKey(which));
+    if (!model) return loadCheckpointContents(location);
+    await restoreFrom(model, location);
     return model;
   }
 
   /** Deletes one of this manager's checkpoints (never anything else); safe against crashes like every deletion. */
   async delete(which: 'latest' | 'best' | number | string): Promise<void> {
-    const path = await this.resolve(which);
-    if (!(await this.list()).some((r) => r.path === path)) {
-      throw new CheckpointError('NOT_FOUND', `${path} is not a checkpoint of ${this.template}; nothing was deleted.`);
+    const key = await this.resolveKey(which);
+    if (!(await this.list()).some((r) => r.key === key)) {
+      throw new CheckpointError('NOT_FOUND', `${this.describe(key)} is not a checkpoint of ${this.describe(this.template)}; nothing was deleted.`);
     }
-    await removeDirectoryAtomically(path, this.fs);
+    await this.store.remove(key);
   }
 
   /** Removes the `latest` / `best` pointer files. */
   async clearPointers(): Promise<void> {
-    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.fs.rm(pointer, { force: true });
+    for (const pointer of [this.latestPointer, this.bestPointer]) if (pointer) await this.store.removeSmall(pointer);
   }
 
   /** Verifies one checkpoint, or all of them. */
   async verify(which?: 'latest' | 'best' | number | string): Promise<VerifiedCheckpoint[]> {
-    const paths = which === undefined ? (await this.list()).map((r) => r.path) : [await this.resolve(which)];
+    const keys = which === undefined ? (await this.list()).map((r) => r.key) : [await this.resolveKey(which)];
     const out: VerifiedCheckpoint[] = [];
-    for (const path of paths) out.push(await verifyCheckpoint(path, this.fs));
+    for (const key of keys) out.push(await verifyAt(this.locationOf(key)));
     return out;
   }
 }

@@ -7,7 +7,7 @@ import { Variable, tensor as makeTensor, version_core, type Tensor } from '@tens
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers as layersVersion } from '@tensorflow/tfjs-layers';
 import { CheckpointError, WeightMismatchError } from '../errors.js';
-import type { FsOps } from '../storage/fs_ops.js';
+import type { StoreOptions } from '../stores/registry.js';
 import type { ModelJson } from '../formats/schema.js';
 import { restoreSequentialTopology } from '../formats/sequential_topology.js';
 import { elementCount, type WeightSpec } from '../formats/weight_entry.js';
@@ -71,7 +71,7 @@ export interface LoadWeightsOptions {
    */
   strict?: boolean;
   /** The file-system calls to use (tests inject faults here). */
-  fs?: FsOps;
+  fs?: StoreOptions['fs'];
 }
 
 function describe(spec: { shape: readonly (number | null)[]; dtype: string }): string {

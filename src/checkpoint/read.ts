@@ -1,16 +1,13 @@
 /**
- * Opens a checkpoint directory and reads its weights back, trusting nothing: every JSON file is
+ * The TF.js layers format, read side: opens a checkpoint (model.json or weights.json, shards, and
+ * `checkpoint.json`) through a store and reads its weights back, trusting nothing: every JSON file is
  * schema-checked, every file's size (and, when `checkpoint.json` is present, its CRC-32) is
  * verified, and every weight must fit exactly in the bytes the manifest names.
  *
- * A read sees one whole generation of a checkpoint even while a writer replaces it (a fixed path
- * such as `ckpt/best` is renamed aside and a new directory renamed into place): each file is opened
- * once, and after every batch of opens the path must still show the generation the read began with.
- * An open file keeps its contents when it is renamed or deleted, so what is then read from it belongs
- * to that generation; if the path changed, the read starts again (see `readCheckpoint`).
+ * A read sees one whole generation of a checkpoint even while a writer replaces it: the store's
+ * reader holds the files of one generation, and after every batch of opens it must confirm that they
+ * all belong to the generation the read began with; if not, the read starts again (`readCheckpoint`).
  */
-import { constants as bufferConstants } from 'node:buffer';
-import { basename, dirname, join } from 'node:path';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import {
   describeIssues,
@@ -22,19 +19,27 @@ import {
   type ModelJson,
 } from '../formats/schema.js';
 import { bytesPerElement, elementCount, type WeightSpec } from '../formats/weight_entry.js';
-import { nodeFs, type FsOps } from '../storage/fs_ops.js';
+import { keyBasename, keyDirname } from '../stores/keys.js';
+import { resolveLocation, sibling, type Location, type StoreOptions } from '../stores/registry.js';
+import { GenerationChanged, type CheckpointReader, type StoredFile } from '../stores/store.js';
 import { requirePath } from '../validate.js';
-import { ioError, pathKind, resolveCommittedPath } from '../storage/node_fs.js';
-import { assertFileSize, openCheckpointFile, readPieces, readText, type CheckpointFile, type FilePiece } from '../storage/read_into.js';
-import { toFsPath } from '../storage/paths.js';
+import { assertFileSize, readPieces, readText, type FilePiece } from './read_pieces.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
+
+type CheckpointFile = StoredFile;
+
+/** `where/name`, as messages show a checkpoint's file. */
+function join(where: string, name: string): string {
+  return `${where}/${name}`;
+}
 
 /** JSON files describe weights; anything larger than this is not a checkpoint's JSON. */
 const MAX_JSON_BYTES = 256 * 1024 * 1024;
 
 export interface OpenedCheckpoint {
+  /** Where the checkpoint is read from, as messages show it. */
   dir: string;
-  fs: FsOps;
+  location: Location;
   /** The files of the generation being read; every reader opens them through this. */
   files: GenerationFiles;
   kind: 'model' | 'weights';
@@ -84,29 +89,27 @@ function isManifestName(name: string): boolean {
 }
 
 /**
- * Accepts the checkpoint directory or its `model.json` / `weights.json`; returns the directory to read,
- * which is the set-aside copy while a replacement of that checkpoint is between its two renames.
+ * Opens the checkpoint at `location`, which may also name its `model.json` / `weights.json` (a
+ * manifest named directly stands for its folder, as in tfjs).
  */
-async function locateDirectory(pathOrUrl: string, fs: FsOps): Promise<string> {
-  const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
-  const kind = await pathKind(path, fs);
-  if (isManifestName(basename(path)) && kind !== 'directory') {
-    const resolved = await resolveCommittedPath(dirname(path), fs);
-    if (resolved !== undefined) return resolved;
+async function openReader(location: Location): Promise<{ reader: CheckpointReader; location: Location }> {
+  const { store, key } = location;
+  if (isManifestName(keyBasename(key))) {
+    const parent = sibling(location, keyDirname(key));
+    const reader = await store.open(key).catch(() => undefined);
+    if (!reader) {
+      const folder = await store.open(parent.key);
+      if (folder) return { reader: folder, location: parent };
+    } else return { reader, location };
   }
-  const resolved = await resolveCommittedPath(path, fs);
-  if (resolved === undefined) {
-    if (kind === 'file') {
-      throw new CheckpointError('PATH_CONFLICT', `${path} is a file; a checkpoint is a directory holding model.json or weights.json.`);
-    }
-    throw new CheckpointError('NOT_FOUND', `No checkpoint at ${path}: the directory does not exist.`);
-  }
-  return resolved;
+  const reader = await store.open(key);
+  if (!reader) throw new CheckpointError('NOT_FOUND', `No checkpoint at ${location.url}: the directory does not exist.`);
+  return { reader, location };
 }
 
 /** Reads a checkpoint's JSON files (see `readCheckpoint` for reading one consistently). */
-async function openAt(files: GenerationFiles): Promise<OpenedCheckpoint> {
-  const { dir, fs } = files;
+async function openAt(files: GenerationFiles, location: Location): Promise<OpenedCheckpoint> {
+  const dir = files.dir;
   // All three at once: whichever exist, from the same moment.
   const [metadataFile, modelFile, weightsFile] = await files.openIfPresent([METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE]);
   const metadataRaw = await readJsonFile(metadataFile, join(dir, METADATA_FILE));
@@ -123,12 +126,12 @@ async function openAt(files: GenerationFiles): Promise<OpenedCheckpoint> {
   const modelRaw = await manifest(MODEL_JSON_FILE, modelFile);
   if (modelRaw !== undefined) {
     const modelJson = parseWith(modelJsonSchema, modelRaw, join(dir, MODEL_JSON_FILE));
-    return { dir, fs, files, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
+    return { dir, location, files, kind: 'model', metadata, modelJson, groups: modelJson.weightsManifest };
   }
   const weightsRaw = await manifest(WEIGHTS_JSON_FILE, weightsFile);
   if (weightsRaw !== undefined) {
     const weightsJson = parseWith(weightsJsonSchema, weightsRaw, join(dir, WEIGHTS_JSON_FILE));
-    return { dir, fs, files, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
+    return { dir, location, files, kind: 'weights', metadata, groups: weightsJson.weightsManifest };
   }
   throw new CheckpointError(
     metadata ? 'CORRUPT_CHECKPOINT' : 'NOT_FOUND',
@@ -145,66 +148,32 @@ async function openAt(files: GenerationFiles): Promise<OpenedCheckpoint> {
 const MAX_READ_ATTEMPTS = 10;
 
 /**
- * Which generation of a checkpoint a path shows: the directory it resolves to, and that directory's
- * identity. The change time is part of it because a renamed directory gets a new one and a freed
- * inode number can be reused by the next generation.
- */
-async function currentGeneration(pathOrUrl: string, fs: FsOps): Promise<{ dir: string; id: string } | undefined> {
-  const identity = async (dir: string) => {
-    const s = await fs.stat(dir, { bigint: true });
-    return s.isDirectory() ? { dir, id: `${dir}\0${s.dev}:${s.ino}:${s.ctimeNs}:${s.birthtimeNs}` } : undefined;
-  };
-  const path = toFsPath(pathOrUrl).replace(/[/\\]+$/, '');
-  // The common case in one call: the path is the checkpoint directory.
-  const direct = await identity(path).catch(() => undefined);
-  if (direct) return direct;
-  const dir = await locateDirectory(path, fs);
-  try {
-    return await identity(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined; // renamed away since it was resolved
-    throw ioError('inspect', dir, e);
-  }
-}
-
-/** The path no longer shows the generation a read began with. Retried by `readCheckpoint`. */
-class GenerationChanged extends CheckpointError {
-  constructor(path: string) {
-    super('REPLACED_WHILE_READING', `${path} was replaced by another writer while it was being read. Load it again.`);
-  }
-}
-
-function isMissing(e: unknown): boolean {
-  return (e as NodeJS.ErrnoException).code === 'ENOENT';
-}
-
-/**
- * The files of the generation being read, each opened once (regular files only) and kept open until
- * the read ends. `open` confirms, after opening, that the path still shows the generation the read
- * began with, so every file opened so far belongs to it; `openIfPresent` leaves that to the next
- * `open` (or to the end of the read), which keeps the window a writer could hit short.
+ * The files of the generation being read, each opened once through the store's reader and kept
+ * until the read ends. `open` confirms, after opening, that they all belong to the generation the
+ * read began with; `openIfPresent` leaves that to the next `open` (or to the end of the read), which
+ * keeps the window a writer could hit short.
  */
 export class GenerationFiles {
-  private readonly handles = new Map<string, Promise<CheckpointFile>>();
+  private readonly handles = new Map<string, Promise<CheckpointFile | undefined>>();
   private closed = false;
   /** Files were opened since the generation was last confirmed. */
   unconfirmed = false;
 
-  constructor(
-    readonly dir: string,
-    readonly fs: FsOps,
-    private readonly confirmGeneration: () => Promise<void>,
-  ) {}
+  constructor(private readonly reader: CheckpointReader) {}
 
-  private async settle(names: readonly string[]): Promise<PromiseSettledResult<CheckpointFile>[]> {
+  /** Where the files are read from, as messages show it. */
+  get dir(): string {
+    return this.reader.where;
+  }
+
+  private async settle(names: readonly string[]): Promise<PromiseSettledResult<CheckpointFile | undefined>[]> {
     if (this.closed) throw new Error(`The checkpoint ${this.dir} was read already; open it again to read more.`);
     this.unconfirmed = true;
     return Promise.allSettled(
       names.map((name) => {
         let handle = this.handles.get(name);
         if (!handle) {
-          handle = openCheckpointFile(join(this.dir, name), this.fs);
+          handle = this.reader.open(name);
           this.handles.set(name, handle);
         }
         return handle;
@@ -213,7 +182,7 @@ export class GenerationFiles {
   }
 
   async confirm(): Promise<void> {
-    await this.confirmGeneration();
+    await this.reader.confirm();
     this.unconfirmed = false;
   }
 
@@ -225,49 +194,49 @@ export class GenerationFiles {
     const settled = await this.settle(names);
     await this.confirm();
     return settled.map((result, i) => {
-      if (result.status === 'fulfilled') return result.value;
-      if (isMissing(result.reason)) {
-        const path = join(this.dir, names[i]!);
-        throw new CorruptCheckpointError(`The checkpoint file ${path} is missing: the checkpoint is incomplete. Load another checkpoint.`, { cause: result.reason });
+      if (result.status === 'rejected') throw result.reason;
+      if (result.value === undefined) {
+        throw new CorruptCheckpointError(`The checkpoint file ${join(this.dir, names[i]!)} is missing: the checkpoint is incomplete. Load another checkpoint.`);
       }
-      throw result.reason;
+      return result.value;
     });
   }
 
   /** Opens files that may be absent (the JSON files); undefined for those that are. */
   async openIfPresent(names: readonly string[]): Promise<(CheckpointFile | undefined)[]> {
     return (await this.settle(names)).map((result) => {
-      if (result.status === 'fulfilled') return result.value;
-      if (isMissing(result.reason)) return undefined;
-      throw result.reason;
+      if (result.status === 'rejected') throw result.reason;
+      return result.value;
     });
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const files = await Promise.all([...this.handles.values()].map((handle) => handle.catch(() => undefined)));
-    await Promise.all(files.map((file) => file?.handle.close().catch(() => undefined)));
+    await Promise.all([...this.handles.values()].map((h) => h.catch(() => undefined)));
+    await this.reader.close();
   }
 }
 
 /**
- * Reads one whole generation of the checkpoint at `pathOrUrl` with `read`, which must have no effect
+ * Reads one whole generation of the checkpoint at `where` with `read`, which must have no effect
  * besides returning what it read, and must open files only through `checkpoint.files`. When the
  * generation changed during the read (a writer replaced the checkpoint), what was read is discarded
  * and the read starts again, up to MAX_READ_ATTEMPTS times.
  */
-export async function readCheckpoint<T>(pathOrUrl: string, fs: FsOps, read: (checkpoint: OpenedCheckpoint) => Promise<T>): Promise<T> {
-  const path = toFsPath(pathOrUrl);
+export async function readCheckpoint<T>(where: Location, read: (checkpoint: OpenedCheckpoint) => Promise<T>): Promise<T> {
   let lastError: unknown;
   for (let attempt = 1; attempt <= MAX_READ_ATTEMPTS; attempt++) {
-    const before = await currentGeneration(pathOrUrl, fs);
-    if (before === undefined) continue;
-    const files = new GenerationFiles(before.dir, fs, async () => {
-      const now = await currentGeneration(pathOrUrl, fs).catch(() => undefined);
-      if (now?.id !== before.id) throw new GenerationChanged(path);
-    });
+    let opened: { reader: CheckpointReader; location: Location };
     try {
-      const result = await read(await openAt(files));
+      opened = await openReader(where);
+    } catch (e) {
+      if (!(e instanceof GenerationChanged)) throw e;
+      lastError = e;
+      continue;
+    }
+    const files = new GenerationFiles(opened.reader);
+    try {
+      const result = await read(await openAt(files, opened.location));
       if (files.unconfirmed) await files.confirm();
       return result;
     } catch (e) {
@@ -283,15 +252,15 @@ export async function readCheckpoint<T>(pathOrUrl: string, fs: FsOps, read: (che
   }
   throw new CheckpointError(
     'REPLACED_WHILE_READING',
-    `${path} was replaced by another writer each of the ${MAX_READ_ATTEMPTS} times it was read, so no complete copy could be read. ` +
+    `${where.url} was replaced by another writer each of the ${MAX_READ_ATTEMPTS} times it was read, so no complete copy could be read. ` +
       'Load it again when the writer is idle, or load a checkpoint that is not being rewritten.',
     lastError === undefined ? undefined : { cause: lastError },
   );
 }
 
 /** A checkpoint's JSON files, schema-checked, all from one generation of it (to read weights too, use `readCheckpoint`). */
-export async function openCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<OpenedCheckpoint> {
-  return readCheckpoint(pathOrUrl, fs, async (checkpoint) => checkpoint);
+export async function openCheckpoint(where: Location): Promise<OpenedCheckpoint> {
+  return readCheckpoint(where, async (checkpoint) => checkpoint);
 }
 
 function specByteLength(spec: WeightSpec, where: string): number {
@@ -347,8 +316,9 @@ async function forEachFile<T, R>(items: readonly T[], work: (item: T, index: num
   return results.map((r) => (r as PromiseFulfilledResult<R>).value);
 }
 
-/** The largest buffer we ask for; past it V8 throws a bare RangeError. */
-const MAX_BUFFER_BYTES = bufferConstants.MAX_LENGTH;
+/** The largest buffer we ask for (Node says; elsewhere allocation failures are caught below). */
+const MAX_BUFFER_BYTES: number =
+  (globalThis as { Buffer?: { constants?: { MAX_LENGTH?: number } } }).Buffer?.constants?.MAX_LENGTH ?? Number.MAX_SAFE_INTEGER;
 
 /** A zeroed buffer for `what`, or a TOO_LARGE CheckpointError where the runtime cannot provide one. */
 function allocate(bytes: number, what: string): Uint8Array {
@@ -622,6 +592,11 @@ async function verifyOpened(checkpoint: OpenedCheckpoint): Promise<VerifiedCheck
  * `checksums` in the result says whether there were checksums to check. Throws a CheckpointError
  * saying what is wrong.
  */
-export async function verifyCheckpoint(pathOrUrl: string, fs: FsOps = nodeFs): Promise<VerifiedCheckpoint> {
-  return readCheckpoint(requirePath(pathOrUrl, 'verify'), fs, verifyOpened);
+export async function verifyCheckpoint(pathOrUrl: string, options: StoreOptions = {}): Promise<VerifiedCheckpoint> {
+  return verifyAt(resolveLocation(requirePath(pathOrUrl, 'verify'), options));
+}
+
+/** verifyCheckpoint for a location resolved already. */
+export function verifyAt(location: Location): Promise<VerifiedCheckpoint> {
+  return readCheckpoint(location, verifyOpened);
 }

@@ -1,38 +1,55 @@
 /**
- * The committed checkpoints of one template, read from disk with their metadata: the single source
- * of truth for best, latest and retention, so a resumed run is never wrong about them. Only
- * directories that carry our `checkpoint.json` count; only those whose `checkpoint.json` says they
- * were written under this template are ever deleted. Also: pointer files (`latest`, `best`).
+ * The committed checkpoints of one template, read from their store with their metadata: the single
+ * source of truth for best, latest and retention, so a resumed run is never wrong about them. Only
+ * checkpoints that carry a valid `checkpoint.json` count; only those whose `checkpoint.json` says they
+ * were written under this template are ever deleted. Also: pointers (`latest`, `best`).
  */
-import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { z } from 'zod';
 import { decodeNumber, metadataSchema, type CheckpointMetadata } from '../formats/schema.js';
 import type { RetentionCandidate } from '../policy/retention.js';
-import { nodeFs, type FsOps } from '../storage/fs_ops.js';
-import { resolveCommittedPath, writeFileAtomically } from '../storage/node_fs.js';
-import { readTextFile } from '../storage/read_into.js';
+import { isInside, joinKey, keyBasename, keyDirname, relativeKey, type StoreKey } from '../stores/keys.js';
+import { GenerationChanged, type CheckpointStore } from '../stores/store.js';
 import { splitTemplateSegments } from '../template/match.js';
+import { readText } from './read_pieces.js';
 import { findTemplateMatches } from './scan.js';
 import { METADATA_FILE } from './write.js';
 
 export interface CheckpointRecord extends RetentionCandidate {
+  /** As people see it: a path for the fs store, a URL for the others. */
   path: string;
+  /** The store's key (the retention id). */
+  key: StoreKey;
   metadata: CheckpointMetadata;
   /** True when its `checkpoint.json` says it was written under this template (only those are ever deleted). */
   owned: boolean;
 }
 
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
-export async function readMetadata(dir: string, fs: FsOps = nodeFs): Promise<CheckpointMetadata | undefined> {
-  // A replacement may move the checkpoint while we read (even to a new directory of the same name):
-  // a file that vanished is looked for again where the checkpoint is now. A damaged file is not ours.
+export async function readMetadata(store: CheckpointStore, key: StoreKey): Promise<CheckpointMetadata | undefined> {
+  // A replacement may move the checkpoint while we look: a file that seems to be missing is looked
+  // for again if the checkpoint changed meanwhile. A damaged file is not ours.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const location = (await resolveCommittedPath(dir, fs)) ?? dir;
+    let reader;
     try {
-      const parsed = metadataSchema.safeParse(JSON.parse(await readTextFile(join(location, METADATA_FILE), 1 << 20, undefined, fs)));
+      reader = await store.open(key);
+    } catch (e) {
+      if (e instanceof GenerationChanged) continue;
+      return undefined;
+    }
+    if (!reader) return undefined;
+    try {
+      const file = await reader.open(METADATA_FILE);
+      if (!file) {
+        await reader.confirm();
+        return undefined;
+      }
+      const parsed = metadataSchema.safeParse(JSON.parse(await readText(file, `${reader.where}/${METADATA_FILE}`, 1 << 20, undefined)));
       return parsed.success ? parsed.data : undefined;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+      if (e instanceof GenerationChanged) continue;
+      return undefined;
+    } finally {
+      await reader.close();
     }
   }
   return undefined;
@@ -56,20 +73,21 @@ function recordedValue(metadata: CheckpointMetadata, monitor: string | undefined
  * Committed checkpoints matching `template` (absolute, normalized), oldest first. Checkpoints that
  * another template wrote (their `checkpoint.json` names it) are left out.
  */
-export async function readRecords(template: string, monitor?: string, fs: FsOps = nodeFs): Promise<CheckpointRecord[]> {
+export async function readRecords(store: CheckpointStore, template: string, monitor: string | undefined, describe: (key: StoreKey) => string): Promise<CheckpointRecord[]> {
   const ours = templateName(template);
-  const found: { path: string; metadata: CheckpointMetadata; mtime: bigint }[] = [];
-  for (const match of await findTemplateMatches(template, fs)) {
-    const metadata = await readMetadata(match.location, fs);
+  const found: { key: StoreKey; metadata: CheckpointMetadata; mtime: bigint }[] = [];
+  for (const match of await findTemplateMatches(store, template)) {
+    const metadata = await readMetadata(store, match.key);
     if (!metadata) continue;
     if (metadata.template !== undefined && templateName(metadata.template) !== ours) continue;
-    found.push({ path: match.path, metadata, mtime: match.mtimeNs });
+    found.push({ key: match.key, metadata, mtime: match.modifiedNs });
   }
   const time = (m: CheckpointMetadata) => Date.parse(m.committedAt ?? m.createdAt);
-  found.sort((a, b) => time(a.metadata) - time(b.metadata) || (a.metadata.step ?? 0) - (b.metadata.step ?? 0) || Number(a.mtime - b.mtime) || (a.path < b.path ? -1 : 1));
-  return found.map(({ path, metadata }, order) => ({
-    id: path,
-    path,
+  found.sort((a, b) => time(a.metadata) - time(b.metadata) || (a.metadata.step ?? 0) - (b.metadata.step ?? 0) || Number(a.mtime - b.mtime) || (a.key < b.key ? -1 : 1));
+  return found.map(({ key, metadata }, order) => ({
+    id: key,
+    key,
+    path: describe(key),
     metadata,
     owned: metadata.template !== undefined,
     order,
@@ -90,26 +108,27 @@ const pointerSchema = z.looseObject({
   value: z.union([z.number(), z.string()]).nullable(),
 });
 
-/** Why a pointer at `pointerPath` could not name checkpoints of `template` without leaving its directory; undefined when it can. */
-export function pointerPlacementProblem(pointerPath: string, template: string): string | undefined {
-  const dir = dirname(pointerPath);
+/** Why a pointer at `pointerKey` could not name checkpoints of `template` without leaving its directory; undefined when it can. */
+export function pointerPlacementProblem(pointerKey: StoreKey, template: string, shown = pointerKey): string | undefined {
+  const dir = keyDirname(pointerKey);
   return template.startsWith(dir === '/' ? '/' : `${dir}/`)
     ? undefined
-    : `the pointer ${pointerPath} must be in the directory of the checkpoints it points to (${dirname(template)}) or in a directory above it`;
+    : `the pointer ${shown} must be in the directory of the checkpoints it points to (${keyDirname(template)}) or in a directory above it`;
 }
 
-/** Points `pointerPath` at `target` (stored relative to the pointer's directory). A small file, replaced atomically. */
-export async function writePointer(pointerPath: string, target: CheckpointRecord, fs: FsOps = nodeFs): Promise<void> {
+/** Points `pointerKey` at `target` (stored relative to the pointer's directory). A small object, replaced atomically. */
+export async function writePointer(store: CheckpointStore, pointerKey: StoreKey, target: CheckpointRecord): Promise<void> {
+  const dir = keyDirname(pointerKey);
   const body = {
     format: POINTER_FORMAT,
     formatVersion: 1,
-    path: relative(dirname(pointerPath), target.path) || '.',
+    path: isInside(target.key, dir) ? relativeKey(dir, target.key) : '.',
     step: target.metadata.step,
     epoch: target.metadata.epoch,
     value: target.metadata.monitor?.value ?? null,
     updatedAt: new Date().toISOString(),
   };
-  await writeFileAtomically(pointerPath, new TextEncoder().encode(JSON.stringify(body, null, 1) + '\n'), fs);
+  await store.writeSmall(pointerKey, new TextEncoder().encode(JSON.stringify(body, null, 1) + '\n'));
 }
 
 /**
@@ -117,14 +136,16 @@ export async function writePointer(pointerPath: string, target: CheckpointRecord
  * (never `..` or an absolute path: a pointer cannot send a reader elsewhere) and that place holds a
  * committed checkpoint.
  */
-export async function readPointer(pointerPath: string, fs: FsOps = nodeFs): Promise<string | undefined> {
+export async function readPointer(store: CheckpointStore, pointerKey: StoreKey): Promise<StoreKey | undefined> {
   try {
-    const parsed = pointerSchema.safeParse(JSON.parse(await readTextFile(pointerPath, 1 << 16, undefined, fs)));
+    const bytes = await store.readSmall(pointerKey, 1 << 16);
+    if (bytes === undefined) return undefined;
+    const parsed = pointerSchema.safeParse(JSON.parse(new TextDecoder().decode(bytes)));
     if (!parsed.success) return undefined;
     const named = parsed.data.path;
-    if (isAbsolute(named) || named.split(/[/\\]/).some((s) => s === '..' || s === '' || s === '.')) return undefined;
-    const target = join(dirname(pointerPath), named);
-    return basename(target) !== '' && (await readMetadata(target, fs)) ? target : undefined;
+    if (/^[/\\]/.test(named) || named.split(/[/\\]/).some((s) => s === '..' || s === '' || s === '.')) return undefined;
+    const target = joinKey(keyDirname(pointerKey), named);
+    return keyBasename(target) !== '' && (await readMetadata(store, target)) ? target : undefined;
   } catch {
     return undefined;
   }

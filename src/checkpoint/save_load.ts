@@ -4,7 +4,8 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { assertPlausibleTopology } from '../formats/topology_guard.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
-import { reservedFormatExtension, toFsPath } from '../storage/paths.js';
+import { reservedFormatExtension } from '../formats/reserved_extensions.js';
+import { resolveLocation, type Location, type StoreOptions } from '../stores/registry.js';
 import {
   planOptimizerState,
   planWeightAssignment,
@@ -20,7 +21,6 @@ import { snapshotModel, type Snapshot } from './snapshot.js';
 import { checkpointSpecs, readAllWeights, readCheckpoint, readGroupShards, readSelectedWeights, type OpenedCheckpoint, type StoredWeight } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
-import { nodeFs, type FsOps } from '../storage/fs_ops.js';
 import { requireModel, requirePath } from '../validate.js';
 
 export interface SaveOptions {
@@ -28,8 +28,8 @@ export interface SaveOptions {
   maxShardBytes?: number;
   /** Recorded in the checkpoint's `checkpoint.json`. */
   context?: SaveContext;
-  /** The file-system calls to use (tests inject faults here). */
-  fs?: FsOps;
+  /** The file-system calls the fs store uses (tests inject faults here). */
+  fs?: StoreOptions['fs'];
 }
 
 export interface SaveModelOptions extends SaveOptions {
@@ -66,9 +66,8 @@ export async function saveModel(model: LayersModel, path: string, options: SaveM
 
 async function saveSnapshot(snapshot: Snapshot, path: string, options: SaveOptions): Promise<CheckpointMetadata> {
   try {
-    const written = await writeSnapshot(toFsPath(path), snapshot, {
+    const written = await writeSnapshot(resolveLocation(path, options), snapshot, {
       maxShardBytes: options.maxShardBytes,
-      fs: options.fs,
       context: { tfjsVersion: tfjsVersion(), ...options.context },
     });
     return written.metadata;
@@ -108,23 +107,27 @@ async function readForModel(model: LayersModel, checkpoint: OpenedCheckpoint, st
 export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
   requireModel(model, 'loadWeights');
   assertSupportedPath(requirePath(path, 'loadWeights'), 'Cannot load weights from');
-  const read = await readCheckpoint(path, options.fs ?? nodeFs, (checkpoint) => readForModel(model, checkpoint, options.strict ?? true, false));
+  const read = await readCheckpoint(resolveLocation(path, options), (checkpoint) => readForModel(model, checkpoint, options.strict ?? true, false));
   writeModelWeights(model, read.weights);
 }
 
 /** Loads a checkpoint's weights into `model` and, when it holds optimizer state, the model's optimizer. */
-export async function restoreInto(model: LayersModel, path: string, fs: FsOps = nodeFs): Promise<void> {
+export async function restoreInto(model: LayersModel, path: string, options: StoreOptions = {}): Promise<void> {
   requireModel(model, 'restoreInto');
-  const source = toFsPath(requirePath(path, 'restoreInto'));
-  const read = await readCheckpoint(path, fs, (checkpoint) => readForModel(model, checkpoint, true, true));
+  await restoreFrom(model, resolveLocation(requirePath(path, 'restoreInto'), options));
+}
+
+/** restoreInto for a location resolved already. */
+export async function restoreFrom(model: LayersModel, location: Location): Promise<void> {
+  const read = await readCheckpoint(location, (checkpoint) => readForModel(model, checkpoint, true, true));
   // The optimizer first: tfjs may refuse its state, and then the model must be left as it was.
-  await restoreOptimizerState(model, read.optimizer, read.extras, source);
+  await restoreOptimizerState(model, read.optimizer, read.extras, location.url);
   writeModelWeights(model, read.weights);
 }
 
-/** An IOHandler that serves a checkpoint directory's model to `tf.loadLayersModel`. */
-export function checkpointLoadHandler(path: string, fs: FsOps = nodeFs): io.IOHandler {
-  return { load: async () => armed((await readCheckpoint(path, fs, readModelArtifacts)).artifacts) };
+/** An IOHandler that serves a checkpoint's model to `tf.loadLayersModel`. */
+export function checkpointLoadHandler(location: Location): io.IOHandler {
+  return { load: async () => armed((await readCheckpoint(location, readModelArtifacts)).artifacts) };
 }
 
 interface ModelArtifactsRead {
@@ -175,14 +178,14 @@ async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
 }
 
 /** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */
-export async function loadModel(path: string, options: { fs?: FsOps } = {}): Promise<LayersModel> {
+export async function loadModel(path: string, options: StoreOptions = {}): Promise<LayersModel> {
   assertSupportedPath(requirePath(path, 'loadModel'), 'Cannot load a model from');
-  return buildModel(await readCheckpoint(path, options.fs ?? nodeFs, readModelArtifacts));
+  return buildModel(await readCheckpoint(resolveLocation(path, options), readModelArtifacts));
 }
 
 /** A full-model checkpoint as a new model, or a weights-only one as named tensors (CheckpointManager.restore without a model). */
-export async function loadCheckpointContents(path: string, fs: FsOps = nodeFs): Promise<LayersModel | NamedTensorMap> {
-  const read = await readCheckpoint(path, fs, async (checkpoint) =>
+export async function loadCheckpointContents(location: Location): Promise<LayersModel | NamedTensorMap> {
+  const read = await readCheckpoint(location, async (checkpoint) =>
     checkpoint.kind === 'model'
       ? { kind: 'model' as const, model: await readModelArtifacts(checkpoint) }
       : { kind: 'weights' as const, weights: await readAllWeights(checkpoint) },

@@ -1,13 +1,14 @@
 /**
- * Turns weights (and, for full models, the model's JSON) into a committed checkpoint directory:
- * plan shards, stream each weight's bytes into them, write the manifest and `checkpoint.json`,
- * then commit atomically. Memory stays at one weight at a time beyond what the caller holds.
+ * The TF.js layers format, write side: turns weights (and, for full models, the model's JSON) into a
+ * committed checkpoint on any store: plan shards, stream each weight's bytes into them, write the
+ * manifest and `checkpoint.json` (last: it is the commit marker), then commit. Memory stays at one
+ * weight at a time beyond what the caller holds (and what the store keeps, for the memory store).
  */
 import { planShards, type ShardPlan } from '../formats/shards.js';
 import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
 import { specOf, type WeightEntry } from '../formats/weight_entry.js';
-import type { FsOps } from '../storage/fs_ops.js';
-import { StagedDirectory, type WrittenFile } from '../storage/node_fs.js';
+import { describeKey, type Location } from '../stores/registry.js';
+import type { StoreKey, WrittenFile } from '../stores/store.js';
 import { VERSION } from '../version.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -45,8 +46,6 @@ export interface CheckpointContents {
 export interface WriteOptions {
   maxShardBytes?: number;
   context?: SaveContext;
-  /** The file-system calls to use (tests inject faults here). */
-  fs?: FsOps;
   /** Awaited after every file is written and before the commit (the model's commit order, see commit_order.ts). */
   beforeCommit?: () => Promise<void>;
   /** When the name is taken at commit time: the name to try instead (else the existing checkpoint is replaced). */
@@ -55,7 +54,9 @@ export interface WriteOptions {
 
 /** What was committed, and where (a claimed name can differ from the one asked for). */
 export interface WrittenCheckpoint {
+  /** As people see it (see `describeKey`). */
   path: string;
+  key: StoreKey;
   metadata: CheckpointMetadata;
 }
 
@@ -107,32 +108,33 @@ export function buildMetadata(kind: 'model' | 'weights', files: readonly Written
 }
 
 /** Writes and commits one checkpoint directory at `path`. Nothing appears at `path` unless every step succeeds. */
-export async function writeCheckpoint(path: string, contents: CheckpointContents, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
+export async function writeCheckpoint(location: Location, contents: CheckpointContents, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
   const plans = planShards(
     contents.entries.map((e) => e.byteLength),
     options.maxShardBytes ?? DEFAULT_SHARD_BYTES,
   );
   const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
-  const stage = await StagedDirectory.begin(path, options.fs);
+  const { store } = location;
+  const stage = await store.stage(location.key, options.claim ? { claim: options.claim } : {});
   try {
     const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
-    for (const plan of plans) await stage.writeFile(plan.fileName, shardChunks(plan, contents.entries, cache));
+    for (const plan of plans) await stage.write(plan.fileName, shardChunks(plan, contents.entries, cache));
     cache.bytes = undefined;
     if (contents.kind === 'model') {
       const { modelTopology, ...rest } = contents.modelJson ?? { modelTopology: {} };
       // tfjs-node's key order: topology first, then the manifest, then the rest.
-      await stage.writeFile(MODEL_JSON_FILE, jsonBytes({ modelTopology, weightsManifest, ...rest }));
+      await stage.write(MODEL_JSON_FILE, jsonBytes({ modelTopology, weightsManifest, ...rest }));
     } else {
-      await stage.writeFile(
+      await stage.write(
         WEIGHTS_JSON_FILE,
         jsonBytes({ format: WEIGHTS_FORMAT, formatVersion: 1, generatedBy: `tfjs-checkpoint v${VERSION}`, weightsManifest }),
       );
     }
-    const metadata = buildMetadata(contents.kind, stage.writtenFiles(), options.context);
-    await stage.writeFile(METADATA_FILE, jsonBytes(metadata));
+    const metadata = buildMetadata(contents.kind, stage.written(), options.context);
+    await stage.write(METADATA_FILE, jsonBytes(metadata));
     await options.beforeCommit?.();
-    await stage.commit(options.claim);
-    return { path: stage.finalPath, metadata };
+    const key = await stage.commit();
+    return { path: describeKey(location.scheme, key), key, metadata };
   } catch (e) {
     await stage.abort();
     throw e;
@@ -140,9 +142,9 @@ export async function writeCheckpoint(path: string, contents: CheckpointContents
 }
 
 /** Writes a snapshot (see snapshot.ts) as a committed checkpoint. Does not dispose it. */
-export async function writeSnapshot(path: string, snapshot: Snapshot, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
+export async function writeSnapshot(location: Location, snapshot: Snapshot, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
   return writeCheckpoint(
-    path,
+    location,
     { kind: snapshot.kind, entries: snapshot.entries, ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}) },
     {
       ...options,

@@ -1,20 +1,20 @@
 /**
- * `file://` save and load handlers for pure `@tensorflow/tfjs` in Node, which has none. They write
- * the same directory layout as tfjs-node (model.json + weight files), committed atomically. If
+ * Save and load handlers for `model.save(url)` / `tf.loadLayersModel(url)` on every store: `file://`
+ * for pure `@tensorflow/tfjs` in Node, which has none, `memory://`, and any scheme a user registers.
+ * They write the same layout as tfjs-node (model.json + weight files), committed atomically. If
  * another handler for a URL is registered (tfjs-node's), ours steps aside, whatever the import order.
  */
 import { io } from '@tensorflow/tfjs-core';
-import { basename, dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { bytesPerElement, elementCount, isStoredDtype, type WeightEntry } from '../formats/weight_entry.js';
 import { checkpointLoadHandler } from '../checkpoint/save_load.js';
 import { writeCheckpoint } from '../checkpoint/write.js';
 import { tfjsVersion } from '../checkpoint/model_io.js';
-import { toFsPath } from '../storage/paths.js';
+import { keyBasename, keyDirname } from '../stores/keys.js';
+import { registeredSchemes, resolveLocation, sibling, type Location } from '../stores/registry.js';
 
 type IORouter = Parameters<typeof io.registerSaveRouter>[0];
 
-const SCHEME = 'file://';
 const REGISTERED = Symbol.for('tfjs-checkpoint.fileRouter');
 
 /** Weight entries that read slices of model.save()'s weight buffer(s). */
@@ -42,9 +42,16 @@ function artifactEntries(artifacts: io.ModelArtifacts): WeightEntry[] {
 }
 
 /** A path given as `…/model.json` means its directory, for saving as for loading. */
-function checkpointDir(url: string): string {
-  const path = toFsPath(url).replace(/[/\\]+$/, '');
-  return basename(path) === 'model.json' ? dirname(path) : path;
+function checkpointDir(url: string): Location {
+  const location = resolveLocation(url);
+  if (keyBasename(location.key) !== 'model.json') return location;
+  const key = keyDirname(location.key);
+  return sibling(location, key);
+}
+
+/** Whether a store is registered for the URL's scheme. */
+function isStoreUrl(url: string): boolean {
+  return registeredSchemes().some((scheme) => url.toLowerCase().startsWith(scheme));
 }
 
 export function fileSaveHandler(url: string): io.IOHandler {
@@ -78,7 +85,7 @@ export function registerFileRouter(): boolean {
   // Answers only for file:// URLs that no other router (tfjs-node's) handles; asks the others with ours muted.
   const route = (find: (url: string) => io.IOHandler[], make: (url: string) => io.IOHandler): IORouter =>
     ((url: string | string[]) => {
-    if (asking || typeof url !== 'string' || !url.startsWith(SCHEME)) return null;
+    if (asking || typeof url !== 'string' || !isStoreUrl(url)) return null;
     asking = true;
     let others: io.IOHandler[];
     try {

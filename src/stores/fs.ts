@@ -1,47 +1,41 @@
 /**
- * The Node file-system driver: writes a checkpoint directory so that it is complete or invisible.
- * Protocol: write every file into a temporary sibling, fsync each file, rename the sibling onto the
- * final name, fsync the parent. Replacing an existing checkpoint first renames it aside (`.old-`),
- * so the old one stays on disk until the new one is in place; readers fall back to it if a crash
- * lands between the two renames. Every function takes the `FsOps` to use (tests inject faults).
+ * The fs store: checkpoints as directories on a local file system (Node), complete or invisible.
+ *
+ * Commit: every file is written into a temporary sibling `.<name>.tmp-<token>/` and fsynced (each
+ * file's fsync runs while the next is written), the sibling is renamed onto the checkpoint's name,
+ * and the parent directory is fsynced. `checkpoint.json` is written last, so a directory is committed
+ * exactly when the rename put it in place with its marker.
+ * Replace: the old checkpoint is renamed aside (`.<name>.old-<token>`) first and deleted only once
+ * the new one is in place; readers fall back to the newest set-aside copy if a crash lands between
+ * the two renames, and the next writer renames it back (`recover`).
+ * Delete: rename to a temporary name (invisible at once), fsync the parent, then remove.
+ * Pointers: a temporary sibling file, fsynced, renamed over the old one.
+ * Reads: each file is opened once (regular files only, never through a symlink); the directory's
+ * identity before and after the opens pins the generation.
+ * Keys are absolute paths. Every function takes the `FsOps` to use (tests inject faults).
  */
 import { constants as fsConstants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../formats/crc32.js';
 import { CheckpointError } from '../errors.js';
 import { nodeFs, type FsOps } from './fs_ops.js';
-import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName } from './paths.js';
+import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './fs_files.js';
+import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
+import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type StagedCheckpoint, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
 const MAX_WRITE_BYTES = 1 << 30;
 
-/** Files whose presence marks a directory as a checkpoint (that a new save may replace, that readers list). */
-export const CHECKPOINT_MARKERS = ['checkpoint.json', 'model.json', 'weights.json'];
+/** The file whose presence makes a directory a committed checkpoint (written last, see store.ts). */
+export const COMMIT_MARKER = 'checkpoint.json';
 
-export interface WrittenFile {
-  name: string;
-  size: number;
-  crc32: number;
-}
-
-/** A source of bytes for one file: chunks are written in order and may be views into live tensor memory. */
-export type ByteChunks = Iterable<Uint8Array | Promise<Uint8Array>> | AsyncIterable<Uint8Array>;
+/** Files that make a directory a checkpoint a new save may replace (ours, or a stock TF.js folder). */
+const REPLACEABLE_MARKERS = [COMMIT_MARKER, 'model.json', 'weights.json'];
 
 function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
-}
-
-export function ioError(action: string, path: string, cause: unknown): CheckpointError {
-  const code = errnoOf(cause);
-  const hint =
-    code === 'ENOSPC' || code === 'EDQUOT'
-      ? ' The disk is full: free some space or save to another directory. Earlier checkpoints are untouched.'
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
-        ? ' Check the permissions of the directory, or save to a writable one. Earlier checkpoints are untouched.'
-        : ' Earlier checkpoints are untouched.';
-  return new CheckpointError('IO_ERROR', `Could not ${action} ${path}: ${(cause as Error)?.message ?? String(cause)}.${hint}`, { cause });
 }
 
 async function fsyncPath(path: string, fs: FsOps): Promise<void> {
@@ -79,9 +73,9 @@ export async function listDirectory(path: string, fs: FsOps = nodeFs): Promise<s
   }
 }
 
-export async function isCheckpointDirectory(path: string, fs: FsOps = nodeFs): Promise<boolean> {
-  const entries = await listDirectory(path, fs).catch(() => []);
-  return entries.some((e) => CHECKPOINT_MARKERS.includes(e));
+/** Whether the directory holds the commit marker (is a committed checkpoint). */
+async function hasCommitMarker(path: string, fs: FsOps): Promise<boolean> {
+  return (await pathKind(join(path, COMMIT_MARKER), fs).catch(() => 'missing')) === 'file';
 }
 
 async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
@@ -114,7 +108,7 @@ function isTakenError(e: unknown): boolean {
 }
 
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
-export class StagedDirectory {
+export class StagedDirectory implements StagedCheckpoint {
   private readonly files: WrittenFile[] = [];
   private readonly flushes: Promise<void | CheckpointError>[] = [];
   private done = false;
@@ -124,9 +118,14 @@ export class StagedDirectory {
     readonly stagingPath: string,
     private readonly fs: FsOps,
     private readonly release: () => void,
+    private readonly claim: ((taken: string) => string) | undefined,
   ) {}
 
-  static async begin(finalPath: string, fs: FsOps = nodeFs): Promise<StagedDirectory> {
+  get key(): StoreKey {
+    return this.finalPath;
+  }
+
+  static async begin(finalPath: string, fs: FsOps = nodeFs, options: StageOptions = {}): Promise<StagedDirectory> {
     const tooLong = nameTooLong(basename(finalPath), 'Cannot write a checkpoint');
     if (tooLong) throw tooLong;
     const kind = await pathKind(finalPath, fs);
@@ -139,7 +138,7 @@ export class StagedDirectory {
     }
     if (kind === 'directory') {
       const entries = await listDirectory(finalPath, fs);
-      if (entries.length > 0 && !entries.some((e) => CHECKPOINT_MARKERS.includes(e))) {
+      if (entries.length > 0 && !entries.some((e) => REPLACEABLE_MARKERS.includes(e))) {
         throw new CheckpointError(
           'PATH_CONFLICT',
           `Please specify a non-directory filepath: ${finalPath} is an existing directory that is not a checkpoint, ` +
@@ -157,15 +156,14 @@ export class StagedDirectory {
       release();
       throw ioError('create a temporary directory to write', finalPath, e);
     }
-    return new StagedDirectory(finalPath, staging, fs, release);
+    return new StagedDirectory(finalPath, staging, fs, release, options.claim);
   }
 
-  /** Writes one file from its chunks, flushes it to disk, and records its size and CRC-32. */
   /**
    * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as the
    * data is written and runs while the next files are written; `commit()` waits for all of them.
    */
-  async writeFile(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     const path = join(this.stagingPath, name);
     const where = join(this.finalPath, name);
     let size = 0;
@@ -198,7 +196,7 @@ export class StagedDirectory {
     for (const result of await Promise.all(this.flushes)) if (result instanceof CheckpointError) throw result;
   }
 
-  writtenFiles(): readonly WrittenFile[] {
+  written(): readonly WrittenFile[] {
     return this.files;
   }
 
@@ -207,7 +205,8 @@ export class StagedDirectory {
    * committed it meanwhile): with `claim`, commits under the name `claim` gives instead (a version
    * suffix); without, replaces the existing checkpoint, which is never lost on the way.
    */
-  async commit(claim?: (taken: string) => string): Promise<void> {
+  async commit(): Promise<StoreKey> {
+    const claim = this.claim;
     if (this.done) throw new Error('StagedDirectory already finished');
     this.done = true;
     try {
@@ -229,6 +228,7 @@ export class StagedDirectory {
         } else if (await this.replaceExisting()) break;
       }
       await fsyncPath(dirname(this.finalPath), this.fs);
+      return this.finalPath;
     } catch (e) {
       await this.fs.rm(this.stagingPath, { recursive: true, force: true }).catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('commit the checkpoint', this.finalPath, e);
@@ -444,4 +444,167 @@ export async function cleanLeftovers(parent: string, isOurs: (checkpointName: st
     removed.push(path);
   }
   return removed;
+}
+
+/** A directory's identity: a renamed directory gets a new change time, and a freed inode can be reused by the next generation. */
+async function directoryIdentity(dir: string, fs: FsOps): Promise<string | undefined> {
+  const s = await fs.stat(dir, { bigint: true });
+  return s.isDirectory() ? `${dir}\0${s.dev}:${s.ino}:${s.ctimeNs}:${s.birthtimeNs}` : undefined;
+}
+
+/**
+ * Which generation of a checkpoint `path` shows: the directory it resolves to (itself, or the
+ * set-aside copy during a replacement) and that directory's identity. Undefined when nothing is there;
+ * a GenerationChanged error when a replacement keeps moving it while we look.
+ */
+async function currentGeneration(path: string, fs: FsOps): Promise<{ dir: string; id: string } | undefined> {
+  // The common case in one call: the path is the checkpoint directory.
+  const direct = await directoryIdentity(path, fs).catch(() => undefined);
+  if (direct) return { dir: path, id: direct };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const dir = await resolveCommittedPath(path, fs);
+    if (dir === undefined) {
+      if ((await pathKind(path, fs)) === 'file') {
+        throw new CheckpointError('PATH_CONFLICT', `${path} is a file; a checkpoint is a directory holding model.json or weights.json.`);
+      }
+      return undefined;
+    }
+    try {
+      const id = await directoryIdentity(dir, fs);
+      if (id) return { dir, id };
+    } catch (e) {
+      const code = errnoOf(e);
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw ioError('inspect', dir, e);
+      // renamed away since it was resolved: look again
+    }
+  }
+  throw new GenerationChanged(path);
+}
+
+/**
+ * The files of one generation of a checkpoint directory, each opened once and kept open until
+ * `close()`: an open file keeps its contents when it is renamed or deleted, so what is read from it
+ * belongs to the generation it was opened in, and `confirm()` checks that the path still shows the
+ * generation this reader began with.
+ */
+class FsReader implements CheckpointReader {
+  private readonly handles: Promise<CheckpointFile | undefined>[] = [];
+
+  constructor(
+    private readonly path: string,
+    readonly where: string,
+    private readonly id: string,
+    private readonly fs: FsOps,
+  ) {}
+
+  async open(name: string): Promise<StoredFile | undefined> {
+    const path = join(this.where, name);
+    const opening = openCheckpointFile(path, this.fs).catch((e) => {
+      if (errnoOf(e) === 'ENOENT') return undefined;
+      throw e;
+    });
+    this.handles.push(opening.catch(() => undefined));
+    const file = await opening;
+    return file && storedFile(file, path);
+  }
+
+  async confirm(): Promise<void> {
+    const now = await currentGeneration(this.path, this.fs).catch(() => undefined);
+    if (now?.id !== this.id) throw new GenerationChanged(this.path);
+  }
+
+  async close(): Promise<void> {
+    const files = await Promise.all(this.handles);
+    await Promise.all(files.map((file) => file?.handle.close().catch(() => undefined)));
+  }
+}
+
+/** Where a listed entry's checkpoint is now, if it is a committed one (a replacement may move it while we look). */
+async function committedLocation(entry: CommittedEntry, fs: FsOps): Promise<string | undefined> {
+  let location: string | undefined = entry.location;
+  for (let attempt = 0; attempt < 3 && location !== undefined; attempt++) {
+    if (await hasCommitMarker(location, fs)) return location;
+    location = await resolveCommittedPath(entry.path, fs);
+  }
+  return undefined;
+}
+
+export class FsStore implements CheckpointStore {
+  readonly scheme = 'file';
+
+  constructor(readonly fs: FsOps = nodeFs) {}
+
+  stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    return StagedDirectory.begin(key, this.fs, options);
+  }
+
+  async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    const generation = await currentGeneration(key, this.fs);
+    return generation && new FsReader(key, generation.dir, generation.id, this.fs);
+  }
+
+  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+    let parents = [prefix];
+    for (let level = 0; level < depth - 1; level++) {
+      const next: string[] = [];
+      for (const parent of parents) {
+        for (const name of await listDirectory(parent, this.fs)) {
+          if (!isTemporaryName(name) && accept(level, name)) next.push(join(parent, name));
+        }
+      }
+      parents = next;
+    }
+    const out: ListedCheckpoint[] = [];
+    for (const parent of parents) {
+      const names = (await listDirectory(parent, this.fs)).filter((name) => {
+        const checkpoint = isTemporaryName(name) ? (stagedCheckpointName(name) ?? replacedCheckpointName(name)) : name;
+        return checkpoint !== undefined && accept(depth - 1, checkpoint);
+      });
+      for (const entry of await committedEntries(parent, names, this.fs)) {
+        const location = await committedLocation(entry, this.fs);
+        if (location === undefined) continue;
+        const { mtimeNs } = await this.fs.stat(location, { bigint: true }).catch(() => ({ mtimeNs: 0n }));
+        out.push({ key: entry.path, modifiedNs: mtimeNs });
+      }
+    }
+    return out;
+  }
+
+  async exists(key: StoreKey): Promise<boolean> {
+    return (await pathKind(key, this.fs)) !== 'missing';
+  }
+
+  remove(key: StoreKey): Promise<void> {
+    return removeDirectoryAtomically(key, this.fs);
+  }
+
+  async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
+    let file: CheckpointFile;
+    try {
+      file = await openCheckpointFile(key, this.fs);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT' || errnoOf(e) === 'ENOTDIR') return undefined;
+      throw e;
+    }
+    try {
+      if (file.size > maxBytes) throw new CheckpointError('CORRUPT_CHECKPOINT', `${key} is ${file.size} bytes, more than the ${maxBytes} it may have.`);
+      const bytes = new Uint8Array(file.size);
+      await storedFile(file, key).read(bytes, 0, file.size, 0);
+      return bytes;
+    } finally {
+      await file.handle.close().catch(() => undefined);
+    }
+  }
+
+  writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
+    return writeFileAtomically(key, bytes, this.fs);
+  }
+
+  async removeSmall(key: StoreKey): Promise<void> {
+    await this.fs.rm(key, { force: true });
+  }
+
+  recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]> {
+    return cleanLeftovers(dir, isOurs, this.fs);
+  }
 }

@@ -1,0 +1,246 @@
+/**
+ * The memory store (`memory://`): checkpoints in this process's memory, for tests and for users who
+ * want them (a browser tab, a short experiment). Same guarantees as every store, trivially kept:
+ *
+ * Commit: files are collected off to the side (copied, since chunks may be views into live tensor
+ * memory); commit puts the finished, frozen file map in place with one map assignment, which no
+ * reader can observe half-done. Replace is the same assignment; delete is one map deletion.
+ * Reads: a reader holds the file map of the generation it opened, so it never changes under it.
+ * Pointers: one map assignment. Nothing survives the process, so there is nothing to recover.
+ *
+ * `faults` lets tests fail any step (see test/stores/conformance.ts): it is called before each one
+ * with the step's name, and a throw there fails that step as a real store failure would.
+ */
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { crc32 } from '../formats/crc32.js';
+import { isInside, joinKey, keyDirname, relativeKey, type StoreKey } from './keys.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile, WrittenFile } from './store.js';
+
+type Files = ReadonlyMap<string, Uint8Array>;
+
+export type MemoryStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
+
+export interface MemoryStoreOptions {
+  /** Called before each step; throwing fails it (fault injection for tests). */
+  faults?: (step: MemoryStep, key: StoreKey) => void;
+}
+
+const COMMIT_MARKER = 'checkpoint.json';
+
+/** A monotonic "modification time" so listings can order commits made in the same millisecond. */
+let clock = 0n;
+function tick(): bigint {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  clock = now > clock ? now : clock + 1n;
+  return clock;
+}
+
+interface Entry {
+  files: Files;
+  modifiedNs: bigint;
+}
+
+export class MemoryStore implements CheckpointStore {
+  readonly scheme = 'memory';
+  private readonly checkpoints = new Map<StoreKey, Entry>();
+  private readonly objects = new Map<StoreKey, Uint8Array>();
+
+  constructor(private readonly options: MemoryStoreOptions = {}) {}
+
+  /** How messages show a key (under the scheme it is usually registered as). */
+  private show(key: StoreKey): string {
+    return `memory:/${key}`;
+  }
+
+  private step(step: MemoryStep, key: StoreKey): void {
+    try {
+      this.options.faults?.(step, key);
+    } catch (e) {
+      throw new CheckpointError('IO_ERROR', `Could not ${step} ${this.show(key)}: ${(e as Error)?.message ?? String(e)}. Earlier checkpoints are untouched.`, { cause: e });
+    }
+  }
+
+  /** Whether anything lives strictly below `key` (it is then a folder, not a place for a checkpoint). */
+  private hasChildren(key: StoreKey): boolean {
+    for (const other of this.checkpoints.keys()) if (isInside(other, key)) return true;
+    for (const other of this.objects.keys()) if (isInside(other, key)) return true;
+    return false;
+  }
+
+  /** A small object or checkpoint that is an ancestor of `key`, which can then not exist (like a file in a path). */
+  private blockingAncestor(key: StoreKey): StoreKey | undefined {
+    for (let dir = keyDirname(key); dir !== '/'; dir = keyDirname(dir)) {
+      if (this.objects.has(dir) || this.checkpoints.has(dir)) return dir;
+    }
+    return undefined;
+  }
+
+  private assertPlaceable(key: StoreKey, what: string): void {
+    const blocking = this.blockingAncestor(key);
+    if (blocking !== undefined) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write ${what} ${this.show(key)}: ${this.show(blocking)} is not a folder. Choose another filepath.`);
+    }
+  }
+
+  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    this.step('stage', key);
+    if (this.objects.has(key)) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${this.show(key)}: an object with that name exists. Remove it or choose another filepath.`);
+    }
+    if (!this.checkpoints.has(key) && this.hasChildren(key)) {
+      throw new CheckpointError(
+        'PATH_CONFLICT',
+        `Please specify a non-directory filepath: ${this.show(key)} is a folder that is not a checkpoint, and replacing it would hide its contents. ` +
+          'Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
+      );
+    }
+    this.assertPlaceable(key, 'a checkpoint to');
+    return new MemoryStaged(this, key, options.claim);
+  }
+
+  /** @internal the staged checkpoint's write step. */
+  writeStep(key: StoreKey): void {
+    this.step('write', key);
+  }
+
+  /** @internal Puts a finished checkpoint in place (one assignment); returns the key it went to. */
+  commitFiles(key: StoreKey, files: Files, claim: ((taken: StoreKey) => StoreKey) | undefined): StoreKey {
+    this.step('commit', key);
+    let target = key;
+    while (claim && this.checkpoints.has(target)) target = claim(target);
+    this.assertPlaceable(target, 'a checkpoint to');
+    if (this.objects.has(target) || (!this.checkpoints.has(target) && this.hasChildren(target))) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: something else took that name meanwhile. Nothing was committed.`);
+    }
+    this.checkpoints.set(target, { files, modifiedNs: tick() });
+    return target;
+  }
+
+  async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    const entry = this.checkpoints.get(key);
+    if (!entry) {
+      if (this.objects.has(key)) throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is an object, not a checkpoint.`);
+      return undefined;
+    }
+    const where = this.show(key);
+    const files = entry.files;
+    return {
+      where,
+      open: async (name) => {
+        const bytes = files.get(name);
+        return bytes && memoryFile(bytes, `${where}/${name}`);
+      },
+      confirm: async () => undefined, // the reader holds its generation's files: nothing can change under it
+      close: async () => undefined,
+    };
+  }
+
+  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+    const out: ListedCheckpoint[] = [];
+    for (const [key, entry] of this.checkpoints) {
+      if (!isInside(key, prefix) || !entry.files.has(COMMIT_MARKER)) continue;
+      const segments = relativeKey(prefix, key).split('/');
+      if (segments.length === depth && segments.every((name, level) => accept(level, name))) out.push({ key, modifiedNs: entry.modifiedNs });
+    }
+    return out;
+  }
+
+  async exists(key: StoreKey): Promise<boolean> {
+    return this.checkpoints.has(key) || this.objects.has(key) || this.hasChildren(key);
+  }
+
+  async remove(key: StoreKey): Promise<void> {
+    this.step('remove', key);
+    this.checkpoints.delete(key);
+  }
+
+  async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
+    const bytes = this.objects.get(key);
+    if (bytes && bytes.byteLength > maxBytes) throw new CorruptCheckpointError(`${this.show(key)} is ${bytes.byteLength} bytes, more than the ${maxBytes} it may have.`);
+    return bytes?.slice();
+  }
+
+  async writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
+    this.step('writeSmall', key);
+    this.assertPlaceable(key, '');
+    if (this.checkpoints.has(key) || this.hasChildren(key)) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write ${this.show(key)}: a checkpoint or folder has that name. Choose another path.`);
+    }
+    this.objects.set(key, bytes.slice());
+  }
+
+  async removeSmall(key: StoreKey): Promise<void> {
+    this.step('removeSmall', key);
+    this.objects.delete(key);
+  }
+
+  async recover(): Promise<StoreKey[]> {
+    return []; // staged files live in their writer's memory and vanish with it
+  }
+
+  /** Every key held (checkpoints and small objects), for tests and tools. */
+  keys(): StoreKey[] {
+    return [...this.checkpoints.keys(), ...this.objects.keys()].sort();
+  }
+}
+
+function memoryFile(bytes: Uint8Array, where: string): StoredFile {
+  return {
+    size: bytes.byteLength,
+    read: async (dest, offset, length, position) => {
+      if (position + length > bytes.byteLength) throw new CorruptCheckpointError(`${where} ended early while being read: the file is truncated.`);
+      dest.set(bytes.subarray(position, position + length), offset);
+    },
+  };
+}
+
+class MemoryStaged implements StagedCheckpoint {
+  private readonly files = new Map<string, Uint8Array>();
+  private readonly record: WrittenFile[] = [];
+  private done = false;
+
+  constructor(
+    private readonly store: MemoryStore,
+    public key: StoreKey,
+    private readonly claim: ((taken: StoreKey) => StoreKey) | undefined,
+  ) {}
+
+  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    this.store.writeStep(joinKey(this.key, name));
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    let checksum = 0;
+    for await (const chunk of chunks) {
+      parts.push(chunk.slice()); // chunks may be views into live memory
+      checksum = crc32(chunk, checksum);
+      size += chunk.byteLength;
+    }
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const part of parts) {
+      bytes.set(part, at);
+      at += part.byteLength;
+    }
+    this.files.set(name, bytes);
+    const written = { name, size, crc32: checksum };
+    this.record.push(written);
+    return written;
+  }
+
+  written(): readonly WrittenFile[] {
+    return this.record;
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    this.done = true;
+    this.key = this.store.commitFiles(this.key, new Map(this.files), this.claim);
+    return this.key;
+  }
+
+  async abort(): Promise<void> {
+    this.done = true;
+    this.files.clear();
+  }
+}

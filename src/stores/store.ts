@@ -1,0 +1,125 @@
+/**
+ * The one interface between checkpoints and the places they live. Everything above it (formats,
+ * the manager, the callbacks) reads and writes through these calls only; each store is one file.
+ *
+ * What every store guarantees (test/stores/conformance.ts checks each one):
+ * - **Complete or invisible.** Nothing staged is visible at its key until `commit()` resolves; a
+ *   commit that fails or never happens leaves every committed checkpoint as it was. A checkpoint is
+ *   *committed* exactly when its `checkpoint.json` is present: stores write it last and remove it
+ *   first, and `list` returns nothing else.
+ * - **One generation per read.** A reader (`open`) sees the files of one commit of a key, even while
+ *   another writer replaces it, or `confirm()` says it did not.
+ * - **Deletion is never half-visible**, and **small objects (pointers) are replaced atomically**.
+ * - **Leftovers are recoverable**: what a crashed writer left is invisible to readers, and `recover`
+ *   removes it once its writer is gone, never while it may be alive.
+ *
+ * How each store maps the commit (the protocol itself is in its file):
+ * - fs (stores/fs.ts): files written into a temporary sibling directory and fsynced, one rename onto
+ *   the key, fsync of the parent. Replacing renames the old directory aside first; delete renames to a
+ *   temporary name, then removes it.
+ * - memory (stores/memory.ts): files collected off to the side; commit swaps one map entry.
+ * - S3 (object storage issue): data objects first, `checkpoint.json` last as the commit marker; delete
+ *   removes the marker first. Generations are pinned by the marker's ETag/version.
+ * - OPFS (browser issue): files under temporary names, each moved into place (files can be moved,
+ *   directories cannot), marker last.
+ * - IndexedDB (browser issue): data and marker in one transaction, or data then marker.
+ */
+import { CheckpointError } from '../errors.js';
+import type { StoreKey } from './keys.js';
+
+export type { StoreKey } from './keys.js';
+
+/** Bytes of one file, in order. Chunks may be views into live memory: a store copies or writes them before the next is pulled. */
+export type ByteChunks = Iterable<Uint8Array | Promise<Uint8Array>> | AsyncIterable<Uint8Array>;
+
+export interface WrittenFile {
+  name: string;
+  size: number;
+  crc32: number;
+}
+
+export interface StageOptions {
+  /**
+   * When the key is taken by another checkpoint at commit time: the key to commit under instead
+   * (a version suffix). Without it, the commit replaces that checkpoint atomically.
+   */
+  claim?: (taken: StoreKey) => StoreKey;
+}
+
+/** A checkpoint being written. Nothing is visible at its key until `commit()` resolves. */
+export interface StagedCheckpoint {
+  /** The key it commits to; after `commit()`, the key it was committed under. */
+  readonly key: StoreKey;
+  /** Streams one file in, recording its size and CRC-32. `checkpoint.json` is written last. */
+  write(name: string, chunks: ByteChunks): Promise<WrittenFile>;
+  /** The files written so far, in order. */
+  written(): readonly WrittenFile[];
+  /** Makes the checkpoint visible, all at once; resolves to the key it is visible at. */
+  commit(): Promise<StoreKey>;
+  /** Discards everything written; no effect after commit. */
+  abort(): Promise<void>;
+}
+
+/** One file of an opened checkpoint. */
+export interface StoredFile {
+  readonly size: number;
+  /** Fills `dest[offset, offset+length)` with the file's bytes from `position`; rejects if the file ends first. */
+  read(dest: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+}
+
+/** The files of one generation of a checkpoint (or of a stock TF.js folder), held until `close()`. */
+export interface CheckpointReader {
+  /** Where the files are read from, as messages show it (during an fs replacement, the set-aside copy). */
+  readonly where: string;
+  /** Opens a file; undefined when it does not exist. Anything that is not a plain file is a CorruptCheckpointError. */
+  open(name: string): Promise<StoredFile | undefined>;
+  /** Rejects with REPLACED_WHILE_READING when the files opened so far may not all belong to the generation this reader began with. */
+  confirm(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ListedCheckpoint {
+  key: StoreKey;
+  /** When it was committed, as the store knows it (ns since the epoch); a tie-breaker only. */
+  modifiedNs: bigint;
+}
+
+export interface ListOptions {
+  /** How many segments below the prefix a checkpoint's key has (1: the prefix's children). */
+  depth: number;
+  /** Lets a store skip names early: `level` counts from 0 (the prefix's children). Callers still filter. */
+  accept?: (level: number, name: string) => boolean;
+}
+
+export interface CheckpointStore {
+  /** The URL scheme this kind of store is usually registered under (`file`, `memory`, …); informational. */
+  readonly scheme: string;
+  /** Starts writing a checkpoint at `key`. Refuses keys where a checkpoint cannot go (a file, a folder with other contents). */
+  stage(key: StoreKey, options?: StageOptions): Promise<StagedCheckpoint>;
+  /** Opens what is at `key` for reading (with or without `checkpoint.json`); undefined when nothing is there. */
+  open(key: StoreKey): Promise<CheckpointReader | undefined>;
+  /** The committed checkpoints exactly `depth` segments below `prefix` (uncommitted data is never listed). */
+  list(prefix: StoreKey, options: ListOptions): Promise<ListedCheckpoint[]>;
+  /** Whether anything (a checkpoint, a folder, a small object) is at `key`. */
+  exists(key: StoreKey): Promise<boolean>;
+  /** Deletes the checkpoint at `key` so that no reader sees it half-deleted. Absent is not an error. */
+  remove(key: StoreKey): Promise<void>;
+  /** A small object (a pointer); undefined when absent. Larger than `maxBytes` is a CorruptCheckpointError. */
+  readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined>;
+  /** Replaces a small object atomically: readers see the old bytes or the new, never a mix. */
+  writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void>;
+  removeSmall(key: StoreKey): Promise<void>;
+  /**
+   * Finishes what crashed writers left directly in `dir`, for names `isOurs` accepts: removes their
+   * temporaries once their writer is gone, and puts back a checkpoint a crashed replacement set aside.
+   * Returns the keys of what it removed.
+   */
+  recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]>;
+}
+
+/** What `CheckpointReader.confirm()` rejects with: readers start over (see checkpoint/read.ts). */
+export class GenerationChanged extends CheckpointError {
+  constructor(where: string) {
+    super('REPLACED_WHILE_READING', `${where} was replaced by another writer while it was being read. Load it again.`);
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * tfjs-checkpoint, universal: Keras's ModelCheckpoint for TensorFlow.js, with checkpoints that are
+ * complete or invisible, on any store. This entry (the `browser` and `default` export conditions)
+ * imports no `node:` module, and its only side effects (registering the memory store and the
+ * save/load routers for registered stores' URLs) never throw. Node's entry (index.ts) adds the fs store.
+ */
+import { registerFileRouter } from './node/file_router.js';
+
+try {
+  registerFileRouter();
+} catch {
+  // tfjs's io registry is unusable here (frozen or missing): model.save(url) with our URLs is then unavailable, the rest works
+}
+
+export { modelCheckpoint, ModelCheckpoint, consoleLogger } from './callbacks/model_checkpoint.js';
+export type { ModelCheckpointArgs, CheckpointLogger } from './callbacks/model_checkpoint.js';
+export { saveWeights, saveModel, loadWeights, loadModel } from './checkpoint/save_load.js';
+export type { SaveOptions, SaveModelOptions } from './checkpoint/save_load.js';
+export type { LoadWeightsOptions } from './checkpoint/model_io.js';
+export type { SaveContext } from './checkpoint/write.js';
+export type { CheckpointMetadata } from './formats/schema.js';
+export { latestCheckpoint } from './checkpoint/latest.js';
+export { CheckpointManager, restoreInto } from './checkpoint/manager.js';
+export type { CheckpointManagerOptions, CheckpointRecord, SaveInfo, SaveSource } from './checkpoint/manager.js';
+export { verifyCheckpoint as verify } from './checkpoint/read.js';
+export type { VerifiedCheckpoint } from './checkpoint/read.js';
+export { backupAndRestore, BackupAndRestore, restoreTraining } from './callbacks/backup_and_restore.js';
+export type { BackupAndRestoreArgs, RestoredTraining } from './callbacks/backup_and_restore.js';
+export type { RetentionOptions } from './policy/retention.js';
+export { formatFilepath } from './template/format.js';
+export type { TemplateValue } from './template/format.js';
+export { CheckpointError, TemplateError, CorruptCheckpointError, WeightMismatchError } from './errors.js';
+export type { CheckpointErrorCode } from './errors.js';
+export { registerFileRouter, fileSaveHandler, fileLoadHandler } from './node/file_router.js';
+export type { Mode } from './policy/monitor.js';
+export type { SaveFreq } from './policy/save_schedule.js';
+export { VERSION } from './version.js';
+export { registerStore, setDefaultScheme, registeredSchemes, resolveLocation, memoryStore } from './stores/registry.js';
+export type { StoreOptions, StoreRegistration, Location } from './stores/registry.js';
+export { MemoryStore } from './stores/memory.js';
+export type { MemoryStoreOptions, MemoryStep } from './stores/memory.js';
+export type {
+  CheckpointStore,
+  StagedCheckpoint,
+  CheckpointReader,
+  StoredFile,
+  ListedCheckpoint,
+  ListOptions,
+  StageOptions,
+  WrittenFile,
+  ByteChunks,
+  StoreKey,
+} from './stores/store.js';
+export { GenerationChanged } from './stores/store.js';

@@ -1,0 +1,116 @@
+/**
+ * Entry points and the scheme registry: the universal entry imports no `node:` module and works on
+ * its own (memory:// and user stores, a clear error for plain paths); the Node entry adds the fs store;
+ * a scheme no store claims is an error naming the schemes there are; users can register their own.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { CheckpointError, MemoryStore, modelCheckpoint, loadWeights, registerStore, resolveLocation, saveWeights, verify } from '../src/index.js';
+import { maxAbsDiff, smallClassifier, toyData } from './helpers.js';
+
+const root = resolve(import.meta.dirname, '..');
+
+/** Every module the universal entry reaches through relative imports, with the bare specifiers each imports. */
+function importClosure(entry: string): Map<string, string[]> {
+  const seen = new Map<string, string[]>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    const text = readFileSync(file, 'utf8');
+    // Type-only imports are erased from the output: they load nothing.
+    const specifiers = [...text.matchAll(/(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+    const bare: string[] = [];
+    seen.set(file, bare);
+    for (const specifier of specifiers) {
+      if (specifier.startsWith('.')) visit(join(dirname(file), specifier.replace(/\.js$/, '.ts')));
+      else bare.push(specifier);
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+describe('entry points', () => {
+  it('the universal entry imports no node: module, directly or through any module it reaches', () => {
+    const closure = importClosure(join(root, 'src/universal.ts'));
+    assert.ok(closure.size > 20, `only ${closure.size} modules found: the import scan is broken`);
+    const nodeOnly = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+    const offenders = [...closure].flatMap(([file, bare]) => bare.filter((s) => s.startsWith('node:') || nodeOnly.has(s)).map((s) => `${file.slice(root.length + 1)} imports ${s}`));
+    assert.deepEqual(offenders, []);
+    // And the Node entry is the one that brings the fs store.
+    assert.ok([...importClosure(join(root, 'src/index.ts')).keys()].some((f) => f.endsWith('stores/fs.ts')));
+  });
+
+  it('package.json maps the node condition to the Node entry and browser/default to the universal one', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    const main = pkg.exports['.'];
+    assert.deepEqual(Object.keys(main), ['node', 'browser', 'default']);
+    assert.equal(main.node.import.default, './dist/esm/index.js');
+    assert.equal(main.node.require.default, './dist/cjs/index.js');
+    for (const condition of ['browser', 'default']) {
+      assert.equal(main[condition].import.default, './dist/esm/universal.js');
+      assert.equal(main[condition].require.default, './dist/cjs/universal.js');
+    }
+  });
+
+  it('on its own, the universal entry saves and loads memory:// checkpoints and explains that plain paths need a file system', () => {
+    const script = `
+      import * as tf from '@tensorflow/tfjs';
+      import { saveWeights, loadWeights, verify, latestCheckpoint } from './src/universal.ts';
+      const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3 })] });
+      await saveWeights(model, 'memory://run/w01');
+      const fresh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3 })] });
+      await loadWeights(fresh, 'memory://run/w01');
+      const same = fresh.getWeights().every((w, i) => tf.equal(w, model.getWeights()[i]).all().dataSync()[0] === 1);
+      const errors = [];
+      for (const path of ['/tmp/x/w01', 'file:///tmp/x/w01', 's3://bucket/run/w01']) {
+        try { await verify(path); errors.push('no error'); } catch (e) { errors.push(e.code + ': ' + e.message); }
+      }
+      console.log(JSON.stringify({ same, checksums: (await verify('memory://run/w01')).checksums, latest: await latestCheckpoint('memory://run/w{epoch:02d}'), errors }));
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    assert.equal(child.status, 0, child.stderr);
+    const out = JSON.parse(child.stdout.trim().split('\n').pop()!);
+    assert.equal(out.same, true);
+    assert.equal(out.checksums, 'verified');
+    assert.equal(out.latest, 'memory://run/w01');
+    assert.match(out.errors[0], /^UNSUPPORTED_FORMAT: .*plain paths need a file system.*memory:\/\//);
+    assert.match(out.errors[1], /^UNSUPPORTED_FORMAT: .*no store handles "file:\/\/"/);
+    assert.match(out.errors[2], /^UNSUPPORTED_FORMAT: .*no store handles "s3:\/\/".*memory:\/\//);
+  });
+});
+
+describe('the scheme registry', () => {
+  it('a scheme no store claims is a clear error naming the schemes there are, never a local folder named "s3:"', async () => {
+    const model = smallClassifier(1);
+    // A configuration error: thrown where the callback is made, before any training.
+    assert.throws(
+      () => modelCheckpoint({ filepath: 's3://bucket/run/w{epoch}', verbose: 0 }),
+      (e: unknown) => e instanceof CheckpointError && e.code === 'UNSUPPORTED_FORMAT' && /"s3:\/\/".*file:\/\/.*memory:\/\/.*plain paths.*registerStore/.test(e.message),
+    );
+    await assert.rejects(model.save('s3://bucket/run/stock'), /Cannot find any save handlers/);
+    await assert.rejects(saveWeights(model, 's3://bucket/run/w1'), /no store handles "s3:\/\/"/);
+    assert.throws(() => resolveLocation('s3://bucket/run'), /no store handles "s3:\/\/"/);
+  });
+
+  it('a user-registered store serves ModelCheckpoint, model.save, loading and verify by its scheme', async () => {
+    const mine = new MemoryStore();
+    registerStore('mystore', mine);
+    const model = smallClassifier(2);
+    const { x, y } = toyData(16);
+    await model.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: [modelCheckpoint({ filepath: 'mystore://runs/a/w{epoch:02d}', saveWeightsOnly: true, verbose: 0 })] });
+    assert.deepEqual(mine.keys(), ['/runs/a/w01', '/runs/a/w02']);
+    const fresh = smallClassifier(3);
+    await loadWeights(fresh, 'mystore://runs/a/w02');
+    assert.equal(maxAbsDiff(fresh.getWeights(), model.getWeights()), 0);
+    await model.save('mystore://runs/a/stock');
+    assert.equal((await verify('mystore://runs/a/stock')).kind, 'model');
+    const back = await tf.loadLayersModel('mystore://runs/a/stock/model.json');
+    assert.equal(maxAbsDiff(back.getWeights(), model.getWeights()), 0);
+    assert.throws(() => registerStore('not a scheme', mine), /not a URL scheme/);
+  });
+});

@@ -1,0 +1,137 @@
+/**
+ * The stores the conformance suite runs against. Each fixture gives a store over fresh, empty data,
+ * registered under a scheme of its own (so the public API reaches it by URL, as users do), with a
+ * fault switch: `arm(n)` makes the n-th later mutating step fail, as a full disk or a lost connection
+ * would, and `steps()` counts the mutating steps taken since arming.
+ */
+import * as fsp from 'node:fs/promises';
+import { FsStore, MemoryStore, registerStore, type CheckpointStore, type FsOps } from '../../src/index.js';
+import { tempDir } from '../helpers.js';
+
+export interface StoreUnderTest {
+  store: CheckpointStore;
+  /** A URL of an empty place in the store (no trailing slash). */
+  base: string;
+  /** Other spellings of `base` that must behave exactly as `base` does. */
+  spellings: string[];
+  /** The n-th mutating step from now fails (0-based); `disarm()` stops that. */
+  arm(n: number): void;
+  disarm(): void;
+  /** Mutating steps since the last arm, and whether the armed one was reached. */
+  steps(): number;
+  fired(): boolean;
+}
+
+export interface StoreFixture {
+  name: string;
+  create(): Promise<StoreUnderTest>;
+  /** Whether temporaries of crashed writers can exist (then `recover` must find them). */
+  hasLeftovers: boolean;
+}
+
+let schemes = 0;
+function uniqueScheme(kind: string): string {
+  return `conf-${kind}-${process.pid}-${++schemes}`;
+}
+
+function faultSwitch(): { arm(n: number): void; disarm(): void; steps(): number; fired(): boolean; step(what: string): void } {
+  let armedAt: number | undefined;
+  let count = 0;
+  let hit = false;
+  return {
+    arm(n) {
+      armedAt = n;
+      count = 0;
+      hit = false;
+    },
+    disarm() {
+      armedAt = undefined;
+    },
+    steps: () => count,
+    fired: () => hit,
+    step(what) {
+      const index = count++;
+      if (armedAt !== undefined && index === armedAt) {
+        hit = true;
+        const e = new Error(`injected fault at step ${index} (${what})`) as NodeJS.ErrnoException;
+        e.code = 'EIO';
+        throw e;
+      }
+    },
+  };
+}
+
+/** FsOps whose mutating calls (open for writing, write, fsync, mkdir, rename, rm) go through the switch. */
+function switchedFs(faults: ReturnType<typeof faultSwitch>): FsOps {
+  return {
+    async open(path, flags, mode) {
+      const writing = typeof flags === 'string' ? /[wa+]/.test(flags) : ((flags ?? 0) & 3) !== 0;
+      if (writing) faults.step(`open ${String(path)}`);
+      const handle = await fsp.open(path, flags, mode);
+      const write = handle.write.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number }>;
+      const sync = handle.sync.bind(handle);
+      return Object.assign(handle, {
+        write: async (...args: unknown[]) => {
+          faults.step(`write ${String(path)}`);
+          return write(...args);
+        },
+        sync: async () => {
+          faults.step(`fsync ${String(path)}`);
+          return sync();
+        },
+      });
+    },
+    async mkdir(path, options) {
+      faults.step(`mkdir ${String(path)}`);
+      return fsp.mkdir(path, options as never) as never;
+    },
+    async rename(from, to) {
+      faults.step(`rename ${String(from)} → ${String(to)}`);
+      return fsp.rename(from, to);
+    },
+    async rm(path, options) {
+      faults.step(`rm ${String(path)}`);
+      return fsp.rm(path, options);
+    },
+    readdir: fsp.readdir as FsOps['readdir'],
+    stat: fsp.stat as FsOps['stat'],
+  };
+}
+
+export const fsFixture: StoreFixture = {
+  name: 'fs',
+  hasLeftovers: true,
+  async create() {
+    const faults = faultSwitch();
+    const store = new FsStore(switchedFs(faults));
+    const scheme = uniqueScheme('fs');
+    registerStore(scheme, { store, base: () => process.cwd() });
+    const dir = await tempDir('tfjs-ckpt-conf-');
+    const rel = dir.slice(1);
+    return {
+      store,
+      base: `${scheme}://${dir}`,
+      spellings: [`${scheme}://${dir}/`, `${scheme}://${dir}//./`, `${scheme}://${dir}/sub/..`, `${scheme}:///${rel}`, `${scheme}://${dir.replace(/\//g, '//')}`],
+      ...faults,
+    };
+  },
+};
+
+export const memoryFixture: StoreFixture = {
+  name: 'memory',
+  hasLeftovers: false,
+  async create() {
+    const faults = faultSwitch();
+    const store = new MemoryStore({ faults: (step, key) => faults.step(`${step} ${key}`) });
+    const scheme = uniqueScheme('mem');
+    registerStore(scheme, store);
+    return {
+      store,
+      base: `${scheme}://run`,
+      spellings: [`${scheme}:///run`, `${scheme}://run/`, `${scheme}://./run/./`, `${scheme}://x/../run`, `${scheme}:////run//`],
+      ...faults,
+    };
+  },
+};
+
+export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture];
