@@ -15,7 +15,8 @@ import { basename, dirname } from 'node:path';
 import { CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
-import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
+import type { KeepPolicy } from '../policy/keep_policy.js';
+import { bestCandidate, compileRetention, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
 import { nodeFs, type FsOps } from '../storage/fs_ops.js';
 import { cleanLeftovers, pathKind, removeDirectoryAtomically } from '../storage/node_fs.js';
 import { escapeBraces, nameTooLong, toFsPath, toTemplatePath } from '../storage/paths.js';
@@ -45,7 +46,7 @@ export interface CheckpointManagerOptions extends RetentionOptions {
   name?: string;
   /** Instead of directory + name: a full path template (what ModelCheckpoint uses). */
   filepath?: string;
-  /** Metric that `best()` and `saveTopK` rank by. */
+  /** Metric that `best()`, `saveTopK` and `keepBest` rank by. */
   monitor?: string;
   /** Whether lower or higher `monitor` is better. Default 'auto' (see ModelCheckpoint). */
   mode?: Mode;
@@ -111,6 +112,8 @@ export class CheckpointManager {
   readonly template: string;
   readonly monitor: string | undefined;
   readonly direction: Direction;
+  /** What retention keeps, compiled from the retention options (undefined: every checkpoint is kept). */
+  readonly retention: KeepPolicy | undefined;
   private readonly options: CheckpointManagerOptions;
   private readonly fs: FsOps;
   private readonly logger: ManagerLogger;
@@ -124,16 +127,12 @@ export class CheckpointManager {
 
   constructor(options: CheckpointManagerOptions) {
     if (options == null || typeof options !== 'object') throw invalidArgument(WHERE, 'needs an options object with `directory` or `filepath`', options);
-    const problem = retentionProblem(options);
-    if (problem) throw new CheckpointError('INVALID_ARGUMENT', problem);
+    this.retention = compileRetention(options, options.monitor);
     if ((options.directory === undefined) === (options.filepath === undefined)) {
       throw new CheckpointError('INVALID_ARGUMENT', 'CheckpointManager needs either `directory` (with an optional `name`) or `filepath`, not both.');
     }
     if (options.onSaveError !== undefined && options.onSaveError !== 'raise' && options.onSaveError !== 'warn') {
       throw new CheckpointError('INVALID_ARGUMENT', `\`onSaveError\` must be 'raise' or 'warn'; got ${JSON.stringify(options.onSaveError)}.`);
-    }
-    if (options.saveTopK !== undefined && options.monitor === undefined) {
-      throw new CheckpointError('INVALID_ARGUMENT', '`saveTopK` ranks checkpoints by `monitor`: give a monitor (e.g. "val_loss").');
     }
     this.options = options;
     this.fs = options.fs ?? nodeFs;
@@ -348,7 +347,7 @@ export class CheckpointManager {
 
   /** Retention and pointers, only after the new checkpoint is committed. */
   private async afterCommit(newest: string): Promise<void> {
-    const retention = hasRetention(this.options);
+    const retention = this.retention;
     if (!retention && !this.latestPointer && !this.bestPointer) return;
     const records = await this.list();
     const newestRecord = records.find((r) => r.path === newest);
@@ -360,7 +359,7 @@ export class CheckpointManager {
       const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.path] : [])]);
       // Only checkpoints this template wrote are candidates: never another template's, never a stock folder.
       const candidates = records.filter((r) => r.owned);
-      for (const id of selectForDeletion(candidates, this.options, this.direction, keep)) await removeDirectoryAtomically(id, this.fs);
+      for (const id of selectForDeletion(candidates, retention, this.direction, keep)) await removeDirectoryAtomically(id, this.fs);
     }
   }
 
