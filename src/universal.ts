@@ -27,6 +27,8 @@ export type { VerifiedCheckpoint } from './checkpoint/read.js';
 export { backupAndRestore, BackupAndRestore, restoreTraining } from './callbacks/backup_and_restore.js';
 export type { BackupAndRestoreArgs, RestoredTraining } from './callbacks/backup_and_restore.js';
 export type { RetentionOptions } from './policy/retention.js';
+export { keepAll, keepAny, keepBest, keepEveryNEpochs, keepEveryNSeconds, keepLast } from './policy/keep_policy.js';
+export type { KeepContext, KeepPolicy, RetentionCandidate } from './policy/keep_policy.js';
 export { formatFilepath } from './template/format.js';
 export type { TemplateValue } from './template/format.js';
 export { CheckpointError, TemplateError, CorruptCheckpointError, WeightMismatchError } from './errors.js';

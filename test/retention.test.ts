@@ -5,9 +5,13 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CheckpointManager, modelCheckpoint } from '../src/index.js';
-import { selectForDeletion, type RetentionCandidate } from '../src/policy/retention.js';
+import { compileRetention, selectForDeletion as selectByPolicy, type RetentionCandidate, type RetentionOptions } from '../src/policy/retention.js';
+import type { Direction } from '../src/policy/monitor.js';
 import { smallClassifier, tempDir } from './helpers.js';
 
+/** The legacy options, compiled the way the manager compiles them. */
+const selectForDeletion = (candidates: RetentionCandidate[], options: RetentionOptions, direction: Direction, protectedIds: Set<string>) =>
+  selectByPolicy(candidates, compileRetention(options, 'val_loss'), direction, protectedIds);
 const cand = (id: string, order: number, value: number | null, epoch: number | null = order, time = order * 1000): RetentionCandidate => ({ id, order, value, epoch, time });
 
 describe('retention policies (pure)', () => {

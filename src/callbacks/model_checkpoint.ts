@@ -12,7 +12,7 @@ import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
 import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
 import { CheckpointManager } from '../checkpoint/manager.js';
-import { bestCandidate, retentionProblem } from '../policy/retention.js';
+import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
 import type { FsOps } from '../stores/fs_ops.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
@@ -30,7 +30,12 @@ export const consoleLogger: CheckpointLogger = {
   warn: (message) => console.warn(message),
 };
 
-export interface ModelCheckpointArgs {
+/**
+ * The callback's options. Retention (`keep`, `saveTopK`, `keepLast`, `keepEveryNEpochs`,
+ * `keepEveryNSeconds`) is declared once, in RetentionOptions, and forwarded to the CheckpointManager;
+ * `saveTopK` and `keepBest` rank by `monitor` (default `'val_loss'`).
+ */
+export interface ModelCheckpointArgs extends RetentionOptions {
   /**
    * Where to save, as a Python `str.format` template: `{epoch}` (1-based), `{batch}` (1-based, batch-level
    * saves only) and any logged metric (`{val_loss:.2f}`, `{acc:.4f}`; `accuracy` finds TF.js's `acc`).
@@ -80,14 +85,6 @@ export interface ModelCheckpointArgs {
   resume?: boolean;
   /** Also save whenever this many seconds of training have passed since the last save (checked after each batch). */
   saveEveryNSeconds?: number;
-  /** Retention: keep the `k` best checkpoints by `monitor` (Lightning's `save_top_k`). */
-  saveTopK?: number;
-  /** Retention: keep the `n` newest checkpoints. */
-  keepLast?: number;
-  /** Retention: keep every checkpoint whose epoch is a multiple of `n`. */
-  keepEveryNEpochs?: number;
-  /** Retention: keep the first checkpoint of every interval of this many seconds. */
-  keepEveryNSeconds?: number;
   /** A file to point at the newest checkpoint (a small JSON file replaced atomically, not a copy). */
   latestPointer?: string;
   /** A file to point at the best checkpoint by `monitor`. */
@@ -118,10 +115,7 @@ const KNOWN_ARGS = new Set([
   'logger',
   'resume',
   'saveEveryNSeconds',
-  'saveTopK',
-  'keepLast',
-  'keepEveryNEpochs',
-  'keepEveryNSeconds',
+  ...RETENTION_OPTIONS,
   'latestPointer',
   'bestPointer',
   'onSaveError',
@@ -272,7 +266,7 @@ export class ModelCheckpoint extends Callback {
       saveWeightsOnly: this.saveWeightsOnly,
       includeOptimizer: this.includeOptimizer,
       ...(args.maxShardBytes !== undefined ? { maxShardBytes: args.maxShardBytes } : {}),
-      ...pick(args, ['saveTopK', 'keepLast', 'keepEveryNEpochs', 'keepEveryNSeconds', 'latestPointer', 'bestPointer', 'onSaveError', 'versionOnClash', 'asyncSave', 'fs']),
+      ...pick(args, [...RETENTION_OPTIONS, 'latestPointer', 'bestPointer', 'onSaveError', 'versionOnClash', 'asyncSave', 'fs']),
       logger: this.logger,
     });
   }

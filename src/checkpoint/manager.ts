@@ -14,7 +14,8 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
-import { bestCandidate, hasRetention, retentionProblem, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
+import type { KeepPolicy } from '../policy/keep_policy.js';
+import { bestCandidate, compileRetention, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
 import { escapeBraces, keyBasename, keyDirname, nameTooLong, normalizeTemplateKey, type StoreKey } from '../stores/keys.js';
 import { describeKey, resolveLocation, resolveTemplate, sibling, type Location, type StoreOptions } from '../stores/registry.js';
 import type { CheckpointStore } from '../stores/store.js';
@@ -44,7 +45,7 @@ export interface CheckpointManagerOptions extends RetentionOptions {
   name?: string;
   /** Instead of directory + name: a full path template (what ModelCheckpoint uses). */
   filepath?: string;
-  /** Metric that `best()` and `saveTopK` rank by. */
+  /** Metric that `best()`, `saveTopK` and `keepBest` rank by. */
   monitor?: string;
   /** Whether lower or higher `monitor` is better. Default 'auto' (see ModelCheckpoint). */
   mode?: Mode;
@@ -115,6 +116,8 @@ export class CheckpointManager {
   readonly scheme: string;
   readonly monitor: string | undefined;
   readonly direction: Direction;
+  /** What retention keeps, compiled from the retention options (undefined: every checkpoint is kept). */
+  readonly retention: KeepPolicy | undefined;
   private readonly options: CheckpointManagerOptions;
   private readonly logger: ManagerLogger;
   private readonly latestPointer: string | undefined;
@@ -127,16 +130,12 @@ export class CheckpointManager {
 
   constructor(options: CheckpointManagerOptions) {
     if (options == null || typeof options !== 'object') throw invalidArgument(WHERE, 'needs an options object with `directory` or `filepath`', options);
-    const problem = retentionProblem(options);
-    if (problem) throw new CheckpointError('INVALID_ARGUMENT', problem);
+    this.retention = compileRetention(options, options.monitor);
     if ((options.directory === undefined) === (options.filepath === undefined)) {
       throw new CheckpointError('INVALID_ARGUMENT', 'CheckpointManager needs either `directory` (with an optional `name`) or `filepath`, not both.');
     }
     if (options.onSaveError !== undefined && options.onSaveError !== 'raise' && options.onSaveError !== 'warn') {
       throw new CheckpointError('INVALID_ARGUMENT', `\`onSaveError\` must be 'raise' or 'warn'; got ${JSON.stringify(options.onSaveError)}.`);
-    }
-    if (options.saveTopK !== undefined && options.monitor === undefined) {
-      throw new CheckpointError('INVALID_ARGUMENT', '`saveTopK` ranks checkpoints by `monitor`: give a monitor (e.g. "val_loss").');
     }
     this.options = options;
     this.logger = options.logger ?? { warn: (m) => console.warn(m) };
@@ -377,7 +376,7 @@ export class CheckpointManager {
 
   /** Retention and pointers, only after the new checkpoint is committed. */
   private async afterCommit(newest: string): Promise<void> {
-    const retention = hasRetention(this.options);
+    const retention = this.retention;
     if (!retention && !this.latestPointer && !this.bestPointer) return;
     const records = await this.list();
     const newestRecord = records.find((r) => r.key === newest);
@@ -389,7 +388,7 @@ export class CheckpointManager {
       const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.key] : [])]);
       // Only checkpoints this template wrote are candidates: never another template's, never a stock folder.
       const candidates = records.filter((r) => r.owned);
-      for (const id of selectForDeletion(candidates, this.options, this.direction, keep)) await this.store.remove(id);
+      for (const id of selectForDeletion(candidates, retention, this.direction, keep)) await this.store.remove(id);
     }
   }
 
