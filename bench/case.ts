@@ -1,9 +1,11 @@
 /**
  * Runs one bench case in this process and prints its result as one JSON line on stdout.
  * Usage: tsx bench/case.ts <case> <size> <reps> [dir]   (run.ts spawns it with --expose-gc)
- * Cases: ours-full ours-weights snapshot naive raw load-prep load-ours load-stock load-url
+ * Cases: ours-full ours-weights snapshot naive raw load-prep load-ours load-stock load-url crc32
+ * (crc32 is run by hand, not by run.ts: see bench/cases/crc32.ts)
  */
 import { join } from 'node:path';
+import { runCrc32 } from './cases/crc32.js';
 import { runLoad, runLoadPrep } from './cases/load.js';
 import { runNaive } from './cases/naive.js';
 import { runOursCallback } from './cases/ours_callback.js';
@@ -24,6 +26,7 @@ export const CASES: Record<string, (ctx: CaseContext) => Promise<CaseResult>> = 
   'load-ours': (ctx) => runLoad(ctx, 'load-ours'),
   'load-stock': (ctx) => runLoad(ctx, 'load-stock'),
   'load-url': (ctx) => runLoad(ctx, 'load-url'),
+  crc32: runCrc32,
 };
 
 async function main(): Promise<void> {

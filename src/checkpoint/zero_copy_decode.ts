@@ -10,27 +10,40 @@ import { io, type NamedTensorMap } from '@tensorflow/tfjs-core';
 import type { WeightSpec } from '../formats/weight_entry.js';
 import { storedToTensor } from './model_io.js';
 import { sliceWeights } from './read.js';
+import { trySetProperty } from './tfjs_guard.js';
 
 type DecodeWeights = typeof io.decodeWeights;
 
+/** The part of `tf.io` this file touches (the real `io` by default; tests pass frozen or namespace ones). */
+export interface DecodeWeightsHolder {
+  decodeWeights: DecodeWeights;
+}
+
 /**
  * Arms the stand-in for the next decode of exactly `buffers` (the array object our handler returns).
- * Where `io` is a frozen module namespace (ESM builds in browsers) it does nothing: tfjs then copies.
+ * Returns whether it did. Where `tf.io` cannot be patched (frozen, or an ES module namespace as in a
+ * bundled ESM build) it does nothing and returns false: tfjs then copies, and loading still works.
  * Only plain float32/int32/bool manifests reach here (the schema rejects the rest).
  */
-export function armZeroCopyDecode(buffers: ArrayBuffer[]): void {
-  const namespace = io as unknown as { decodeWeights: DecodeWeights };
-  if (!Object.getOwnPropertyDescriptor(namespace, 'decodeWeights')?.writable) return;
-  const original = namespace.decodeWeights;
+export function armZeroCopyDecode(buffers: ArrayBuffer[], namespace: DecodeWeightsHolder = io as unknown as DecodeWeightsHolder): boolean {
+  let original: DecodeWeights;
+  try {
+    original = namespace.decodeWeights;
+  } catch {
+    return false;
+  }
+  if (typeof original !== 'function') return false;
+  const disarm = () => {
+    if (namespace.decodeWeights === standIn) trySetProperty(namespace, 'decodeWeights', original);
+  };
   const standIn = ((data: Parameters<DecodeWeights>[0], specs: io.WeightsManifestEntry[]) => {
     if (data !== buffers) return original(data, specs);
-    if (namespace.decodeWeights === standIn) namespace.decodeWeights = original;
+    disarm();
     const stored = sliceWeights(specs as WeightSpec[], buffers.map((b) => new Uint8Array(b)));
     return Object.fromEntries(stored.map((s) => [s.spec.name, storedToTensor(s)])) as NamedTensorMap;
   }) as DecodeWeights;
-  namespace.decodeWeights = standIn;
+  if (!trySetProperty(namespace, 'decodeWeights', standIn)) return false;
   // tfjs decodes in the same turn as our load() resolves; if the build fails first, disarm right after.
-  setTimeout(() => {
-    if (namespace.decodeWeights === standIn) namespace.decodeWeights = original;
-  }, 0).unref?.();
+  setTimeout(disarm, 0).unref?.();
+  return true;
 }

@@ -12,10 +12,12 @@ import { writeCheckpoint } from '../checkpoint/write.js';
 import { tfjsVersion } from '../checkpoint/model_io.js';
 import { keyBasename, keyDirname } from '../stores/keys.js';
 import { registeredSchemes, resolveLocation, sibling, type Location } from '../stores/registry.js';
+import { sharedWeakSet } from '../checkpoint/tfjs_guard.js';
 
 type IORouter = Parameters<typeof io.registerSaveRouter>[0];
 
-const REGISTERED = Symbol.for('tfjs-checkpoint.fileRouter');
+/** `Symbol.for` key on `globalThis` of the WeakSet of `io` objects that have our routers. */
+const REGISTERED_KEY = 'tfjs-checkpoint.fileRouter.registered';
 
 /** Weight entries that read slices of model.save()'s weight buffer(s). */
 function artifactEntries(artifacts: io.ModelArtifacts): WeightEntry[] {
@@ -76,11 +78,22 @@ export function fileLoadHandler(url: string): io.IOHandler {
   return checkpointLoadHandler(checkpointDir(url));
 }
 
-/** Registers the routers once per tfjs-core instance. Returns false if already registered. */
-export function registerFileRouter(): boolean {
-  const registry = io as unknown as Record<symbol, boolean>;
-  if (registry[REGISTERED]) return false;
-  registry[REGISTERED] = true;
+/** The part of `tf.io` that registration uses (the real `io` by default; tests pass frozen or namespace ones). */
+export type RouterRegistry = Pick<typeof io, 'registerSaveRouter' | 'registerLoadRouter' | 'getSaveHandlers' | 'getLoadHandlers'>;
+
+/**
+ * Registers the routers once per tfjs-core instance (per `io` object, whichever copy of this library
+ * asks). Returns false if they were already registered, or if `registry` lacks the router functions.
+ * Never writes to `io` (it may be frozen or an ES module namespace): the instances already done are
+ * remembered in a WeakSet shared on `globalThis`.
+ */
+export function registerFileRouter(registry: RouterRegistry = io): boolean {
+  const done = sharedWeakSet(REGISTERED_KEY);
+  if (done.has(registry)) return false;
+  if (![registry.registerSaveRouter, registry.registerLoadRouter, registry.getSaveHandlers, registry.getLoadHandlers].every((f) => typeof f === 'function')) {
+    return false;
+  }
+  done.add(registry);
   let asking = false;
   // Answers only for file:// URLs that no other router (tfjs-node's) handles; asks the others with ours muted.
   const route = (find: (url: string) => io.IOHandler[], make: (url: string) => io.IOHandler): IORouter =>
@@ -95,7 +108,7 @@ export function registerFileRouter(): boolean {
     }
     return others.length > 0 ? null : make(url);
   }) as IORouter;
-  io.registerSaveRouter(route((u) => io.getSaveHandlers(u), fileSaveHandler));
-  io.registerLoadRouter(route((u) => io.getLoadHandlers(u), fileLoadHandler));
+  registry.registerSaveRouter(route((u) => registry.getSaveHandlers(u), fileSaveHandler));
+  registry.registerLoadRouter(route((u) => registry.getLoadHandlers(u), fileLoadHandler));
   return true;
 }

@@ -2,8 +2,7 @@
  * What the Node entry adds to the universal core: the fs store for plain paths and `file://` URLs
  * (relative paths start at the working directory), and zlib's CRC-32 where Node has it (>= 20.15).
  */
-import * as zlib from 'node:zlib';
-import { setCrc32 } from '../formats/crc32.js';
+import { useZlibCrc32 } from './zlib_crc32.js';
 import { FsStore } from '../stores/fs.js';
 import type { FsOps } from '../stores/fs_ops.js';
 import { registerStore, setDefaultScheme } from '../stores/registry.js';
@@ -14,6 +13,5 @@ export const fsStore = new FsStore();
 export function registerFsStore(): void {
   registerStore('file', { store: (options) => (options.fs ? new FsStore(options.fs as FsOps) : fsStore), base: () => process.cwd() });
   setDefaultScheme('file');
-  const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-  if (typeof native === 'function') setCrc32(native);
+  useZlibCrc32();
 }
