@@ -49,3 +49,12 @@ export class WeightMismatchError extends CheckpointError {
     this.name = 'WeightMismatchError';
   }
 }
+
+/**
+ * A store's failure as a CheckpointError: stores written by users (and remote ones) may throw
+ * anything; callers always get a `CheckpointError` with a `code`, the original as its `cause`.
+ */
+export function asCheckpointError(error: unknown, action: string): CheckpointError {
+  if (error instanceof CheckpointError) return error;
+  return new CheckpointError('IO_ERROR', `Could not ${action}: ${(error as Error)?.message ?? String(error)}. Earlier checkpoints are untouched.`, { cause: error });
+}

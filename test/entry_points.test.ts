@@ -51,9 +51,9 @@ describe('entry points', () => {
     assert.deepEqual(Object.keys(main), ['node', 'browser', 'default']);
     assert.equal(main.node.import.default, './dist/esm/index.js');
     assert.equal(main.node.require.default, './dist/cjs/index.js');
-    for (const condition of ['browser', 'default']) {
-      assert.equal(main[condition].import.default, './dist/esm/universal.js');
-      assert.equal(main[condition].require.default, './dist/cjs/universal.js');
+    for (const entry of [main.browser, main.default, pkg.exports['./universal']]) {
+      assert.equal(entry.import.default, './dist/esm/universal.js');
+      assert.equal(entry.require.default, './dist/cjs/universal.js');
     }
   });
 

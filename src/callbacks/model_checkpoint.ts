@@ -11,9 +11,8 @@ import { resolveAlias } from '../template/alias.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
 import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
-import { CheckpointManager } from '../checkpoint/manager.js';
+import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions } from '../checkpoint/manager.js';
 import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
-import type { FsOps } from '../stores/fs_ops.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
 
@@ -35,7 +34,7 @@ export const consoleLogger: CheckpointLogger = {
  * `keepEveryNSeconds`) is declared once, in RetentionOptions, and forwarded to the CheckpointManager;
  * `saveTopK` and `keepBest` rank by `monitor` (default `'val_loss'`).
  */
-export interface ModelCheckpointArgs extends RetentionOptions {
+export interface ModelCheckpointArgs extends RetentionOptions, SaveBehaviourOptions {
   /**
    * Where to save, as a Python `str.format` template: `{epoch}` (1-based), `{batch}` (1-based, batch-level
    * saves only) and any logged metric (`{val_loss:.2f}`, `{acc:.4f}`; `accuracy` finds TF.js's `acc`).
@@ -70,10 +69,6 @@ export interface ModelCheckpointArgs extends RetentionOptions {
    * loads the newest checkpoint matching `filepath` (if any) into the model. Default false.
    */
   loadWeightsOnRestart?: boolean;
-  /** Full-model saves include the optimizer state and training config, so training resumes exactly. Default true. */
-  includeOptimizer?: boolean;
-  /** Largest weight file, in bytes; larger models are split into shards. Default 256 MiB. */
-  maxShardBytes?: number;
   /** Where messages and warnings go. Default: the console. */
   logger?: CheckpointLogger;
   /**
@@ -85,18 +80,6 @@ export interface ModelCheckpointArgs extends RetentionOptions {
   resume?: boolean;
   /** Also save whenever this many seconds of training have passed since the last save (checked after each batch). */
   saveEveryNSeconds?: number;
-  /** A file to point at the newest checkpoint (a small JSON file replaced atomically, not a copy). */
-  latestPointer?: string;
-  /** A file to point at the best checkpoint by `monitor`. */
-  bestPointer?: string;
-  /** 'raise' (default): a failed save rejects `fit`. 'warn': it is logged and training goes on. Nothing partial is left either way. */
-  onSaveError?: 'raise' | 'warn';
-  /** Save as `<name>-v1`, `-v2`… when a templated name already exists, instead of replacing it. Default true. */
-  versionOnClash?: boolean;
-  /** Write checkpoints in the background after capturing the weights (fit still waits for them at the end). Default true. */
-  asyncSave?: boolean;
-  /** The file-system calls to use (for fault-injection tests). */
-  fs?: FsOps;
 }
 
 const KNOWN_ARGS = new Set([
@@ -110,18 +93,11 @@ const KNOWN_ARGS = new Set([
   'period',
   'initialValueThreshold',
   'loadWeightsOnRestart',
-  'includeOptimizer',
-  'maxShardBytes',
   'logger',
   'resume',
   'saveEveryNSeconds',
   ...RETENTION_OPTIONS,
-  'latestPointer',
-  'bestPointer',
-  'onSaveError',
-  'versionOnClash',
-  'asyncSave',
-  'fs',
+  ...SAVE_BEHAVIOUR_OPTIONS,
 ]);
 
 function camelCase(name: string): string {
@@ -207,7 +183,7 @@ export class ModelCheckpoint extends Callback {
   readonly loadWeightsOnRestart: boolean;
   readonly maxShardBytes: number | undefined;
   private readonly logger: CheckpointLogger;
-  private readonly fs: FsOps | undefined;
+  private readonly fs: SaveBehaviourOptions['fs'];
   private readonly direction: Direction;
   private readonly schedule: SaveSchedule;
   readonly resume: boolean;
@@ -264,9 +240,8 @@ export class ModelCheckpoint extends Callback {
       monitor: this.monitor,
       mode: this.direction,
       saveWeightsOnly: this.saveWeightsOnly,
+      ...pick(args, [...RETENTION_OPTIONS, ...SAVE_BEHAVIOUR_OPTIONS]),
       includeOptimizer: this.includeOptimizer,
-      ...(args.maxShardBytes !== undefined ? { maxShardBytes: args.maxShardBytes } : {}),
-      ...pick(args, [...RETENTION_OPTIONS, 'latestPointer', 'bestPointer', 'onSaveError', 'versionOnClash', 'asyncSave', 'fs']),
       logger: this.logger,
     });
   }

@@ -11,7 +11,7 @@
  */
 import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { CheckpointError } from '../errors.js';
+import { asCheckpointError, CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
 import type { KeepPolicy } from '../policy/keep_policy.js';
@@ -38,7 +38,49 @@ export interface ManagerLogger {
   warn(message: string): void;
 }
 
-export interface CheckpointManagerOptions extends RetentionOptions {
+/**
+ * How saves are written, shared by CheckpointManager and the callbacks: each option is declared here
+ * once, and ModelCheckpoint forwards them unchanged.
+ */
+export interface SaveBehaviourOptions {
+  /** Full-model saves include the optimizer state and training config, so training resumes exactly. Default true. */
+  includeOptimizer?: boolean;
+  /** Largest weight file, in bytes; larger models are split into shards. Default 256 MiB. */
+  maxShardBytes?: number;
+  /** A pointer to the newest checkpoint: a small JSON object replaced atomically (not a copy), in the checkpoints' directory or above it. */
+  latestPointer?: string;
+  /** A pointer to the best checkpoint by `monitor`, like `latestPointer`. */
+  bestPointer?: string;
+  /** What a failed save does: 'raise' (default) rejects (the save, or `fit`); 'warn' logs and training goes on. Nothing partial is left either way. */
+  onSaveError?: 'raise' | 'warn';
+  /**
+   * When a formatted name already exists and the template has fields (so overwriting is not what it
+   * implies), save as `<name>-v1`, `-v2`, … instead. A template without fields always replaces its
+   * checkpoint (atomically). Default true.
+   */
+  versionOnClash?: boolean;
+  /** Write checkpoints in the background after capturing the weights (`fit` still waits for them at its end). Default true. */
+  asyncSave?: boolean;
+  /** The file-system calls the fs store uses (tests inject faults here). */
+  fs?: StoreOptions['fs'];
+}
+
+/** The SaveBehaviourOptions, listed (a compile-time check keeps the list complete). */
+export const SAVE_BEHAVIOUR_OPTIONS = [
+  'includeOptimizer',
+  'maxShardBytes',
+  'latestPointer',
+  'bestPointer',
+  'onSaveError',
+  'versionOnClash',
+  'asyncSave',
+  'fs',
+] as const satisfies readonly (keyof SaveBehaviourOptions)[];
+type UnlistedSaveOption = Exclude<keyof SaveBehaviourOptions, (typeof SAVE_BEHAVIOUR_OPTIONS)[number]>;
+const everySaveOptionListed: [UnlistedSaveOption] extends [never] ? true : UnlistedSaveOption = true;
+void everySaveOptionListed;
+
+export interface CheckpointManagerOptions extends RetentionOptions, SaveBehaviourOptions {
   /** The run's directory: checkpoints are `<directory>/<name>`, pointers `<directory>/latest` and `<directory>/best`. */
   directory?: string;
   /** Each checkpoint's name inside `directory`, a template with `{step}`, `{epoch}` and metrics. Default `'ckpt-{step:08d}'`. */
@@ -51,28 +93,11 @@ export interface CheckpointManagerOptions extends RetentionOptions {
   mode?: Mode;
   /** Weights only, or the full model with optimizer state. Default false (full model). */
   saveWeightsOnly?: boolean;
-  /** Default true. */
-  includeOptimizer?: boolean;
-  maxShardBytes?: number;
-  /** Write `latest` / `best` pointer files. Default true with `directory`; with `filepath`, give their paths instead. */
+  /** Write `latest` / `best` pointers. Default true with `directory`; with `filepath`, give their paths instead. */
   pointers?: boolean;
-  latestPointer?: string;
-  bestPointer?: string;
-  /** What a failed save does: 'raise' (default) rejects, 'warn' logs and training goes on. Nothing partial is left either way. */
-  onSaveError?: 'raise' | 'warn';
-  /**
-   * When a formatted name already exists and the template has fields (so overwriting is not what it
-   * implies), save as `<name>-v1`, `-v2`, … instead. A template without fields always replaces its
-   * checkpoint (atomically). Default true.
-   */
-  versionOnClash?: boolean;
-  /** Write in the background after the snapshot. Default true. */
-  asyncSave?: boolean;
   /** A checkpoint never to delete (the one this run resumed from). */
   protect?: string;
   logger?: ManagerLogger;
-  /** The file-system calls the fs store uses (tests inject faults here). */
-  fs?: StoreOptions['fs'];
 }
 
 export interface SaveInfo {
@@ -341,7 +366,9 @@ export class CheckpointManager {
     if (committed !== path) {
       this.logger.warn(`${this.describe(path)} was taken by another writer while this checkpoint was being written; it was saved as ${this.describe(committed)}.`);
     }
-    await this.afterCommit(committed);
+    await this.afterCommit(committed).catch((e: unknown) => {
+      throw asCheckpointError(e, `update the pointers or apply retention after saving ${this.describe(committed)}`);
+    });
     return committed;
   }
 

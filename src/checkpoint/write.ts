@@ -9,6 +9,7 @@ import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata,
 import { specOf, type WeightEntry } from '../formats/weight_entry.js';
 import { describeKey, type Location } from '../stores/registry.js';
 import type { StoreKey, WrittenFile } from '../stores/store.js';
+import { asCheckpointError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -115,7 +116,10 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
   );
   const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
   const { store } = location;
-  const stage = await store.stage(location.key, options.claim ? { claim: options.claim } : {});
+  const action = `save ${location.url}`;
+  const stage = await store.stage(location.key, options.claim ? { claim: options.claim } : {}).catch((e: unknown) => {
+    throw asCheckpointError(e, action);
+  });
   try {
     const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
     for (const plan of plans) await stage.write(plan.fileName, shardChunks(plan, contents.entries, cache));
@@ -136,8 +140,8 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
     const key = await stage.commit();
     return { path: describeKey(location.scheme, key), key, metadata };
   } catch (e) {
-    await stage.abort();
-    throw e;
+    await stage.abort().catch(() => undefined);
+    throw asCheckpointError(e, action);
   }
 }
 

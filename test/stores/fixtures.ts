@@ -7,6 +7,7 @@
 import * as fsp from 'node:fs/promises';
 import { FsStore, MemoryStore, registerStore, type CheckpointStore, type FsOps } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { ObjectStore, type Bucket } from '../../examples/object_store.js';
 
 export interface StoreUnderTest {
   store: CheckpointStore;
@@ -134,4 +135,32 @@ export const memoryFixture: StoreFixture = {
   },
 };
 
-export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture];
+/** The README's example of writing your own store (examples/object_store.ts), its bucket's puts and deletes faulted. */
+export const objectStoreFixture: StoreFixture = {
+  name: 'example object store',
+  hasLeftovers: true,
+  async create() {
+    const faults = faultSwitch();
+    class FaultyBucket extends Map<string, { bytes: Uint8Array; modified: bigint }> {
+      override set(key: string, value: { bytes: Uint8Array; modified: bigint }): this {
+        faults.step(`put ${key}`);
+        return super.set(key, value);
+      }
+      override delete(key: string): boolean {
+        faults.step(`delete ${key}`);
+        return super.delete(key);
+      }
+    }
+    const store = new ObjectStore(new FaultyBucket() as Bucket);
+    const scheme = uniqueScheme('obj');
+    registerStore(scheme, store);
+    return {
+      store,
+      base: `${scheme}://run`,
+      spellings: [`${scheme}:///run`, `${scheme}://run/`, `${scheme}://./run/./`, `${scheme}://x/../run`],
+      ...faults,
+    };
+  },
+};
+
+export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture, objectStoreFixture];
