@@ -425,7 +425,7 @@ export async function resolveCommittedPath(path: string, fs: FsOps = nodeFs): Pr
  * of writers that are gone, and set-aside copies whose replacement was committed. When a checkpoint
  * is missing and only set-aside copies of it remain, the newest is renamed back.
  */
-export async function cleanLeftovers(parent: string, isOurs: (checkpointName: string) => boolean, fs: FsOps = nodeFs): Promise<string[]> {
+export async function recoverDirectory(parent: string, isOurs: (checkpointName: string) => boolean, fs: FsOps = nodeFs): Promise<string[]> {
   const removed: string[] = [];
   const names = await listDirectory(parent, fs).catch(() => [] as string[]);
   const orphans = orphanedAsides(names);
@@ -605,6 +605,6 @@ export class FsStore implements CheckpointStore {
   }
 
   recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]> {
-    return cleanLeftovers(dir, isOurs, this.fs);
+    return recoverDirectory(dir, isOurs, this.fs);
   }
 }
