@@ -1,5 +1,6 @@
 // `npm run check:deliberate-bugs`: plants each bug the durability promises rule out (no file fsync, no
-// parent fsync, no fsync at all, no CRC check in verify, files written in place) in a scratch git
+// parent fsync, no fsync at all, no CRC check in verify, files written in place, and stores that break
+// the conformance suite's promises) in a scratch git
 // worktree of HEAD, runs the tests that guard against it, and fails unless every bug turns them red.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,19 @@ const BUGS = [
     ],
   },
   { name: 'no CRC check in verify', guards: ['test/readers.test.ts'], edits: [['src/checkpoint/read.ts', "[{ length: file.size }], true)) !== file.crc32) {", "[{ length: file.size }], true)) !== file.crc32 && false) {"]] },
+  {
+    name: 'memory store: a commit onto a taken name replaces it instead of claiming another',
+    guards: ['test/stores/memory.test.ts'],
+    edits: [['src/stores/memory.ts', 'while (claim && this.checkpoints.has(target)) target = claim(target);', 'void claim;']],
+  },
+  {
+    name: 'example object store: a commit that fails after its marker is put is aborted, removing the committed generation',
+    guards: ['test/stores/object_store.test.ts'],
+    edits: [
+      ['examples/object_store.ts', 'if (committed) return; // never remove what a marker now names', ''],
+      ['examples/object_store.ts', '          try {\n            store.dropGeneration(previous);\n          } catch {\n            // left for recover()\n          }\n', '          store.dropGeneration(previous);\n'],
+    ],
+  },
   {
     name: 'files written in place',
     guards: DURABILITY,
