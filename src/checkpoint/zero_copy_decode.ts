@@ -15,12 +15,13 @@ type DecodeWeights = typeof io.decodeWeights;
 
 /**
  * Arms the stand-in for the next decode of exactly `buffers` (the array object our handler returns).
- * Where `io` is a frozen module namespace (ESM builds in browsers) it does nothing: tfjs then copies.
+ * Where `io` is a frozen module namespace (ESM builds in browsers) it does nothing and returns false:
+ * tfjs then copies.
  * Only plain float32/int32/bool manifests reach here (the schema rejects the rest).
  */
-export function armZeroCopyDecode(buffers: ArrayBuffer[]): void {
+export function armZeroCopyDecode(buffers: ArrayBuffer[]): boolean {
   const namespace = io as unknown as { decodeWeights: DecodeWeights };
-  if (!Object.getOwnPropertyDescriptor(namespace, 'decodeWeights')?.writable) return;
+  if (!Object.getOwnPropertyDescriptor(namespace, 'decodeWeights')?.writable) return false;
   const original = namespace.decodeWeights;
   const standIn = ((data: Parameters<DecodeWeights>[0], specs: io.WeightsManifestEntry[]) => {
     if (data !== buffers) return original(data, specs);
@@ -33,4 +34,5 @@ export function armZeroCopyDecode(buffers: ArrayBuffer[]): void {
   setTimeout(() => {
     if (namespace.decodeWeights === standIn) namespace.decodeWeights = original;
   }, 0).unref?.();
+  return true;
 }
