@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { CheckpointLogger } from '../src/index.js';
+import { seedGlorotUniformKernel } from './seeded_init.js';
 
 tf.enableProdMode();
 
@@ -40,6 +41,8 @@ export function smallClassifier(seed = 1, { batchNorm = false } = {}): tf.Sequen
   if (batchNorm) layers.push(tf.layers.batchNormalization());
   layers.push(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
   const model = tf.sequential({ layers });
+  seedGlorotUniformKernel(layers[0]!, seed);
+  seedGlorotUniformKernel(layers.at(-1)!, seed + 1);
   model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
   return model;
 }

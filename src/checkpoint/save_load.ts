@@ -21,6 +21,7 @@ import { snapshotModel, type Snapshot } from './snapshot.js';
 import { checkpointSpecs, readAllWeights, readCheckpoint, readGroupShards, readSelectedWeights, type OpenedCheckpoint, type StoredWeight } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
+import { decodesBufferLists, joinBuffers } from '../formats/weight_data.js';
 import { requireModel, requirePath } from '../validate.js';
 
 export interface SaveOptions {
@@ -160,8 +161,10 @@ async function readModelArtifacts(checkpoint: OpenedCheckpoint): Promise<ModelAr
 
 /** Arms the zero-copy decode for these artifacts' buffers, right before tfjs decodes them. */
 function armed(artifacts: io.ModelArtifacts): io.ModelArtifacts {
-  armZeroCopyDecode(artifacts.weightData as ArrayBuffer[]);
-  return artifacts;
+  const buffers = artifacts.weightData as ArrayBuffer[];
+  if (armZeroCopyDecode(buffers) || decodesBufferLists()) return artifacts;
+  // tfjs decodes them itself, and this one (before 4.6) takes one ArrayBuffer only.
+  return { ...artifacts, weightData: joinBuffers(buffers) };
 }
 
 /** Builds the model TF.js-style from artifacts read consistently; a model tfjs cannot build is a CORRUPT_CHECKPOINT. */

@@ -7,6 +7,7 @@
 import { io } from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../errors.js';
 import { bytesPerElement, elementCount, isStoredDtype, type WeightEntry } from '../formats/weight_entry.js';
+import { byteRange, weightBuffers } from '../formats/weight_data.js';
 import { checkpointLoadHandler } from '../checkpoint/save_load.js';
 import { writeCheckpoint } from '../checkpoint/write.js';
 import { tfjsVersion } from '../checkpoint/model_io.js';
@@ -21,8 +22,7 @@ const REGISTERED_KEY = 'tfjs-checkpoint.fileRouter.registered';
 
 /** Weight entries that read slices of model.save()'s weight buffer(s). */
 function artifactEntries(artifacts: io.ModelArtifacts): WeightEntry[] {
-  const buffers = artifacts.weightData === undefined ? [] : Array.isArray(artifacts.weightData) ? artifacts.weightData : [artifacts.weightData];
-  const whole = new io.CompositeArrayBuffer(buffers);
+  const buffers = weightBuffers(artifacts.weightData);
   let offset = 0;
   return (artifacts.weightSpecs ?? []).map((spec) => {
     if (!isStoredDtype(spec.dtype) || spec.quantization) {
@@ -37,8 +37,8 @@ function artifactEntries(artifacts: io.ModelArtifacts): WeightEntry[] {
       dtype: spec.dtype,
       ...(spec.group === 'optimizer' ? { group: 'optimizer' as const } : {}),
       byteLength,
-      // One buffer (what model.save() produces): a view, no copy.
-      read: async () => (buffers.length === 1 ? new Uint8Array(buffers[0]!, start, byteLength) : new Uint8Array(whole.slice(start, start + byteLength))),
+      // A view, no copy, unless the weight spans two of tfjs's buffers.
+      read: async () => byteRange(buffers, start, byteLength),
     };
   });
 }
