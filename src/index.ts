@@ -1,13 +1,12 @@
 /**
  * tfjs-checkpoint for Node (the `node` export condition): the universal API plus the fs store for
- * plain paths and `file://` URLs, and `file://` save/load handlers for pure `@tensorflow/tfjs`
- * (unless another, such as tfjs-node's, handles them).
+ * plain paths and `file://` URLs. The universal entry's save/load routers then answer `file://` too,
+ * giving pure `@tensorflow/tfjs` `model.save('file://…')` (unless another handler, such as
+ * tfjs-node's, takes those URLs).
  */
 import { registerFsStore } from './node/register_fs.js';
-import { registerFileRouter } from './node/file_router.js';
 
 registerFsStore();
-registerFileRouter();
 
 export * from './universal.js';
 export { fsStore } from './node/register_fs.js';

@@ -4,7 +4,7 @@
  * imports no `node:` module, and its only side effects (registering the memory store and the
  * save/load routers for registered stores' URLs) never throw. Node's entry (index.ts) adds the fs store.
  */
-import { registerFileRouter } from './node/file_router.js';
+import { registerFileRouter } from './checkpoint/tfjs_router.js';
 
 try {
   registerFileRouter();
@@ -33,7 +33,7 @@ export { formatFilepath } from './template/format.js';
 export type { TemplateValue } from './template/format.js';
 export { CheckpointError, TemplateError, CorruptCheckpointError, WeightMismatchError } from './errors.js';
 export type { CheckpointErrorCode } from './errors.js';
-export { registerFileRouter, fileSaveHandler, fileLoadHandler } from './node/file_router.js';
+export { registerFileRouter, fileSaveHandler, fileLoadHandler } from './checkpoint/tfjs_router.js';
 export type { Mode } from './policy/monitor.js';
 export type { SaveFreq } from './policy/save_schedule.js';
 export { VERSION } from './version.js';

@@ -12,7 +12,7 @@ import { describe, it } from 'node:test';
 import '../src/index.js';
 import { armZeroCopyDecode, type DecodeWeightsHolder } from '../src/checkpoint/zero_copy_decode.js';
 import { sharedWeakSet, trySetProperty } from '../src/checkpoint/tfjs_guard.js';
-import { registerFileRouter, type RouterRegistry } from '../src/node/file_router.js';
+import { registerFileRouter, type RouterRegistry } from '../src/checkpoint/tfjs_router.js';
 import { moduleNamespaceOf } from './fixtures/module_namespace.js';
 import { tempDir } from './helpers.js';
 

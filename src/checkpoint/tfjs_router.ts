@@ -8,12 +8,12 @@ import { io } from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../errors.js';
 import { bytesPerElement, elementCount, isStoredDtype, type WeightEntry } from '../formats/weight_entry.js';
 import { byteRange, weightBuffers } from '../formats/weight_data.js';
-import { checkpointLoadHandler } from '../checkpoint/save_load.js';
-import { writeCheckpoint } from '../checkpoint/write.js';
-import { tfjsVersion } from '../checkpoint/model_io.js';
+import { checkpointLoadHandler } from './save_load.js';
+import { writeCheckpoint } from './write.js';
+import { tfjsVersion } from './model_io.js';
 import { keyBasename, keyDirname } from '../stores/keys.js';
 import { registeredSchemes, resolveLocation, sibling, type Location } from '../stores/registry.js';
-import { sharedWeakSet } from '../checkpoint/tfjs_guard.js';
+import { sharedWeakSet } from './tfjs_guard.js';
 
 type IORouter = Parameters<typeof io.registerSaveRouter>[0];
 
