@@ -45,6 +45,14 @@ describe('entry points', () => {
     assert.ok([...importClosure(join(root, 'src/index.ts')).keys()].some((f) => f.endsWith('stores/fs.ts')));
   });
 
+  it('only the fs store (src/stores/fs*.ts, its writer identities) and the Node entry import node: modules', () => {
+    const allowed = /^src\/(stores\/(fs|fs_files|fs_ops|writer_identity)\.ts|node\/[a-z_]+\.ts|index\.ts)$/;
+    const offenders = [...importClosure(join(root, 'src/index.ts'))]
+      .filter(([file, bare]) => bare.some((s) => s.startsWith('node:')) && !allowed.test(file.slice(root.length + 1)))
+      .map(([file]) => file.slice(root.length + 1));
+    assert.deepEqual(offenders, []);
+  });
+
   it('package.json maps the node condition to the Node entry and browser/default to the universal one', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     const main = pkg.exports['.'];
