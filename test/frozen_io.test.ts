@@ -44,12 +44,6 @@ describe('trySetProperty', () => {
     assert.equal(trySetProperty(ns, 'f', () => 2), false);
     assert.equal(ns.f, before);
     assert.equal(trySetProperty(ns, 'g', 1), false);
-    // @tensorflow/tfjs-core as imported here is a namespace too (its `io` is a plain object: tfjs's CJS build).
-    const core = await import('@tensorflow/tfjs-core');
-    assert.equal(Object.prototype.toString.call(core), '[object Module]');
-    const io = core.io;
-    assert.equal(trySetProperty(core, 'io', {}), false);
-    assert.equal(core.io, io);
   });
 
   it('returns false, and undoes what it can, for setters that refuse or ignore', () => {
@@ -68,6 +62,8 @@ describe('trySetProperty', () => {
 describe('armZeroCopyDecode', () => {
   const specs: tf.io.WeightsManifestEntry[] = [{ name: 'w', shape: [2, 2], dtype: 'float32' }];
   const bytes = () => [new Float32Array([1, 2, 3, 4]).buffer as ArrayBuffer];
+  // What tfjs's own decode takes in every supported version (a list of buffers only from 4.6 on).
+  const single = () => bytes()[0]!;
 
   it('arms on a plain object: one decode of exactly our buffers goes to the stand-in, then the original is back', () => {
     const real = tf.io.decodeWeights;
@@ -76,7 +72,7 @@ describe('armZeroCopyDecode', () => {
     assert.equal(armZeroCopyDecode(buffers, holder), true);
     assert.notEqual(holder.decodeWeights, real);
     // Any other data goes to the real function and leaves the stand-in armed.
-    const other = holder.decodeWeights(bytes(), specs);
+    const other = holder.decodeWeights(single(), specs);
     assert.deepEqual(Array.from(other['w']!.dataSync()), [1, 2, 3, 4]);
     assert.notEqual(holder.decodeWeights, real);
     const decoded = holder.decodeWeights(buffers, specs);
@@ -104,7 +100,7 @@ describe('armZeroCopyDecode', () => {
     assert.equal(armZeroCopyDecode(bytes(), ns), false);
     assert.equal(ns.decodeWeights, tf.io.decodeWeights);
     // tfjs decodes the same buffers fine without us (a copy).
-    assert.deepEqual(Array.from(ns.decodeWeights(bytes(), specs)['w']!.dataSync()), [1, 2, 3, 4]);
+    assert.deepEqual(Array.from(ns.decodeWeights(single(), specs)['w']!.dataSync()), [1, 2, 3, 4]);
   });
 
   it('steps aside where there is no decodeWeights function', () => {
