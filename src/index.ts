@@ -4,9 +4,10 @@
  * giving pure `@tensorflow/tfjs` `model.save('file://…')` (unless another handler, such as
  * tfjs-node's, takes those URLs).
  */
-import { registerFsStore } from './node/register_fs.js';
+import { registerFsStore, registerS3Store } from './node/register_fs.js';
 
 registerFsStore();
+registerS3Store();
 
 export * from './universal.js';
 export { fsStore } from './node/register_fs.js';

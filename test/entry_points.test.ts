@@ -93,16 +93,16 @@ describe('entry points', () => {
 });
 
 describe('the scheme registry', () => {
-  it('a scheme no store claims is a clear error naming the schemes there are, never a local folder named "s3:"', async () => {
+  it('a scheme no store claims is a clear error naming the schemes there are, never a local folder named "gs:"', async () => {
     const model = smallClassifier(1);
     // A configuration error: thrown where the callback is made, before any training.
     assert.throws(
-      () => modelCheckpoint({ filepath: 's3://bucket/run/w{epoch}', verbose: 0 }),
-      (e: unknown) => e instanceof CheckpointError && e.code === 'UNSUPPORTED_FORMAT' && /"s3:\/\/".*file:\/\/.*memory:\/\/.*plain paths.*registerStore/.test(e.message),
+      () => modelCheckpoint({ filepath: 'gs://bucket/run/w{epoch}', verbose: 0 }),
+      (e: unknown) => e instanceof CheckpointError && e.code === 'UNSUPPORTED_FORMAT' && /"gs:\/\/".*file:\/\/.*memory:\/\/.*s3:\/\/.*plain paths.*registerStore/.test(e.message),
     );
-    await assert.rejects(model.save('s3://bucket/run/stock'), /Cannot find any save handlers/);
-    await assert.rejects(saveWeights(model, 's3://bucket/run/w1'), /no store handles "s3:\/\/"/);
-    assert.throws(() => resolveLocation('s3://bucket/run'), /no store handles "s3:\/\/"/);
+    await assert.rejects(model.save('gs://bucket/run/stock'), /Cannot find any save handlers/);
+    await assert.rejects(saveWeights(model, 'gs://bucket/run/w1'), /no store handles "gs:\/\/"/);
+    assert.throws(() => resolveLocation('gs://bucket/run'), /no store handles "gs:\/\/"/);
   });
 
   it('a user-registered store serves ModelCheckpoint, model.save, loading and verify by its scheme', async () => {

@@ -5,6 +5,7 @@
 import { useZlibCrc32 } from './zlib_crc32.js';
 import { FsStore } from '../stores/fs.js';
 import type { FsOps } from '../stores/fs_ops.js';
+import { lazyStore } from '../stores/lazy.js';
 import { registerStore, setDefaultScheme } from '../stores/registry.js';
 
 /** The fs store with Node's own file-system calls. */
@@ -14,4 +15,15 @@ export function registerFsStore(): void {
   registerStore('file', { store: (options) => (options.fs ? new FsStore(options.fs as FsOps) : fsStore), base: () => process.cwd() });
   setDefaultScheme('file');
   useZlibCrc32();
+}
+
+/**
+ * `s3://bucket/prefix/…` with the S3 store, configured from the environment (see S3StoreOptions),
+ * loaded on first use. `registerStore('s3', new S3Store({ client }))` replaces it with your own.
+ */
+export function registerS3Store(): void {
+  registerStore(
+    's3',
+    lazyStore('s3', async () => new (await import('../stores/s3.js')).S3Store(), 'the AWS SDK (npm install @aws-sdk/client-s3 @aws-sdk/lib-storage)'),
+  );
 }

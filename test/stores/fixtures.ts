@@ -8,6 +8,8 @@ import * as fsp from 'node:fs/promises';
 import { FsStore, MemoryStore, registerStore, type CheckpointStore, type FsOps } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
 import { ObjectStore, type Bucket } from '../../examples/object_store.js';
+import { S3Store } from '../../src/stores/s3.js';
+import { startS3Server, type S3TestServer } from './s3_server.js';
 
 export interface StoreUnderTest {
   store: CheckpointStore;
@@ -163,4 +165,45 @@ export const objectStoreFixture: StoreFixture = {
   },
 };
 
-export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture, objectStoreFixture];
+/** Commands that change a bucket: the ones a fault is injected into. */
+const S3_WRITES = new Set(['PutObjectCommand', 'CreateMultipartUploadCommand', 'UploadPartCommand', 'CompleteMultipartUploadCommand', 'DeleteObjectCommand', 'DeleteObjectsCommand', 'CopyObjectCommand']);
+
+let server: Promise<S3TestServer> | undefined;
+let prefixes = 0;
+
+/** The S3 store against a real S3 server (s3rver on 127.0.0.1, one per test process); each store gets a fresh prefix. */
+export const s3Fixture: StoreFixture = {
+  name: 's3 (s3rver)',
+  hasLeftovers: true,
+  async create() {
+    const running = await (server ??= startS3Server());
+    const faults = faultSwitch();
+    const client = running.client();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (S3_WRITES.has((context as { commandName?: string }).commandName ?? '')) faults.step(`${(context as { commandName?: string }).commandName}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'conformanceFaults' },
+    );
+    const store = new S3Store({ client });
+    const scheme = uniqueScheme('s3');
+    registerStore(scheme, store);
+    const prefix = `t${process.pid}-${++prefixes}`;
+    return {
+      store,
+      base: `${scheme}://bucket/${prefix}`,
+      spellings: [`${scheme}:///bucket/${prefix}`, `${scheme}://bucket/${prefix}/`, `${scheme}://bucket//${prefix}/./`, `${scheme}://bucket/x/../${prefix}`],
+      ...faults,
+    };
+  },
+};
+
+/** Stops the fixture's S3 server (call from an `after` hook of the file that used it). */
+export async function stopS3Fixture(): Promise<void> {
+  const running = server;
+  server = undefined;
+  if (running) await (await running).stop();
+}
+
+export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture, objectStoreFixture, s3Fixture];

@@ -1,0 +1,574 @@
+/**
+ * The S3 store (`s3://bucket/prefix/…`): checkpoints on any S3-compatible object store (AWS S3,
+ * Cloudflare R2, MinIO, Ceph, GCS's S3 interface) through the official AWS SDK v3. A store key is
+ * `/<bucket>/<object key>`.
+ *
+ * Object stores have no rename, so a commit is one PUT of a marker:
+ * - Stage: every file is uploaded (multipart, streamed, bounded memory) under a fresh generation
+ *   beside the checkpoint, `<dir>/.<name>.g-<id>/<file>`, where no reader looks; sizes and CRC-32s are
+ *   computed on the way.
+ * - Commit: one PutObject of `<dir>/<name>/checkpoint.json` (the format's own metadata, written last)
+ *   whose user metadata `tfjs-generation` names the generation (so a name claimed at commit, `-v1`,
+ *   points to the same uploaded objects). That PUT is atomic: readers see the old
+ *   checkpoint or the new one. A replaced generation is deleted after the new marker is in place.
+ * - Read: the marker is read once (its ETag pins the generation); `confirm()` checks the ETag again.
+ * - Delete: the marker first (invisible at once), then the generation's objects.
+ * - Leftovers: generations no marker names, older than `orphanAgeSeconds` (default 24 h) and not
+ *   being written by this process, are deleted by the next writer of that prefix (`recover`).
+ * - Pointers: one PutObject each. A folder without a marker (a stock TF.js upload) is read in place.
+ * Without conditional writes (s3rver and some servers ignore them), two writers committing the same
+ * new name in the same instant can both succeed, the later replacing the earlier: names are claimed
+ * by a HEAD just before the PUT, which narrows that window to one round trip.
+ */
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  CopyObjectCommand,
+  S3Client,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { crc32 } from '../formats/crc32.js';
+import { keyBasename, keyDirname, type StoreKey } from './keys.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile, WrittenFile } from './store.js';
+
+const MARKER = 'checkpoint.json';
+const GENERATION_MARK = '.g-';
+
+/** `.<name>.g-<id>`: the folder of one generation of checkpoint `name`, beside it. */
+function generationDir(name: string, id: string): string {
+  return `.${name}${GENERATION_MARK}${id}`;
+}
+
+/** For `.<name>.g-<id>`, `<name>`; otherwise undefined. */
+function generationOwner(segment: string): string | undefined {
+  if (!segment.startsWith('.')) return undefined;
+  const at = segment.lastIndexOf(GENERATION_MARK);
+  return at > 1 ? segment.slice(1, at) : undefined;
+}
+const GENERATION_META = 'tfjs-generation';
+
+export interface S3StoreOptions {
+  /** A client of your own (credentials, region, endpoint, retries all as you set them). */
+  client?: S3Client;
+  /** Custom endpoint (R2, MinIO, …). Default: `TFJS_CHECKPOINT_S3_ENDPOINT`, else the SDK's own (`AWS_ENDPOINT_URL_S3`, AWS). */
+  endpoint?: string;
+  /** Region. Default: the SDK's chain (`AWS_REGION`, config files), else `us-east-1`. */
+  region?: string;
+  /** Path-style addressing (`host/bucket/key`), which MinIO and s3rver need. Default: `TFJS_CHECKPOINT_S3_FORCE_PATH_STYLE=1`, else false. */
+  forcePathStyle?: boolean;
+  /** Attempts per request, with the SDK's backoff, for throttling (503 SlowDown), 5xx and timeouts. Default 5. */
+  maxAttempts?: number;
+  /** Multipart part size in bytes (S3's minimum is 5 MiB). Default 8 MiB. */
+  partSize?: number;
+  /** Parts uploaded at once per file. Peak extra memory per file being written is about partSize × (queueSize + 1). Default 4. */
+  queueSize?: number;
+  /** A generation no marker names is a crashed writer's once it is this old (seconds); then the next writer removes it. Default 86,400. */
+  orphanAgeSeconds?: number;
+}
+
+interface ObjectRef {
+  bucket: string;
+  key: string;
+}
+
+function env(name: string): string | undefined {
+  return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+}
+
+/** `/bucket/a/b` → bucket `bucket`, object key `a/b` (and `sub` appended). */
+function objectOf(key: StoreKey, sub?: string): ObjectRef {
+  const [, bucket, ...rest] = key.split('/');
+  if (!bucket) throw new CheckpointError('INVALID_ARGUMENT', `s3:// locations need a bucket: s3://<bucket>/<prefix>/…; got s3:/${key}.`);
+  const path = [...rest, ...(sub === undefined ? [] : [sub])].join('/');
+  return { bucket, key: path };
+}
+
+function within(ref: ObjectRef): string {
+  return ref.key === '' ? '' : `${ref.key}/`;
+}
+
+function show(ref: ObjectRef): string {
+  return `s3://${ref.bucket}/${ref.key}`;
+}
+
+function statusOf(e: unknown): number | undefined {
+  return (e as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isMissing(e: unknown): boolean {
+  const name = (e as { name?: string })?.name;
+  return statusOf(e) === 404 && name !== 'NoSuchBucket';
+}
+
+/** An SDK failure as a CheckpointError that names the bucket and key and says what to check. */
+export function s3Error(action: string, ref: ObjectRef, e: unknown): CheckpointError {
+  if (e instanceof CheckpointError) return e;
+  const name = (e as { name?: string; code?: string })?.name ?? '';
+  const code = (e as { code?: string })?.code ?? '';
+  const message = (e as Error)?.message ?? String(e);
+  const hint =
+    name === 'NoSuchBucket'
+      ? ` The bucket "${ref.bucket}" does not exist at this endpoint: create it, or fix the bucket name, endpoint or region.`
+      : name === 'AccessDenied' || name === 'InvalidAccessKeyId' || name === 'SignatureDoesNotMatch' || name === 'ExpiredToken' || statusOf(e) === 403
+        ? ' The credentials were refused: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile) and the bucket policy.'
+        : name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || statusOf(e) === 301
+          ? ' The bucket is in another region: set AWS_REGION (or the `region` option) to the bucket\'s region.'
+          : ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT'].includes(code) || name === 'TimeoutError'
+            ? ' The endpoint could not be reached: check the endpoint URL (TFJS_CHECKPOINT_S3_ENDPOINT) and the network.'
+            : '';
+  return new CheckpointError('IO_ERROR', `Could not ${action} ${show(ref)}: ${name ? `${name}: ` : ''}${message}.${hint} Earlier checkpoints are untouched.`, { cause: e });
+}
+
+function randomGeneration(): string {
+  const bytes = new Uint8Array(6);
+  globalThis.crypto.getRandomValues(bytes);
+  return `${Date.now().toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** The chunks as a web ReadableStream (what lib-storage takes everywhere), counting size and CRC-32 on the way. */
+function countingStream(chunks: ByteChunks, totals: { size: number; crc32: number }): ReadableStream<Uint8Array> {
+  const iterator = (Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : (chunks as Iterable<Uint8Array | Promise<Uint8Array>>)[Symbol.iterator]()) as
+    | AsyncIterator<Uint8Array>
+    | Iterator<Uint8Array | Promise<Uint8Array>>;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await iterator.next();
+      if (next.done) {
+        controller.close();
+        return;
+      }
+      const chunk = await next.value;
+      totals.crc32 = crc32(chunk, totals.crc32);
+      totals.size += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+export class S3Store implements CheckpointStore {
+  readonly scheme = 's3';
+  readonly client: S3Client;
+  private readonly partSize: number;
+  private readonly queueSize: number;
+  private readonly orphanAgeMs: number;
+  /** Generations this process is writing (never leftovers). */
+  private readonly live = new Set<string>();
+
+  constructor(options: S3StoreOptions = {}) {
+    const endpoint = options.endpoint ?? env('TFJS_CHECKPOINT_S3_ENDPOINT');
+    const pathStyle = options.forcePathStyle ?? env('TFJS_CHECKPOINT_S3_FORCE_PATH_STYLE') === '1';
+    const config: S3ClientConfig = {
+      ...(endpoint ? { endpoint } : {}),
+      ...(pathStyle ? { forcePathStyle: true } : {}),
+      region: options.region ?? env('AWS_REGION') ?? env('AWS_DEFAULT_REGION') ?? 'us-east-1',
+      maxAttempts: options.maxAttempts ?? 5,
+      // Our CRC-32s cover every byte; the SDK's default request checksums break many S3-compatible servers.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    };
+    this.client = options.client ?? new S3Client(config);
+    this.partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
+    this.queueSize = options.queueSize ?? 4;
+    this.orphanAgeMs = (options.orphanAgeSeconds ?? 86_400) * 1000;
+  }
+
+  private async head(ref: ObjectRef): Promise<{ etag: string; size: number; generation: string | undefined; modified: number } | undefined> {
+    try {
+      const r = await this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      return { etag: r.ETag ?? '', size: r.ContentLength ?? 0, generation: r.Metadata?.[GENERATION_META], modified: r.LastModified?.getTime() ?? 0 };
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw s3Error('inspect', ref, e);
+    }
+  }
+
+  private async getBytes(ref: ObjectRef, range?: { position: number; length: number }): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
+    try {
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(range ? { Range: `bytes=${range.position}-${range.position + range.length - 1}` } : {}) }),
+      );
+      const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
+      return { bytes, etag: r.ETag ?? '', generation: r.Metadata?.[GENERATION_META] };
+    } catch (e) {
+      if (isMissing(e)) return undefined;
+      throw s3Error('read', ref, e);
+    }
+  }
+
+  /**
+   * The marker's bytes, ETag and generation. A body cut off mid-transfer (a server rewriting the
+   * object in place, as s3rver does, or a dropped connection) is read again, a few times, with backoff.
+   */
+  private async readMarker(key: StoreKey): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.getBytes(objectOf(key, MARKER));
+      } catch (e) {
+        if (attempt >= 4) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+      }
+    }
+  }
+
+  /** Every object under a prefix (all pages). */
+  private async listAll(bucket: string, prefix: string, ref: ObjectRef): Promise<{ key: string; modified: number; size: number }[]> {
+    const out: { key: string; modified: number; size: number }[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+      } catch (e) {
+        throw s3Error('list', ref, e);
+      }
+      for (const o of page.Contents ?? []) if (o.Key) out.push({ key: o.Key, modified: o.LastModified?.getTime() ?? 0, size: o.Size ?? 0 });
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  /** Names of (up to 1,000) objects directly or deeper under `ref/`, relative to it. */
+  private async firstPage(ref: ObjectRef): Promise<string[]> {
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref) }));
+      return (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key.slice(within(ref).length)] : []));
+    } catch (e) {
+      throw s3Error('list', ref, e);
+    }
+  }
+
+  private async anyUnder(ref: ObjectRef): Promise<string | undefined> {
+    try {
+      const page = await this.client.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref), MaxKeys: 1 }));
+      return page.Contents?.[0]?.Key;
+    } catch (e) {
+      throw s3Error('list', ref, e);
+    }
+  }
+
+  private async deleteKeys(bucket: string, keys: readonly string[], ref: ObjectRef): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      try {
+        if (batch.length === 1) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: batch[0]! }));
+        else await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+      } catch (e) {
+        throw s3Error('delete objects of', ref, e);
+      }
+    }
+  }
+
+  /** Deletes the generation folder `generation` (a name in the directory of `key`). */
+  private async deleteGeneration(key: StoreKey, generation: string): Promise<void> {
+    const dir = objectOf(keyDirname(key));
+    const prefix = `${within(dir)}${generation}/`;
+    await this.deleteKeys(dir.bucket, (await this.listAll(dir.bucket, prefix, dir)).map((o) => o.key), dir);
+  }
+
+  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    const ref = objectOf(key);
+    if (await this.head(ref)) throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${show(ref)}: an object with that name exists. Remove it or choose another filepath.`);
+    for (let dir = keyDirname(key); dir.split('/').length > 2; dir = keyDirname(dir)) {
+      const parent = objectOf(dir);
+      if (await this.head(parent)) throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${show(ref)}: ${show(parent)} is an object, not a folder. Choose another filepath.`);
+    }
+    // Objects under the name: fine when it is a checkpoint (ours, or a stock TF.js folder), else a folder of other things.
+    const under = await this.firstPage(ref);
+    if (under.length > 0 && !under.some((name) => [MARKER, 'model.json', 'weights.json'].includes(name))) {
+      {
+        throw new CheckpointError(
+          'PATH_CONFLICT',
+          `Please specify a non-directory filepath: ${show(ref)} holds other objects and is not a checkpoint, and replacing it would hide them. ` +
+            'Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
+        );
+      }
+    }
+    return new S3Staged(this, key, generationDir(keyBasename(key), randomGeneration()), options.claim);
+  }
+
+  /** @internal Uploads one file of a staged generation. */
+  async upload(ref: ObjectRef, body: ReadableStream<Uint8Array>): Promise<void> {
+    const upload = new Upload({ client: this.client, params: { Bucket: ref.bucket, Key: ref.key, Body: body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false });
+    try {
+      await upload.done();
+    } catch (e) {
+      await upload.abort().catch(() => undefined);
+      throw s3Error('upload', ref, e);
+    }
+  }
+
+  /** @internal */
+  async putObject(ref: ObjectRef, bytes: Uint8Array, generation?: string): Promise<void> {
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ...(generation ? { Metadata: { [GENERATION_META]: generation } } : {}) }));
+    } catch (e) {
+      throw s3Error('write', ref, e);
+    }
+  }
+
+  /** @internal Whether `key` has a marker (is a committed checkpoint). */
+  async hasMarker(key: StoreKey): Promise<boolean> {
+    return (await this.head(objectOf(key, MARKER))) !== undefined;
+  }
+
+  /** @internal The generation the marker at `key` names, or undefined when there is none. */
+  async markerOf(key: StoreKey): Promise<string | undefined> {
+    return (await this.head(objectOf(key, MARKER)))?.generation;
+  }
+
+  /** @internal */
+  hold(generation: string): () => void {
+    this.live.add(generation);
+    return () => this.live.delete(generation);
+  }
+
+  /** @internal A commit with no marker (a stock folder): its files are copied into place, not atomic (as stock saves never are). */
+  async publishInPlace(key: StoreKey, generation: string, names: readonly string[]): Promise<void> {
+    const dir = objectOf(keyDirname(key));
+    for (const name of names) {
+      const to = objectOf(key, name);
+      try {
+        await this.client.send(new CopyObjectCommand({ Bucket: dir.bucket, Key: to.key, CopySource: encodeURI(`${dir.bucket}/${within(dir)}${generation}/${name}`) }));
+      } catch (e) {
+        throw s3Error('write', to, e);
+      }
+    }
+    await this.deleteGeneration(key, generation);
+  }
+
+  /** @internal */
+  async dropGeneration(key: StoreKey, generation: string): Promise<void> {
+    await this.deleteGeneration(key, generation);
+  }
+
+  /** @internal Where a staged generation's file goes. */
+  generationObject(key: StoreKey, generation: string, name: string): ObjectRef {
+    const dir = objectOf(keyDirname(key));
+    return { bucket: dir.bucket, key: `${within(dir)}${generation}/${name}` };
+  }
+
+  async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    const ref = objectOf(key);
+    if (ref.key !== '' && (await this.head(ref))) throw new CheckpointError('PATH_CONFLICT', `${show(ref)} is an object, not a checkpoint.`);
+    const marker = await this.readMarker(key);
+    if (!marker && (await this.anyUnder(ref)) === undefined) return undefined;
+    const etag = marker?.etag;
+    // With a marker, files are in its generation; without (a stock folder), in place.
+    const base = marker?.generation !== undefined ? this.generationObject(key, marker.generation, '').key : within(ref);
+    const where = show(ref);
+    return {
+      where,
+      open: async (name): Promise<StoredFile | undefined> => {
+        if (name === MARKER && marker) return bytesFile(marker.bytes, `${where}/${name}`);
+        const object = { bucket: ref.bucket, key: `${base}${name}` };
+        const found = await this.head(object);
+        if (!found) return undefined;
+        return {
+          size: found.size,
+          read: async (dest, offset, length, position) => {
+            if (length === 0) return;
+            const got = await this.getBytes(object, { position, length });
+            if (!got || got.bytes.byteLength !== length) throw new CorruptCheckpointError(`${where}/${name} ended early while being read: the object is truncated or was replaced.`);
+            dest.set(got.bytes, offset);
+          },
+        };
+      },
+      confirm: async () => {
+        // ETag and size: a server that writes objects in place (s3rver) can serve a marker half-written
+        // under its old ETag; the size it ends with tells.
+        const now = await this.head(objectOf(key, MARKER));
+        if (now?.etag !== etag || (marker && now?.size !== marker.bytes.byteLength)) throw new CheckpointError('REPLACED_WHILE_READING', `${where} was replaced by another writer while it was being read. Load it again.`);
+      },
+      close: async () => undefined,
+    };
+  }
+
+  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+    const ref = objectOf(prefix);
+    const start = within(ref);
+    const out: ListedCheckpoint[] = [];
+    for (const object of await this.listAll(ref.bucket, start, ref)) {
+      const segments = object.key.slice(start.length).split('/');
+      if (segments.length !== depth + 1 || segments[depth] !== MARKER) continue;
+      const names = segments.slice(0, depth);
+      if (names.some((s) => s === '' || generationOwner(s) !== undefined) || !names.every((s, level) => accept(level, s))) continue;
+      out.push({ key: `${prefix === '/' ? '' : prefix}/${names.join('/')}`, modifiedNs: BigInt(object.modified) * 1_000_000n });
+    }
+    return out;
+  }
+
+  async exists(key: StoreKey): Promise<boolean> {
+    const ref = objectOf(key);
+    return (ref.key !== '' && (await this.head(ref)) !== undefined) || (await this.anyUnder(ref)) !== undefined;
+  }
+
+  async remove(key: StoreKey): Promise<void> {
+    const ref = objectOf(key, MARKER);
+    const generation = await this.markerOf(key);
+    if (generation === undefined && !(await this.head(ref))) return;
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key })); // invisible from here on
+    } catch (e) {
+      throw s3Error('delete', ref, e);
+    }
+    if (generation !== undefined) await this.deleteGeneration(key, generation).catch(() => undefined); // else recover() finishes it
+  }
+
+  async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
+    const ref = objectOf(key);
+    const found = await this.head(ref);
+    if (!found) return undefined;
+    if (found.size > maxBytes) throw new CorruptCheckpointError(`${show(ref)} is ${found.size} bytes, more than the ${maxBytes} it may have.`);
+    return (await this.getBytes(ref))?.bytes;
+  }
+
+  async writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
+    const ref = objectOf(key);
+    if ((await this.anyUnder(ref)) !== undefined) throw new CheckpointError('PATH_CONFLICT', `Cannot write ${show(ref)}: a checkpoint or folder has that name. Choose another path.`);
+    await this.putObject(ref, bytes);
+  }
+
+  async removeSmall(key: StoreKey): Promise<void> {
+    const ref = objectOf(key);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+    } catch (e) {
+      if (!isMissing(e)) throw s3Error('delete', ref, e);
+    }
+  }
+
+  /**
+   * Generations in `dir` of checkpoints `isOurs` accepts that no marker names, that this process is not
+   * writing, and whose newest object is older than orphanAgeSeconds: a crashed writer's. Removed.
+   */
+  async recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]> {
+    const ref = objectOf(dir);
+    const start = within(ref);
+    const now = Date.now();
+    const generations = new Map<string, number>();
+    const markers: string[] = [];
+    for (const object of await this.listAll(ref.bucket, start, ref)) {
+      const [first, second, third] = object.key.slice(start.length).split('/');
+      if (!first) continue;
+      if (second === MARKER && third === undefined) markers.push(first);
+      const owner = generationOwner(first);
+      if (owner === undefined || !isOurs(owner)) continue;
+      generations.set(first, Math.max(generations.get(first) ?? 0, object.modified));
+    }
+    const orphans = [...generations].filter(([generation, newest]) => !this.live.has(generation) && now - newest >= this.orphanAgeMs).map(([g]) => g);
+    if (orphans.length === 0) return [];
+    // A generation is in use while any marker in the directory names it (a claimed name points to another's generation).
+    const named = new Set<string>();
+    for (const name of markers) {
+      const generation = await this.markerOf(`${dir === '/' ? '' : dir}/${name}`);
+      if (generation !== undefined) named.add(generation);
+    }
+    const removed: StoreKey[] = [];
+    for (const generation of orphans) {
+      if (named.has(generation)) continue;
+      const key = `${dir === '/' ? '' : dir}/${generation}`;
+      await this.deleteGeneration(key, generation);
+      removed.push(key);
+    }
+    return removed;
+  }
+}
+
+function bytesFile(bytes: Uint8Array, where: string): StoredFile {
+  return {
+    size: bytes.byteLength,
+    read: async (dest, offset, length, position) => {
+      if (position + length > bytes.byteLength) throw new CorruptCheckpointError(`${where} ended early while being read.`);
+      dest.set(bytes.subarray(position, position + length), offset);
+    },
+  };
+}
+
+class S3Staged implements StagedCheckpoint {
+  private readonly files: WrittenFile[] = [];
+  private marker: Uint8Array | undefined;
+  private readonly release: () => void;
+  private done = false;
+  private committed = false;
+  /** Where the generation was uploaded (the key before any claim). */
+  private readonly originalKey: StoreKey;
+
+  constructor(
+    private readonly store: S3Store,
+    public key: StoreKey,
+    private readonly generation: string,
+    private readonly claim: ((taken: StoreKey) => StoreKey) | undefined,
+  ) {
+    this.release = store.hold(generation);
+    this.originalKey = key;
+  }
+
+  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    const totals = { size: 0, crc32: 0 };
+    if (name === MARKER) {
+      // The marker is put at commit, in one request; it is small (the format's metadata).
+      const parts: Uint8Array[] = [];
+      for await (const chunk of countingStream(chunks, totals) as unknown as AsyncIterable<Uint8Array>) parts.push(chunk.slice());
+      const bytes = new Uint8Array(totals.size);
+      parts.reduce((at, p) => (bytes.set(p, at), at + p.byteLength), 0);
+      this.marker = bytes;
+    } else {
+      await this.store.upload(this.store.generationObject(this.originalKey, this.generation, name), countingStream(chunks, totals));
+    }
+    const file = { name, ...totals };
+    this.files.push(file);
+    return file;
+  }
+
+  written(): readonly WrittenFile[] {
+    return this.files;
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    this.done = true;
+    try {
+      const names = this.files.map((f) => f.name);
+      if (!this.marker) {
+        await this.store.publishInPlace(this.key, this.generation, names);
+        this.committed = true;
+        return this.key;
+      }
+      // A claimed name stays in the same directory, so the marker there can name this generation as it is.
+      if (this.claim) while (await this.store.hasMarker(this.key)) this.key = this.claim(this.key);
+      const previous = await this.store.markerOf(this.key);
+      await this.store.putObject(objectOf(this.key, MARKER), this.marker, this.generation);
+      this.committed = true;
+      // Committed: removing the replaced generation is tidying; recover() finishes it if this fails.
+      if (previous !== undefined && previous !== this.generation) await this.store.dropGeneration(this.key, previous).catch(() => undefined);
+      return this.key;
+    } catch (e) {
+      if (!this.committed) await this.abortUploads();
+      throw e;
+    } finally {
+      this.release();
+    }
+  }
+
+  private async abortUploads(): Promise<void> {
+    await this.store.dropGeneration(this.originalKey, this.generation).catch(() => undefined);
+  }
+
+  async abort(): Promise<void> {
+    if (this.committed) return;
+    this.done = true;
+    try {
+      await this.abortUploads();
+    } finally {
+      this.release();
+    }
+  }
+}
+

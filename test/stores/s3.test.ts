@@ -1,0 +1,7 @@
+/** The conformance suite on the S3 store, against a real S3 server (s3rver) on 127.0.0.1. */
+import { after } from 'node:test';
+import { s3Fixture, stopS3Fixture } from './fixtures.js';
+import { runConformance } from './conformance.js';
+
+after(stopS3Fixture);
+runConformance(s3Fixture);
