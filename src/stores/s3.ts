@@ -58,6 +58,8 @@ export interface S3StoreOptions {
   client?: S3Client;
   /** Custom endpoint (R2, MinIO, …). Default: `TFJS_CHECKPOINT_S3_ENDPOINT`, else the SDK's own (`AWS_ENDPOINT_URL_S3`, AWS). */
   endpoint?: string;
+  /** Credentials. Default: the SDK's standard chain (environment, shared config and credentials files, SSO, instance roles). */
+  credentials?: S3ClientConfig['credentials'];
   /** Region. Default: the SDK's chain (`AWS_REGION`, config files), else `us-east-1`. */
   region?: string;
   /** Path-style addressing (`host/bucket/key`), which MinIO and s3rver need. Default: `TFJS_CHECKPOINT_S3_FORCE_PATH_STYLE=1`, else false. */
@@ -166,6 +168,7 @@ export class S3Store implements CheckpointStore {
     const config: S3ClientConfig = {
       ...(endpoint ? { endpoint } : {}),
       ...(pathStyle ? { forcePathStyle: true } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
       region: options.region ?? env('AWS_REGION') ?? env('AWS_DEFAULT_REGION') ?? 'us-east-1',
       maxAttempts: options.maxAttempts ?? 5,
       // Our CRC-32s cover every byte; the SDK's default request checksums break many S3-compatible servers.

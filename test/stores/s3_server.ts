@@ -15,6 +15,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -126,6 +127,20 @@ async function spawnServer(directory: string, port: number, buckets: string[]): 
   return { child, port: actualPort, exited };
 }
 
+/** Servers not yet stopped: a test process that ends without stop() still kills them and removes their directories. */
+const live = new Map<string, () => ChildProcess | undefined>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const [directory, child] of live) {
+      child()?.kill('SIGKILL');
+      rmSync(directory, { recursive: true, force: true, maxRetries: 3 });
+    }
+  });
+}
+
 async function kill(running: Running): Promise<void> {
   if (running.child.exitCode === null && running.child.signalCode === null) {
     running.child.ref(); // an unref'd child would let the test process end before 'exit' arrives
@@ -145,6 +160,8 @@ export async function startS3Server(options: { buckets?: string[] } = {}): Promi
     await rm(directory, { recursive: true, force: true });
     throw err;
   }
+  installExitHook();
+  live.set(directory, () => running?.child);
   const port = running.port;
   const endpoint = `http://127.0.0.1:${port}`;
   let stopped = false;
@@ -184,6 +201,7 @@ export async function startS3Server(options: { buckets?: string[] } = {}): Promi
         if (running) await kill(running);
         running = undefined;
         await rm(directory, { recursive: true, force: true });
+        live.delete(directory);
       }),
     pause: () =>
       serial(async () => {

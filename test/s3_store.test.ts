@@ -1,0 +1,264 @@
+/**
+ * What the S3 store must do beyond the conformance suite (test/stores/s3.test.ts), against a real S3
+ * server (s3rver on 127.0.0.1): `s3://` configured from the environment for every API and for stock
+ * `model.save`; another process listing, verifying and loading while this one writes; the server
+ * going away mid-upload; throttling and 5xx retried; clear errors for a missing bucket, refused
+ * credentials and an unreachable endpoint; leftovers of crashed writers removed only once old enough.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import { after, before, describe, it } from 'node:test';
+import { CheckpointError, CheckpointManager, loadWeights, registerStore, saveWeights, verify } from '../src/index.js';
+import { S3Store } from '../src/stores/s3.js';
+import { maxAbsDiff, smallClassifier } from './helpers.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
+
+let server: S3TestServer;
+let prefixes = 0;
+const fresh = () => `p${++prefixes}`;
+
+before(async () => {
+  server = await startS3Server({ buckets: ['bucket'] });
+});
+after(async () => {
+  await server.stop();
+});
+
+/** Registers a store under a fresh scheme and returns the scheme. */
+function scheme(store: S3Store): string {
+  const name = `s3t${process.pid}x${++prefixes}`;
+  registerStore(name, store);
+  return name;
+}
+
+async function objectKeys(prefix: string): Promise<string[]> {
+  const page = await server.client().send(new ListObjectsV2Command({ Bucket: 'bucket', Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => o.Key!).sort();
+}
+
+function isCode(code: string, pattern?: RegExp) {
+  return (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
+}
+
+/** Runs a module script in a child process with the S3 environment pointing at the test server. */
+function child(script: string, extraEnv: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      TFJS_CHECKPOINT_S3_ENDPOINT: server.endpoint,
+      TFJS_CHECKPOINT_S3_FORCE_PATH_STYLE: '1',
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+      ...extraEnv,
+    };
+    delete env['NODE_TEST_CONTEXT'];
+    const p = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    p.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the s3:// scheme, configured from the environment', () => {
+  it('modelCheckpoint, pointers, latestCheckpoint, verify, loading and stock model.save / tf.loadLayersModel all take s3:// URLs', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    const out = await child(`
+      import * as tf from '@tensorflow/tfjs';
+      import { modelCheckpoint, latestCheckpoint, verify, loadWeights, loadModel, CheckpointManager } from './src/index.ts';
+      const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) })] });
+      model.compile({ optimizer: 'adam', loss: 'meanSquaredError' });
+      const x = tf.ones([8, 3]), y = tf.zeros([8, 2]);
+      await model.fit(x, y, { epochs: 3, batchSize: 4, shuffle: false, verbose: 0, validationData: [x, y], callbacks: [
+        modelCheckpoint({ filepath: 's3://bucket/${prefix}/w{epoch:02d}-{val_loss:.3f}', keepLast: 2, latestPointer: 's3://bucket/${prefix}/latest' }),
+      ] });
+      const latest = await latestCheckpoint('s3://bucket/${prefix}/w{epoch:02d}-{val_loss:.3f}');
+      const checked = await verify(latest);
+      const fresh = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 })] });
+      await loadWeights(fresh, latest);
+      const same = fresh.getWeights().every((w, i) => tf.equal(w, model.getWeights()[i]).all().dataSync()[0] === 1);
+      const full = await loadModel(latest);
+      await model.save('s3://bucket/${prefix}/stock');
+      const stock = await tf.loadLayersModel('s3://bucket/${prefix}/stock/model.json');
+      const listed = (await new CheckpointManager({ filepath: 's3://bucket/${prefix}/w{epoch:02d}-{val_loss:.3f}' }).list()).map((r) => r.path);
+      console.log(JSON.stringify({ latest, checksums: checked.checksums, same, full: full.layers.length, stock: stock.layers.length, listed }));
+    `);
+    assert.equal(out.code, 0, out.stderr);
+    const result = JSON.parse(out.stdout.trim().split('\n').pop()!);
+    assert.match(result.latest, new RegExp(`^s3://bucket/${prefix}/w03-`));
+    assert.equal(result.checksums, 'verified');
+    assert.equal(result.same, true);
+    assert.equal(result.full, 1);
+    assert.equal(result.stock, 1);
+    assert.equal(result.listed.length, 2); // keepLast: 2
+    const keys = await objectKeys(`${prefix}/`);
+    assert.ok(keys.includes(`${prefix}/latest`), keys.join(', '));
+    assert.ok(keys.some((k) => /\/stock\/checkpoint\.json$/.test(k)));
+  });
+
+  it('another process lists, verifies and loads checkpoints while this one keeps writing', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    const store = new S3Store({ client: server.client() });
+    const s = scheme(store);
+    const writer = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w{step:03d}`, asyncSave: false });
+    const models = [smallClassifier(1), smallClassifier(2)];
+    await writer.save(1, models[1]!, {});
+    let writing = true;
+    const saving = (async () => {
+      for (let step = 2; step <= 12; step++) await writer.save(step, models[step % 2]!, {});
+      writing = false;
+    })();
+    const reads: { code: number | null; stdout: string; stderr: string }[] = [];
+    while (writing || reads.length === 0) {
+      reads.push(
+        await child(`
+          import '@tensorflow/tfjs';
+          import { CheckpointManager, verify } from './src/index.ts';
+          const manager = new CheckpointManager({ filepath: 's3://bucket/${prefix}/w{step:03d}' });
+          const records = await manager.list();
+          for (const r of records) await verify(r.path);
+          const latest = await manager.restore('latest');
+          console.log(JSON.stringify({ listed: records.length, tensors: Object.keys(latest).length }));
+        `),
+      );
+    }
+    await saving;
+    for (const read of reads) {
+      assert.equal(read.code, 0, read.stderr);
+      const r = JSON.parse(read.stdout.trim().split('\n').pop()!);
+      assert.ok(r.listed >= 1 && r.tensors > 0, read.stdout);
+    }
+  });
+});
+
+describe('S3 failures', () => {
+  it('the server going away mid-upload leaves no visible partial checkpoint, the earlier ones intact, and the next save works once it is back', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    const store = new S3Store({ client: server.client(), maxAttempts: 1, partSize: 5 * 1024 * 1024 });
+    const s = scheme(store);
+    const manager = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w{step:02d}`, asyncSave: false });
+    const small = { w: tf.fill([1000], 1) };
+    await manager.save(1, small, {});
+    // A 24 MB save: several parts, so the server is killed while parts are in flight.
+    const big = { w: tf.randomUniform([6 * 1024 * 1024], 0, 1, 'float32', 3) };
+    const saving = manager.save(2, big, {});
+    let paused = false;
+    const pausing = (async () => {
+      for (let i = 0; i < 2000 && !paused; i++) {
+        const keys = await objectKeys(`${prefix}/`).catch(() => []);
+        if (keys.some((k) => k.includes('.w02.g-')) || i > 1000) {
+          await server.pause();
+          paused = true;
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    await assert.rejects(saving, isCode('IO_ERROR', /s3:\/\/bucket\//));
+    await pausing;
+    if (!paused) await server.pause();
+    await server.resume();
+    assert.deepEqual((await manager.list()).map((r) => r.metadata.step), [1]);
+    assert.equal((await verify(`${s}://bucket/${prefix}/w01`)).checksums, 'verified');
+    await manager.save(3, small, {});
+    assert.deepEqual((await manager.list()).map((r) => r.metadata.step), [1, 3]);
+  });
+
+  it('503 SlowDown, 500s and slow responses are retried with backoff until they pass', { timeout: 120_000 }, async () => {
+    const proxy = await flakyProxy(server.port, { failEvery: 3, statuses: [503, 500], slowEvery: 5, slowMs: 300 });
+    try {
+      const s = scheme(new S3Store({ endpoint: `http://127.0.0.1:${proxy.port}`, forcePathStyle: true, maxAttempts: 6, credentials: S3RVER_CREDENTIALS }));
+      const prefix = fresh();
+      const model = smallClassifier(4);
+      await saveWeights(model, `${s}://bucket/${prefix}/w`);
+      const back = smallClassifier(5);
+      await loadWeights(back, `${s}://bucket/${prefix}/w`);
+      assert.equal(maxAbsDiff(back.getWeights(), model.getWeights()), 0);
+      assert.ok(proxy.failed() >= 3, `only ${proxy.failed()} failures were injected`);
+      assert.ok(proxy.slowed() >= 1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a missing bucket, refused credentials and an unreachable endpoint are clear errors naming the bucket and key', { timeout: 60_000 }, async () => {
+    const model = smallClassifier(6);
+    const good = scheme(new S3Store({ client: server.client() }));
+    await assert.rejects(saveWeights(model, `${good}://no-such-bucket/run/w`), isCode('IO_ERROR', /s3:\/\/no-such-bucket\/run\/w.*does not exist/));
+    const refused = scheme(new S3Store({ endpoint: server.endpoint, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' } }));
+    await assert.rejects(saveWeights(model, `${refused}://bucket/run/w`), isCode('IO_ERROR', /s3:\/\/bucket\/run\/w.*credentials were refused/));
+    const closed = await freePort();
+    const nowhere = scheme(new S3Store({ endpoint: `http://127.0.0.1:${closed}`, forcePathStyle: true, maxAttempts: 2, credentials: S3RVER_CREDENTIALS }));
+    await assert.rejects(saveWeights(model, `${nowhere}://bucket/run/w`), isCode('IO_ERROR', /s3:\/\/bucket\/run\/w.*could not be reached/));
+  });
+
+  it("a crashed writer's generation is removed by the next writer once it is older than orphanAgeSeconds, never before", { timeout: 60_000 }, async () => {
+    const prefix = fresh();
+    const client = server.client();
+    // What a writer killed mid-save leaves: objects of a generation no marker names.
+    await client.send(new PutObjectCommand({ Bucket: 'bucket', Key: `${prefix}/.w01.g-dead/weights.bin`, Body: new Uint8Array(10) }));
+    const young = scheme(new S3Store({ client, orphanAgeSeconds: 3600 }));
+    await new CheckpointManager({ filepath: `${young}://bucket/${prefix}/w{step:02d}`, asyncSave: false }).save(2, { w: tf.ones([4]) }, {});
+    assert.ok((await objectKeys(`${prefix}/`)).includes(`${prefix}/.w01.g-dead/weights.bin`), 'a young leftover was removed');
+    const old = scheme(new S3Store({ client, orphanAgeSeconds: 0 }));
+    await new CheckpointManager({ filepath: `${old}://bucket/${prefix}/w{step:02d}`, asyncSave: false }).save(3, { w: tf.ones([4]) }, {});
+    const keys = await objectKeys(`${prefix}/`);
+    assert.ok(!keys.some((k) => k.includes('.w01.g-dead')), keys.join(', '));
+    // Committed generations are never leftovers.
+    assert.deepEqual((await new CheckpointManager({ filepath: `${old}://bucket/${prefix}/w{step:02d}` }).list()).map((r) => r.metadata.step), [2, 3]);
+  });
+});
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** An HTTP proxy in front of the S3 server that answers every `failEvery`-th request with an error status and delays every `slowEvery`-th. */
+async function flakyProxy(
+  target: number,
+  plan: { failEvery: number; statuses: number[]; slowEvery: number; slowMs: number },
+): Promise<{ port: number; failed(): number; slowed(): number; close(): Promise<void> }> {
+  let count = 0;
+  let failed = 0;
+  let slowed = 0;
+  const server: Server = createServer((req, res) => {
+    const n = ++count;
+    if (n % plan.failEvery === 0) {
+      failed += 1;
+      const status = plan.statuses[failed % plan.statuses.length]!;
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(status, { 'content-type': 'application/xml' });
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${status === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected</Message></Error>`);
+      });
+      return;
+    }
+    const forward = () => {
+      const upstream = request({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 500, up.headers);
+        up.pipe(res);
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    };
+    if (n % plan.slowEvery === 0) {
+      slowed += 1;
+      setTimeout(forward, plan.slowMs);
+    } else forward();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as { port: number }).port,
+    failed: () => failed,
+    slowed: () => slowed,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
