@@ -59,6 +59,8 @@ describe('entry points', () => {
     assert.deepEqual(Object.keys(main), ['node', 'browser', 'default']);
     assert.equal(main.node.import.default, './dist/esm/index.js');
     assert.equal(main.node.require.default, './dist/cjs/index.js');
+    assert.equal(pkg.exports['./s3'].import.default, './dist/esm/s3.js');
+    assert.equal(pkg.exports['./s3'].require.default, './dist/cjs/s3.js');
     for (const entry of [main.browser, main.default, pkg.exports['./universal']]) {
       assert.equal(entry.import.default, './dist/esm/universal.js');
       assert.equal(entry.require.default, './dist/cjs/universal.js');
