@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { CheckpointError, CheckpointManager, loadWeights, registerStore, saveWeights, verify } from '../src/index.js';
+import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
-import { maxAbsDiff, smallClassifier } from './helpers.js';
+import { maxAbsDiff, smallClassifier, toyData } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
 let server: S3TestServer;
@@ -133,6 +133,27 @@ describe('the s3:// scheme, configured from the environment', () => {
       const r = JSON.parse(read.stdout.trim().split('\n').pop()!);
       assert.ok(r.listed >= 1 && r.tensors > 0, read.stdout);
     }
+  });
+});
+
+describe('resuming from S3', () => {
+  it('backupAndRestore backs up to s3:// and restoreTraining resumes from it, bit-identical', { timeout: 120_000 }, async () => {
+    const s = scheme(new S3Store({ client: server.client() }));
+    const backupDir = `${s}://bucket/${fresh()}/backup`;
+    const { x, y } = toyData(16);
+    const build = () => {
+      const m = smallClassifier(7);
+      m.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
+      return m;
+    };
+    const reference = build();
+    await reference.fit(x, y, { epochs: 4, batchSize: 8, shuffle: false, verbose: 0 });
+    const first = build();
+    await first.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: [backupAndRestore({ backupDir, deleteCheckpoint: false })] });
+    const { model, initialEpoch } = await restoreTraining(backupDir, build);
+    assert.equal(initialEpoch, 2);
+    await model.fit(x, y, { epochs: 4, initialEpoch, batchSize: 8, shuffle: false, verbose: 0, callbacks: [backupAndRestore({ backupDir })] });
+    assert.equal(maxAbsDiff(model.getWeights(), reference.getWeights()), 0);
   });
 });
 
