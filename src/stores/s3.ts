@@ -219,6 +219,30 @@ export class S3Store implements CheckpointStore {
     }
   }
 
+  /**
+   * Streams bytes `position…` of an object straight into `dest` (no intermediate buffer: loading
+   * costs one copy of the weights, whatever the range size); returns how many bytes came.
+   */
+  private async readRange(ref: ObjectRef, dest: Uint8Array, position: number): Promise<number> {
+    let filled = 0;
+    try {
+      const r = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${position}-${position + dest.byteLength - 1}` }));
+      if (!r.Body) return 0;
+      const reader = r.Body.transformToWebStream().getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const take = Math.min(value.byteLength, dest.byteLength - filled);
+        dest.set(take === value.byteLength ? value : value.subarray(0, take), filled);
+        filled += take;
+      }
+      return filled;
+    } catch (e) {
+      if (isMissing(e)) return filled;
+      throw s3Error('read', ref, e);
+    }
+  }
+
   /** Every object under a prefix (all pages). */
   private async listAll(bucket: string, prefix: string, ref: ObjectRef): Promise<{ key: string; modified: number; size: number }[]> {
     const out: { key: string; modified: number; size: number }[] = [];
@@ -375,10 +399,9 @@ export class S3Store implements CheckpointStore {
         return {
           size: found.size,
           read: async (dest, offset, length, position) => {
-            if (length === 0) return;
-            const got = await this.getBytes(object, { position, length });
-            if (!got || got.bytes.byteLength !== length) throw new CorruptCheckpointError(`${where}/${name} ended early while being read: the object is truncated or was replaced.`);
-            dest.set(got.bytes, offset);
+            if (length === 0) return; // (s3rver never answers a range over nothing)
+            const got = await this.readRange(object, dest.subarray(offset, offset + length), position);
+            if (got !== length) throw new CorruptCheckpointError(`${where}/${name} ended early while being read: the object is truncated or was replaced.`);
           },
         };
       },
