@@ -410,7 +410,7 @@ function planReads(specs: readonly WeightSpec[], sizes: readonly number[]): { sh
   const weightEnds: number[] = [];
   let at = 0;
   for (const spec of specs) weightEnds.push((at += elementCount(spec.shape) * bytesPerElement(spec.dtype)));
-  const weightStarts = weightEnds.map((end, i) => (i === 0 ? 0 : weightEnds[i - 1]!));
+  const weightStarts = weightEnds.map((_end, i) => (i === 0 ? 0 : weightEnds[i - 1]!));
   const runs: { shards: number[]; bytes: number }[] = [];
   let shardStart = 0;
   let i = 0;
