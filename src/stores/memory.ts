@@ -12,9 +12,9 @@
  * with the step's name, and a throw there fails that step as a real store failure would.
  */
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
-import { crc32 } from '../formats/crc32.js';
+import { bytesFile, collectChunks } from './bytes.js';
 import { isInside, joinKey, keyDirname, relativeKey, type StoreKey } from './keys.js';
-import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile, WrittenFile } from './store.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, WrittenFile } from './store.js';
 
 type Files = ReadonlyMap<string, Uint8Array>;
 
@@ -128,7 +128,7 @@ export class MemoryStore implements CheckpointStore {
       where,
       open: async (name) => {
         const bytes = files.get(name);
-        return bytes && memoryFile(bytes, `${where}/${name}`);
+        return bytes && bytesFile(bytes, `${where}/${name}`);
       },
       confirm: async () => undefined, // the reader holds its generation's files: nothing can change under it
       close: async () => undefined,
@@ -184,16 +184,6 @@ export class MemoryStore implements CheckpointStore {
   }
 }
 
-function memoryFile(bytes: Uint8Array, where: string): StoredFile {
-  return {
-    size: bytes.byteLength,
-    read: async (dest, offset, length, position) => {
-      if (position + length > bytes.byteLength) throw new CorruptCheckpointError(`${where} ended early while being read: the file is truncated.`);
-      dest.set(bytes.subarray(position, position + length), offset);
-    },
-  };
-}
-
 class MemoryStaged implements StagedCheckpoint {
   private readonly files = new Map<string, Uint8Array>();
   private readonly record: WrittenFile[] = [];
@@ -208,22 +198,9 @@ class MemoryStaged implements StagedCheckpoint {
   async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
     this.store.writeStep(joinKey(this.key, name));
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    let checksum = 0;
-    for await (const chunk of chunks) {
-      parts.push(chunk.slice()); // chunks may be views into live memory
-      checksum = crc32(chunk, checksum);
-      size += chunk.byteLength;
-    }
-    const bytes = new Uint8Array(size);
-    let at = 0;
-    for (const part of parts) {
-      bytes.set(part, at);
-      at += part.byteLength;
-    }
+    const { bytes, size, crc32 } = await collectChunks(chunks);
     this.files.set(name, bytes);
-    const written = { name, size, crc32: checksum };
+    const written = { name, size, crc32 };
     this.record.push(written);
     return written;
   }

@@ -34,6 +34,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { crc32 } from '../formats/crc32.js';
+import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
 import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile, WrittenFile } from './store.js';
 
@@ -506,16 +507,6 @@ export class S3Store implements CheckpointStore {
   }
 }
 
-function bytesFile(bytes: Uint8Array, where: string): StoredFile {
-  return {
-    size: bytes.byteLength,
-    read: async (dest, offset, length, position) => {
-      if (position + length > bytes.byteLength) throw new CorruptCheckpointError(`${where} ended early while being read.`);
-      dest.set(bytes.subarray(position, position + length), offset);
-    },
-  };
-}
-
 class S3Staged implements StagedCheckpoint {
   private readonly files: WrittenFile[] = [];
   private marker: Uint8Array | undefined;
@@ -540,11 +531,9 @@ class S3Staged implements StagedCheckpoint {
     const totals = { size: 0, crc32: 0 };
     if (name === MARKER) {
       // The marker is put at commit, in one request; it is small (the format's metadata).
-      const parts: Uint8Array[] = [];
-      for await (const chunk of countingStream(chunks, totals) as unknown as AsyncIterable<Uint8Array>) parts.push(chunk.slice());
-      const bytes = new Uint8Array(totals.size);
-      parts.reduce((at, p) => (bytes.set(p, at), at + p.byteLength), 0);
-      this.marker = bytes;
+      const collected = await collectChunks(chunks);
+      Object.assign(totals, { size: collected.size, crc32: collected.crc32 });
+      this.marker = collected.bytes;
     } else {
       await this.store.upload(this.store.generationObject(this.originalKey, this.generation, name), countingStream(chunks, totals));
     }
