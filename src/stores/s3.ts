@@ -192,11 +192,10 @@ export class S3Store implements CheckpointStore {
     }
   }
 
-  private async getBytes(ref: ObjectRef, range?: { position: number; length: number }): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
+  /** A whole (small) object: a marker or a pointer. Weight files are read by `readRange`. */
+  private async getBytes(ref: ObjectRef): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
     try {
-      const r = await this.client.send(
-        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, ...(range ? { Range: `bytes=${range.position}-${range.position + range.length - 1}` } : {}) }),
-      );
+      const r = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
       return { bytes, etag: r.ETag ?? '', generation: r.Metadata?.[GENERATION_META] };
     } catch (e) {
@@ -437,8 +436,9 @@ export class S3Store implements CheckpointStore {
 
   async remove(key: StoreKey): Promise<void> {
     const ref = objectOf(key, MARKER);
-    const generation = await this.markerOf(key);
-    if (generation === undefined && !(await this.head(ref))) return;
+    const marker = await this.head(ref);
+    if (!marker) return;
+    const generation = marker.generation;
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key })); // invisible from here on
     } catch (e) {
