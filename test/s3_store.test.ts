@@ -6,7 +6,7 @@
  * credentials and an unreachable endpoint; leftovers of crashed writers removed only once old enough.
  */
 import * as tf from '@tensorflow/tfjs';
-import { ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
@@ -215,6 +215,16 @@ describe('S3 failures', () => {
     const closed = await freePort();
     const nowhere = scheme(new S3Store({ endpoint: `http://127.0.0.1:${closed}`, forcePathStyle: true, maxAttempts: 2, credentials: S3RVER_CREDENTIALS }));
     await assert.rejects(saveWeights(model, `${nowhere}://bucket/run/w`), isCode('IO_ERROR', /s3:\/\/bucket\/run\/w.*could not be reached/));
+  });
+
+  it('an object deleted from under a live marker is a damaged checkpoint (CORRUPT_CHECKPOINT), not a replacement', { timeout: 60_000 }, async () => {
+    const prefix = fresh();
+    const client = server.client();
+    const s = scheme(new S3Store({ client }));
+    await saveWeights(smallClassifier(8), `${s}://bucket/${prefix}/w`);
+    const shard = (await objectKeys(`${prefix}/`)).find((k) => k.endsWith('/weights.bin'))!;
+    await client.send(new DeleteObjectCommand({ Bucket: 'bucket', Key: shard }));
+    await assert.rejects(loadWeights(smallClassifier(9), `${s}://bucket/${prefix}/w`), isCode('CORRUPT_CHECKPOINT', /weights\.bin is missing/));
   });
 
   it("a crashed writer's generation is removed by the next writer once it is older than orphanAgeSeconds, never before", { timeout: 60_000 }, async () => {

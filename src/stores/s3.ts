@@ -36,7 +36,7 @@ import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { crc32 } from '../formats/crc32.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
-import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile, WrittenFile } from './store.js';
+import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type StagedCheckpoint, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 
 const MARKER = 'checkpoint.json';
 const GENERATION_MARK = '.g-';
@@ -389,27 +389,37 @@ export class S3Store implements CheckpointStore {
     // With a marker, files are in its generation; without (a stock folder), in place.
     const base = marker?.generation !== undefined ? this.generationObject(key, marker.generation, '').key : within(ref);
     const where = show(ref);
+    // An object of the pinned generation that vanished while being read: it may be a replacement's
+    // cleanup, which servers that report a PUT before its metadata settles (s3rver) show before the new marker.
+    let sawMissing = false;
+    const changed = (now: Awaited<ReturnType<S3Store['head']>>) =>
+      now?.etag !== etag || now?.generation !== marker?.generation || (marker !== undefined && now?.size !== marker.bytes.byteLength);
     return {
       where,
       open: async (name): Promise<StoredFile | undefined> => {
         if (name === MARKER && marker) return bytesFile(marker.bytes, `${where}/${name}`);
         const object = { bucket: ref.bucket, key: `${base}${name}` };
         const found = await this.head(object);
-        if (!found) return undefined;
+        if (!found) return undefined; // absent, as optional files are (weights.json beside model.json)
         return {
           size: found.size,
           read: async (dest, offset, length, position) => {
             if (length === 0) return; // (s3rver never answers a range over nothing)
             const got = await this.readRange(object, dest.subarray(offset, offset + length), position);
+            if (got !== length) sawMissing = true;
             if (got !== length) throw new CorruptCheckpointError(`${where}/${name} ended early while being read: the object is truncated or was replaced.`);
           },
         };
       },
       confirm: async () => {
-        // ETag and size: a server that writes objects in place (s3rver) can serve a marker half-written
-        // under its old ETag; the size it ends with tells.
-        const now = await this.head(objectOf(key, MARKER));
-        if (now?.etag !== etag || (marker && now?.size !== marker.bytes.byteLength)) throw new CheckpointError('REPLACED_WHILE_READING', `${where} was replaced by another writer while it was being read. Load it again.`);
+        // ETag, generation and size: a server that writes objects in place (s3rver) can serve a marker
+        // half-written under its old ETag; the size it ends with tells. After a missing object, the
+        // marker is asked again a few times before the checkpoint is called damaged.
+        for (let attempt = 0; ; attempt++) {
+          if (changed(await this.head(objectOf(key, MARKER)))) throw new GenerationChanged(where);
+          if (!sawMissing || attempt >= 3) return;
+          await new Promise((resolve) => setTimeout(resolve, 50 * 2 ** attempt));
+        }
       },
       close: async () => undefined,
     };
