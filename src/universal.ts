@@ -21,7 +21,7 @@ export type { SaveContext } from './checkpoint/write.js';
 export type { CheckpointMetadata } from './formats/schema.js';
 export { latestCheckpoint } from './checkpoint/latest.js';
 export { CheckpointManager, restoreInto } from './checkpoint/manager.js';
-export type { CheckpointManagerOptions, SaveBehaviourOptions, CheckpointRecord, SaveInfo, SaveSource } from './checkpoint/manager.js';
+export type { CheckpointManagerOptions, SaveBehaviourOptions, CheckpointRecord, SaveInfo, SaveSource, UploadReport } from './checkpoint/manager.js';
 export { verifyCheckpoint as verify } from './checkpoint/read.js';
 export type { VerifiedCheckpoint } from './checkpoint/read.js';
 export { backupAndRestore, BackupAndRestore, restoreTraining } from './callbacks/backup_and_restore.js';
@@ -40,6 +40,8 @@ export { VERSION } from './version.js';
 export { registerStore, setDefaultScheme, registeredSchemes, resolveLocation, memoryStore } from './stores/registry.js';
 export type { StoreOptions, StoreRegistration, Location } from './stores/registry.js';
 export { MemoryStore } from './stores/memory.js';
+export { TieredStore, tieredStore } from './stores/tiered.js';
+export type { TieredStoreOptions, TierReport } from './stores/tiered.js';
 export { crc32 } from './formats/crc32.js';
 export type { MemoryStoreOptions, MemoryStep } from './stores/memory.js';
 export type {

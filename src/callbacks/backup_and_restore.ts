@@ -33,13 +33,15 @@ export interface BackupAndRestoreArgs {
   afterSignal?: 'reraise' | 'exit' | 'return';
   /** Write backups in the background after capturing the weights. Default true. */
   asyncSave?: boolean;
+  /** A local directory in front of a remote `backupDir` (`s3://…`): backups commit there first and upload in the background (see CheckpointManager). */
+  localCache?: string;
   logger?: CheckpointLogger;
   fs?: FsOps;
 }
 
 const BACKUP_NAME = 'backup-{step:012d}';
 
-function backupManager(backupDir: string, options: { asyncSave?: boolean; fs?: FsOps; logger?: CheckpointLogger } = {}): CheckpointManager {
+function backupManager(backupDir: string, options: { asyncSave?: boolean; localCache?: string; fs?: FsOps; logger?: CheckpointLogger } = {}): CheckpointManager {
   return new CheckpointManager({
     directory: backupDir,
     name: BACKUP_NAME,
@@ -47,6 +49,7 @@ function backupManager(backupDir: string, options: { asyncSave?: boolean; fs?: F
     includeOptimizer: true,
     versionOnClash: false,
     ...(options.asyncSave !== undefined ? { asyncSave: options.asyncSave } : {}),
+    ...(options.localCache !== undefined ? { localCache: options.localCache } : {}),
     ...(options.fs ? { fs: options.fs } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -91,7 +94,7 @@ export class BackupAndRestore extends Callback {
     this.signals = args.saveOnSignal === true ? ['SIGTERM', 'SIGINT'] : Array.isArray(args.saveOnSignal) ? args.saveOnSignal : [];
     this.afterSignal = after;
     this.logger = args.logger ?? consoleLogger;
-    this.manager = backupManager(args.backupDir, { ...(args.asyncSave !== undefined ? { asyncSave: args.asyncSave } : {}), ...(args.fs ? { fs: args.fs } : {}), logger: this.logger });
+    this.manager = backupManager(args.backupDir, { ...(args.asyncSave !== undefined ? { asyncSave: args.asyncSave } : {}), ...(args.localCache !== undefined ? { localCache: args.localCache } : {}), ...(args.fs ? { fs: args.fs } : {}), logger: this.logger });
   }
 
   override async onTrainBegin(): Promise<void> {
@@ -141,7 +144,7 @@ export class BackupAndRestore extends Callback {
       // A normal end deletes the backups anyway: the last one is not worth writing.
       if (this.deleteCheckpoint && !this.interruptedBy) this.pendingBackup = null;
       await this.takePendingBackup();
-      await this.manager.wait();
+      await this.manager.flush();
       // Every checkpointing callback of this fit (whatever its place in the list) must have committed
       // before a signal is re-raised or the process exits.
       if (this.interruptedBy) await allCommitted(this.model);
@@ -150,7 +153,11 @@ export class BackupAndRestore extends Callback {
       this.listeners.clear();
     }
     if (this.interruptedBy) return this.finishAfterSignal(this.interruptedBy);
-    if (this.deleteCheckpoint) await deleteBackups(this.manager);
+    if (this.deleteCheckpoint) {
+      await deleteBackups(this.manager);
+      // With a local tier, the remote copies go too before fit returns (or the report says they have not).
+      await this.manager.flush();
+    }
   }
 
   /**
@@ -214,7 +221,7 @@ export interface RestoredTraining {
 export async function restoreTraining(
   backupDir: string,
   build: () => LayersModel | Promise<LayersModel>,
-  options: { fs?: FsOps } = {},
+  options: { fs?: FsOps; localCache?: string } = {},
 ): Promise<RestoredTraining> {
   requirePath(backupDir, 'restoreTraining', 'backupDir');
   if (typeof build !== 'function') throw new CheckpointError('INVALID_ARGUMENT', 'restoreTraining needs a function that builds and compiles the model.');
@@ -222,7 +229,7 @@ export async function restoreTraining(
   const manager = backupManager(backupDir, options);
   const latest = await manager.latest();
   if (!latest) return { model, initialEpoch: 0, restoredFrom: null };
-  await restoreInto(model, latest.path, options);
+  await manager.restore(latest.path, model);
   const epoch = latest.metadata.epoch ?? 0;
   return { model, initialEpoch: epoch, restoredFrom: latest.path };
 }

@@ -11,7 +11,7 @@ import { resolveAlias } from '../template/alias.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
 import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
-import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions } from '../checkpoint/manager.js';
+import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions, type UploadReport } from '../checkpoint/manager.js';
 import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
@@ -295,9 +295,12 @@ export class ModelCheckpoint extends Callback {
     await this.flush();
   }
 
-  /** Resolves when every save started so far is committed (saves are asynchronous by default). */
-  async flush(): Promise<void> {
-    await this.manager.wait();
+  /**
+   * Resolves when every save started so far is committed (saves are asynchronous by default); with a
+   * `localCache`, also reports what has not reached the remote store yet (see CheckpointManager.flush).
+   */
+  async flush(): Promise<UploadReport> {
+    return this.manager.flush();
   }
 
   override async onEpochBegin(epoch: number, _logs?: Record<string, unknown>): Promise<void> {

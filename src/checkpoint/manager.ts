@@ -19,6 +19,7 @@ import { bestCandidate, compileRetention, selectForDeletion, type RetentionOptio
 import { escapeBraces, keyBasename, keyDirname, nameTooLong, normalizeTemplateKey, type StoreKey } from '../stores/keys.js';
 import { describeKey, resolveLocation, resolveTemplate, sibling, type Location, type StoreOptions } from '../stores/registry.js';
 import type { CheckpointStore } from '../stores/store.js';
+import { TieredStore, tieredStore } from '../stores/tiered.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { parseTemplate } from '../template/parse.js';
 import { splitTemplateSegments, templateHasFields } from '../template/match.js';
@@ -61,6 +62,13 @@ export interface SaveBehaviourOptions {
   versionOnClash?: boolean;
   /** Write checkpoints in the background after capturing the weights (`fit` still waits for them at its end). Default true. */
   asyncSave?: boolean;
+  /**
+   * A local directory (or any other store's location) in front of a remote store such as `s3://`:
+   * each checkpoint commits there first, then uploads in the background. When the remote store is
+   * unreachable, training goes on and the uploads catch up when it answers; `flush()` and the end of
+   * `fit` report what is not uploaded yet. Reading sees both tiers (see stores/tiered.ts).
+   */
+  localCache?: string;
   /** The file-system calls the fs store uses (tests inject faults here). */
   fs?: StoreOptions['fs'];
 }
@@ -74,6 +82,7 @@ export const SAVE_BEHAVIOUR_OPTIONS = [
   'onSaveError',
   'versionOnClash',
   'asyncSave',
+  'localCache',
   'fs',
 ] as const satisfies readonly (keyof SaveBehaviourOptions)[];
 type UnlistedSaveOption = Exclude<keyof SaveBehaviourOptions, (typeof SAVE_BEHAVIOUR_OPTIONS)[number]>;
@@ -110,6 +119,16 @@ export interface SaveInfo {
   path?: string;
   /** The best value so far, recorded with the checkpoint. */
   best?: number;
+}
+
+/** What `flush()` found still on the way to the remote store of a `localCache` (all empty without one). */
+export interface UploadReport {
+  /** Checkpoints committed to the local tier but not uploaded yet, oldest first (their remote URLs). */
+  notUploaded: string[];
+  /** Local checkpoints that cannot be uploaded because the local copy is damaged. */
+  damaged: string[];
+  /** Why the remote store could not be reached, when something is pending. */
+  error?: CheckpointError;
 }
 
 export type SaveSource = LayersModel | NamedTensorMap | { name: string; tensor: Tensor }[];
@@ -186,11 +205,21 @@ export class CheckpointManager {
       this.latestPointer = this.pointerKey(options.latestPointer, undefined, 'latestPointer', storeOptions);
       this.bestPointer = this.pointerKey(options.bestPointer, undefined, 'bestPointer', storeOptions);
     }
+    if (options.localCache !== undefined) this.store = this.withLocalTier(requirePath(options.localCache, WHERE, 'localCache'), storeOptions);
     const last = splitTemplateSegments(this.template).pop()!;
     const fixedText = parseTemplate(last).map((part) => (part.kind === 'literal' ? part.text : '')).join('');
     const tooLong = nameTooLong(fixedText, `Cannot save checkpoints as ${options.filepath ?? options.name}`);
     if (tooLong) throw tooLong;
     if (options.protect) this.protect(requirePath(options.protect, WHERE, 'protect'));
+  }
+
+  /** The store with a local tier in front; one tier per (store, local directory), shared by every manager using it. */
+  private withLocalTier(localCache: string, storeOptions: StoreOptions): CheckpointStore {
+    const local = resolveLocation(localCache, storeOptions);
+    if (local.store === this.store || local.scheme === this.scheme) {
+      throw new CheckpointError('INVALID_ARGUMENT', `\`localCache\` (${localCache}) must be in another store than the checkpoints (${this.scheme}://), for example a local directory.`);
+    }
+    return tieredStore(this.store, local.store, local.key, { logger: this.logger, describe: (key) => this.describe(key) });
   }
 
   /** A path or URL of this manager's store, as its key. */
@@ -315,6 +344,30 @@ export class CheckpointManager {
   /** Resolves when every started save is committed; rejects with a background failure (onSaveError 'raise'). */
   async wait(): Promise<void> {
     await this.settlePrevious();
+  }
+
+  /**
+   * `wait()`, then with a `localCache`, waits for the uploads until they are done or the remote store
+   * fails to answer, and reports (and warns about) what is not uploaded yet. They keep uploading in the
+   * background while the process runs; a later run with the same `localCache` finishes them.
+   */
+  async flush(): Promise<UploadReport> {
+    await this.wait();
+    if (!(this.store instanceof TieredStore)) return { notUploaded: [], damaged: [] };
+    const tier = await this.store.settle();
+    const report: UploadReport = {
+      notUploaded: tier.notUploaded.map((key) => this.describe(key)),
+      damaged: tier.damaged.map((key) => this.describe(key)),
+      ...(tier.error ? { error: tier.error } : {}),
+    };
+    if (report.notUploaded.length > 0) {
+      this.logger.warn(
+        `${report.notUploaded.length} checkpoint(s) are committed to the local tier but not uploaded yet (${report.notUploaded.join(', ')})` +
+          `${tier.error ? `: ${tier.error.message.replace(/ Earlier checkpoints are untouched\.$/, '')}` : '.'} They upload in the background while this process runs, and a later run with the same localCache finishes them.`,
+      );
+    }
+    if (report.damaged.length > 0) this.logger.warn(`Damaged in the local tier, so never uploaded: ${report.damaged.join(', ')}. Run verify on them.`);
+    return report;
   }
 
   private async settlePrevious(): Promise<void> {

@@ -29,7 +29,7 @@ import type { StoreKey } from './keys.js';
 
 export type { StoreKey } from './keys.js';
 
-/** Bytes of one file, in order. Chunks may be views into live memory: a store copies or writes them before the next is pulled. */
+/** Bytes of one file, in order. Chunks may be views into memory that must stay unchanged until `write()` resolves (a store may hold several before writing them), so a writer never reuses a chunk buffer. */
 export type ByteChunks = Iterable<Uint8Array | Promise<Uint8Array>> | AsyncIterable<Uint8Array>;
 
 export interface WrittenFile {

@@ -9,6 +9,7 @@ import { FsStore, MemoryStore, registerStore, type CheckpointStore, type FsOps }
 import { tempDir } from '../helpers.js';
 import { ObjectStore, type Bucket } from '../../examples/object_store.js';
 import { S3Store } from '../../src/stores/s3.js';
+import { TieredStore } from '../../src/stores/tiered.js';
 import { startS3Server, type S3TestServer } from './s3_server.js';
 
 export interface StoreUnderTest {
@@ -207,3 +208,26 @@ export async function stopS3Fixture(): Promise<void> {
 }
 
 export const FIXTURES: StoreFixture[] = [fsFixture, memoryFixture, objectStoreFixture, s3Fixture];
+
+/**
+ * The local tier (localCache): an fs store, its file-system calls faulted, in front of a memory store
+ * as the remote one. Everything the suite checks must hold through the tier's union of both.
+ */
+export const tieredFixture: StoreFixture = {
+  name: 'tiered (fs in front of memory)',
+  hasLeftovers: true,
+  async create() {
+    const faults = faultSwitch();
+    const local = new FsStore(switchedFs(faults));
+    const dir = await tempDir('tfjs-ckpt-tier-');
+    const store = new TieredStore(new MemoryStore(), local, dir, { retryDelayMs: 10 });
+    const scheme = uniqueScheme('tier');
+    registerStore(scheme, store);
+    return {
+      store,
+      base: `${scheme}://run`,
+      spellings: [`${scheme}:///run`, `${scheme}://run/`, `${scheme}://./run/./`, `${scheme}://x/../run`],
+      ...faults,
+    };
+  },
+};

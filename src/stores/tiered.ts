@@ -1,0 +1,426 @@
+/**
+ * The local tier (`localCache`): a store in front of a remote one (S3 or any other). Each checkpoint
+ * commits to the local store first (durable as fast as the local disk allows), then a background
+ * queue copies it to the remote store, where the remote store's own commit protocol makes it visible
+ * all at once. When the remote store is unreachable, saves go on committing locally and the queue
+ * retries with backoff; `settle()` reports what has not reached it yet.
+ *
+ * The queue keeps no state of its own on disk: what still needs uploading is what is committed locally
+ * but differs from the remote copy (their `checkpoint.json` bytes differ). `recover()` of a directory
+ * (which every manager does before its first save) queues exactly that, so a process that stopped with
+ * uploads pending has them finished by the next one using the same cache.
+ *
+ * Reading sees both tiers as one: `list` is their union (what only the remote holds too: another
+ * machine's checkpoints, or a cache that was wiped), `open` reads the local copy when there is one.
+ * Deletions (retention) remove the local copy at once and the remote one in the queue, hidden from
+ * `list` meanwhile. One writer per remote prefix, as everywhere: the local copy is taken as the newest
+ * of a key both tiers hold.
+ */
+import { asCheckpointError, CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { GenerationChanged } from './store.js';
+import { metadataSchema } from '../formats/schema.js';
+import { isInside, type StoreKey } from './keys.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile } from './store.js';
+
+const MARKER = 'checkpoint.json';
+const MARKER_LIMIT = 16 * 1024 * 1024;
+/** Bytes per read when copying a file to the remote store; each chunk is a new buffer, as stores may hold several. */
+const COPY_CHUNK = 8 * 1024 * 1024;
+
+type Operation =
+  | { kind: 'upload'; key: StoreKey; files?: readonly string[] }
+  | { kind: 'remove'; key: StoreKey }
+  | { kind: 'writeSmall'; key: StoreKey; bytes: Uint8Array }
+  | { kind: 'removeSmall'; key: StoreKey }
+  | { kind: 'recover'; dir: StoreKey; isOurs: (name: string) => boolean };
+
+export interface TieredStoreOptions {
+  /** Told when the remote store stops answering (once per outage) and when the queue has caught up again. */
+  logger?: { warn(message: string): void };
+  /** How messages show a key of the remote store (its URL). Default: the key. */
+  describe?: (key: StoreKey) => string;
+  /** The first retry's delay after a failure, doubling up to `maxRetryDelayMs`. Default 1,000 ms. */
+  retryDelayMs?: number;
+  /** Default 30,000 ms. */
+  maxRetryDelayMs?: number;
+}
+
+/** What has not reached the remote store yet. */
+export interface TierReport {
+  /** Checkpoints committed locally but not yet uploaded, oldest first (keys of the remote store). */
+  notUploaded: StoreKey[];
+  /** Deletions and pointer updates not yet applied remotely. */
+  otherPending: number;
+  /** Local checkpoints that could not be uploaded because the local copy is damaged (they never will be). */
+  damaged: StoreKey[];
+  /** The last failure to reach the remote store, when the queue is not empty. */
+  error?: CheckpointError;
+}
+
+/** The local copy cannot be uploaded as it is: retrying will not help. */
+class LocalCopyDamaged extends CorruptCheckpointError {}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function readWhole(file: StoredFile, limit: number, where: string): Promise<Uint8Array> {
+  if (file.size > limit) throw new CorruptCheckpointError(`${where} is ${file.size} bytes, more than a checkpoint.json can be.`);
+  const bytes = new Uint8Array(file.size);
+  await file.read(bytes, 0, file.size, 0);
+  return bytes;
+}
+
+/** A file's bytes in new chunks of COPY_CHUNK. */
+async function* fileChunks(file: StoredFile): AsyncGenerator<Uint8Array> {
+  for (let position = 0; position < file.size; position += COPY_CHUNK) {
+    const chunk = new Uint8Array(Math.min(COPY_CHUNK, file.size - position));
+    await file.read(chunk, 0, chunk.byteLength, position);
+    yield chunk;
+  }
+}
+
+/** Whether `b` supersedes `a`: the same checkpoint, the same pointer, or the same directory to recover. */
+function sameTarget(a: Operation, b: Operation): boolean {
+  if (a.kind === 'recover' || b.kind === 'recover') return a.kind === 'recover' && b.kind === 'recover' && a.dir === b.dir;
+  const small = (op: Operation) => op.kind === 'writeSmall' || op.kind === 'removeSmall';
+  return small(a) === small(b) && a.key === b.key;
+}
+
+export class TieredStore implements CheckpointStore {
+  readonly scheme: string;
+  private readonly queue: Operation[] = [];
+  private running: Promise<void> | null = null;
+  private failures = 0;
+  private lastError: CheckpointError | undefined;
+  private readonly damaged: StoreKey[] = [];
+  /** Wakes the worker from its backoff (a flush wants an attempt now). */
+  private wake: (() => void) | null = null;
+  /** Resolved after each attempt, success or failure. */
+  private attemptListeners: (() => void)[] = [];
+
+  constructor(
+    readonly remote: CheckpointStore,
+    readonly local: CheckpointStore,
+    /** Where the remote store's keys live in the local one: remote `/a/b` is local `<localRoot>/a/b`. */
+    readonly localRoot: StoreKey,
+    private readonly options: TieredStoreOptions = {},
+  ) {
+    this.scheme = remote.scheme;
+  }
+
+  private toLocal(key: StoreKey): StoreKey {
+    if (this.localRoot === '/') return key;
+    return key === '/' ? this.localRoot : `${this.localRoot}${key}`;
+  }
+
+  private toRemote(localKey: StoreKey): StoreKey {
+    if (this.localRoot === '/') return localKey;
+    if (localKey === this.localRoot) return '/';
+    if (!isInside(localKey, this.localRoot)) throw new CheckpointError('IO_ERROR', `The local tier returned ${localKey}, outside its directory ${this.localRoot}.`);
+    return localKey.slice(this.localRoot.length);
+  }
+
+  // ---- writing: local first, then queued for the remote store ----
+
+  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    const claim = options.claim;
+    const staged = await this.local.stage(this.toLocal(key), claim ? { claim: (taken) => this.toLocal(claim(this.toRemote(taken))) } : {});
+    const tier = this;
+    let committedKey: StoreKey | undefined;
+    return {
+      get key() {
+        return committedKey ?? key;
+      },
+      write: (name: string, chunks: ByteChunks) => staged.write(name, chunks),
+      written: () => staged.written(),
+      async commit() {
+        committedKey = tier.toRemote(await staged.commit());
+        tier.enqueue({ kind: 'upload', key: committedKey, files: staged.written().map((f) => f.name) });
+        return committedKey;
+      },
+      abort: () => staged.abort(),
+    };
+  }
+
+  async remove(key: StoreKey): Promise<void> {
+    await this.local.remove(this.toLocal(key));
+    this.enqueue({ kind: 'remove', key });
+  }
+
+  async writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
+    await this.local.writeSmall(this.toLocal(key), bytes);
+    this.enqueue({ kind: 'writeSmall', key, bytes: bytes.slice() });
+  }
+
+  async removeSmall(key: StoreKey): Promise<void> {
+    await this.local.removeSmall(this.toLocal(key));
+    this.enqueue({ kind: 'removeSmall', key });
+  }
+
+  /** Recovers the local directory now, the remote one in the queue, and queues every local checkpoint the remote store lacks. */
+  async recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]> {
+    const removed = (await this.local.recover(this.toLocal(dir), isOurs)).map((k) => this.toRemote(k));
+    this.enqueue({ kind: 'recover', dir, isOurs });
+    return removed;
+  }
+
+  // ---- reading: both tiers as one ----
+
+  async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    const local = await this.local.open(this.toLocal(key));
+    if (local) return local;
+    if (this.pendingRemoval(key)) return undefined;
+    return this.remote.open(key);
+  }
+
+  async list(prefix: StoreKey, options: ListOptions): Promise<ListedCheckpoint[]> {
+    const [local, remote] = await Promise.all([this.local.list(this.toLocal(prefix), options), this.remoteOrUndefined(() => this.remote.list(prefix, options))]);
+    const union = new Map<StoreKey, ListedCheckpoint>();
+    for (const entry of remote ?? []) if (!this.pendingRemoval(entry.key)) union.set(entry.key, entry);
+    for (const entry of local) {
+      const key = this.toRemote(entry.key);
+      const other = union.get(key);
+      union.set(key, { key, modifiedNs: other && other.modifiedNs > entry.modifiedNs ? other.modifiedNs : entry.modifiedNs });
+    }
+    return [...union.values()];
+  }
+
+  async exists(key: StoreKey): Promise<boolean> {
+    if (await this.local.exists(this.toLocal(key))) return true;
+    if (this.pendingRemoval(key)) return false;
+    return (await this.remoteOrUndefined(() => this.remote.exists(key))) ?? false;
+  }
+
+  async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
+    const local = await this.local.readSmall(this.toLocal(key), maxBytes);
+    if (local !== undefined) return local;
+    if (this.queue.some((op) => op.kind === 'removeSmall' && op.key === key)) return undefined;
+    return this.remoteOrUndefined(() => this.remote.readSmall(key, maxBytes));
+  }
+
+  /** A remote read that may fail while the remote store is away: the local tier answers alone then. */
+  private async remoteOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await read();
+    } catch (e) {
+      this.noteFailure(asCheckpointError(e, `reach ${this.scheme}://`));
+      return undefined;
+    }
+  }
+
+  private pendingRemoval(key: StoreKey): boolean {
+    return this.queue.some((op) => op.kind === 'remove' && op.key === key);
+  }
+
+  // ---- the upload queue ----
+
+  /** What has not reached the remote store yet. */
+  report(): TierReport {
+    const notUploaded = this.queue.filter((op) => op.kind === 'upload').map((op) => (op as { key: StoreKey }).key);
+    const otherPending = this.queue.filter((op) => op.kind !== 'upload' && op.kind !== 'recover').length;
+    return { notUploaded, otherPending, damaged: [...this.damaged], ...(this.queue.length > 0 && this.lastError ? { error: this.lastError } : {}) };
+  }
+
+  /**
+   * Resolves when the queue is empty, or when an attempt made after this call failed (the remote store
+   * is away: waiting longer would hold training up); says what is still pending either way.
+   */
+  async settle(): Promise<TierReport> {
+    while (this.queue.length > 0) {
+      const failuresBefore = this.failures;
+      const attempted = new Promise<void>((resolve) => this.attemptListeners.push(resolve));
+      this.wake?.();
+      await attempted;
+      if (this.failures > failuresBefore) break;
+    }
+    return this.report();
+  }
+
+  private enqueue(op: Operation): void {
+    // A newer operation on the same checkpoint or pointer supersedes a queued one (not one under way: it is queue[0] while running).
+    for (let i = this.queue.length - 1; i >= (this.running ? 1 : 0); i--) if (sameTarget(this.queue[i]!, op)) this.queue.splice(i, 1);
+    this.queue.push(op);
+    this.running ??= this.work().finally(() => {
+      this.running = null;
+    });
+  }
+
+  private async work(): Promise<void> {
+    while (this.queue.length > 0) {
+      const op = this.queue[0]!;
+      try {
+        await this.apply(op);
+        if (this.failures > 0) this.options.logger?.warn(`The remote store answers again; ${this.queue.length - 1} queued upload(s) and deletion(s) follow.`);
+        this.failures = 0;
+        this.lastError = undefined;
+        this.dequeue(op);
+      } catch (e) {
+        const damaged = op.kind === 'upload' && e instanceof CorruptCheckpointError && !(e instanceof GenerationChanged);
+        if (damaged || e instanceof GenerationChanged) {
+          // Damaged (the local copy; remote damage is overwritten): retrying cannot help, so report it.
+          // Replaced while being copied: the newer commit queued its own upload.
+          if (damaged) this.damaged.push(op.key);
+          this.dequeue(op);
+          continue;
+        }
+        this.noteFailure(asCheckpointError(e, this.actionOf(op)));
+        this.attempted();
+        await this.backoff();
+      }
+    }
+  }
+
+  private actionOf(op: Operation): string {
+    const show = this.options.describe ?? ((key: StoreKey) => key);
+    switch (op.kind) {
+      case 'upload':
+        return `upload ${show(op.key)}`;
+      case 'remove':
+        return `delete ${show(op.key)}`;
+      case 'writeSmall':
+      case 'removeSmall':
+        return `update ${show(op.key)}`;
+      case 'recover':
+        return `clean up ${show(op.dir)}`;
+    }
+  }
+
+  private dequeue(op: Operation): void {
+    const at = this.queue.indexOf(op);
+    if (at >= 0) this.queue.splice(at, 1);
+    this.attempted();
+  }
+
+  private attempted(): void {
+    const listeners = this.attemptListeners;
+    this.attemptListeners = [];
+    for (const listener of listeners) listener();
+  }
+
+  private noteFailure(error: CheckpointError): void {
+    if (this.failures === 0) {
+      this.options.logger?.warn(`${error.message.replace(/ Earlier checkpoints are untouched\.$/, '')} Checkpoints keep committing to the local tier and are uploaded when the remote store answers again.`);
+    }
+    this.failures++;
+    this.lastError = error;
+  }
+
+  /** Waits before the next attempt (doubling with each failure); `settle()` cuts it short. The timer never keeps a process alive. */
+  private backoff(): Promise<void> {
+    const first = this.options.retryDelayMs ?? 1000;
+    const delay = Math.min(first * 2 ** Math.min(this.failures - 1, 20), this.options.maxRetryDelayMs ?? 30_000);
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, delay);
+      (timer as { unref?: () => void }).unref?.();
+      this.wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).finally(() => {
+      this.wake = null;
+    });
+  }
+
+  private async apply(op: Operation): Promise<void> {
+    switch (op.kind) {
+      case 'upload':
+        return this.upload(op.key, op.files);
+      case 'remove':
+        return this.remote.remove(op.key);
+      case 'writeSmall':
+        return this.remote.writeSmall(op.key, op.bytes);
+      case 'removeSmall':
+        return this.remote.removeSmall(op.key);
+      case 'recover': {
+        await this.remote.recover(op.dir, op.isOurs);
+        const local = await this.local.list(this.toLocal(op.dir), { depth: 1, accept: (_level, name) => op.isOurs(name) });
+        for (const entry of local) {
+          const key = this.toRemote(entry.key);
+          if (!this.queue.some((queued) => queued.kind === 'upload' && queued.key === key)) this.queue.push({ kind: 'upload', key });
+        }
+        return;
+      }
+    }
+  }
+
+  /**
+   * Copies the local checkpoint at `key` to the remote store: its files in the order its
+   * `checkpoint.json` lists them, each checked against the size and CRC-32 recorded there, then the
+   * marker, then the remote commit. Nothing to do when the local copy is gone (deleted since) or the
+   * remote marker already has the same bytes. A stock folder (no marker) is copied file by file.
+   */
+  private async upload(key: StoreKey, files: readonly string[] | undefined): Promise<void> {
+    const reader = await this.local.open(this.toLocal(key));
+    if (!reader) return;
+    try {
+      const markerFile = await reader.open(MARKER);
+      const marker = markerFile ? await readWhole(markerFile, MARKER_LIMIT, `${reader.where}/${MARKER}`) : undefined;
+      let expected: { name: string; size?: number; crc32?: number }[];
+      if (marker) {
+        let json: unknown;
+        try {
+          json = JSON.parse(new TextDecoder().decode(marker));
+        } catch {
+          json = undefined;
+        }
+        const parsed = metadataSchema.safeParse(json);
+        if (!parsed.success) throw new LocalCopyDamaged(`${reader.where}/${MARKER} is not valid, so it cannot be uploaded; \`verify\` it.`);
+        expected = parsed.data.files;
+        if (await this.remoteHas(key, marker)) return;
+      } else {
+        if (!files) return;
+        expected = files.map((name) => ({ name }));
+      }
+      const staged = await this.remote.stage(key);
+      try {
+        for (const want of expected) {
+          const file = await reader.open(want.name);
+          if (!file) throw new LocalCopyDamaged(`${reader.where}/${want.name} is missing, so the checkpoint cannot be uploaded.`);
+          const got = await staged.write(want.name, fileChunks(file));
+          if ((want.size !== undefined && got.size !== want.size) || (want.crc32 !== undefined && got.crc32 !== want.crc32)) {
+            throw new LocalCopyDamaged(`${reader.where}/${want.name} does not match its size or CRC-32 in ${MARKER}; it was not uploaded.`);
+          }
+        }
+        await reader.confirm();
+        if (marker) await staged.write(MARKER, [marker]);
+        await staged.commit();
+      } catch (e) {
+        await staged.abort().catch(() => undefined);
+        throw e;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** Whether the remote store holds exactly this commit (a damaged remote copy counts as absent: it is replaced). */
+  private async remoteHas(key: StoreKey, marker: Uint8Array): Promise<boolean> {
+    const reader = await this.remote.open(key);
+    if (!reader) return false;
+    try {
+      const file = await reader.open(MARKER);
+      return file !== undefined && file.size === marker.byteLength && sameBytes(await readWhole(file, MARKER_LIMIT, `${reader.where}/${MARKER}`), marker);
+    } catch (e) {
+      if (e instanceof CorruptCheckpointError) return false;
+      throw e;
+    } finally {
+      await reader.close();
+    }
+  }
+}
+
+/** One tier per (remote store, local root), so every manager writing through it shares one queue. */
+const tiers = new WeakMap<CheckpointStore, Map<string, TieredStore>>();
+
+export function tieredStore(remote: CheckpointStore, local: CheckpointStore, localRoot: StoreKey, options?: TieredStoreOptions): TieredStore {
+  let byLocal = tiers.get(remote);
+  if (!byLocal) tiers.set(remote, (byLocal = new Map()));
+  const id = `${local.scheme}:${localRoot}`;
+  let tier = byLocal.get(id);
+  if (!tier || tier.local !== local) byLocal.set(id, (tier = new TieredStore(remote, local, localRoot, options)));
+  return tier;
+}

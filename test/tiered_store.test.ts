@@ -1,0 +1,191 @@
+/**
+ * The local tier (`localCache`) beyond the conformance suite (test/stores/tiered.test.ts): with a
+ * remote store that can be taken down and brought back (a memory store behind a switch), saves keep
+ * committing locally while it is down, `flush()` reports what is not uploaded, every checkpoint
+ * reaches it once it is back (also when a new process takes over the cache), retention applies to
+ * both tiers, resume takes the newest checkpoint of either, and a damaged local copy is reported,
+ * not retried forever. The same against a real S3 server is in s3_store.test.ts.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CheckpointError, CheckpointManager, MemoryStore, modelCheckpoint, registerStore, TieredStore, verify, type CheckpointStore } from '../src/index.js';
+import { captureLogger, smallClassifier, tempDir, toyData } from './helpers.js';
+
+/** A store whose every call fails while `down` is set, as an unreachable server's would. */
+function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean } {
+  const wrapper = { down: false } as CheckpointStore & { down: boolean };
+  const gate = <T>(call: () => Promise<T>): Promise<T> =>
+    wrapper.down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })) : call();
+  return Object.assign(wrapper, {
+    scheme: inner.scheme,
+    stage: (key: string, options?: Parameters<CheckpointStore['stage']>[1]) =>
+      gate(async () => {
+        const staged = await inner.stage(key, options);
+        return {
+          get key() {
+            return staged.key;
+          },
+          write: (name: string, chunks: Parameters<typeof staged.write>[1]) => gate(() => staged.write(name, chunks)),
+          written: () => staged.written(),
+          commit: () => gate(() => staged.commit()),
+          abort: () => staged.abort(),
+        };
+      }),
+    open: (key: string) => gate(() => inner.open(key)),
+    list: (prefix: string, options: Parameters<CheckpointStore['list']>[1]) => gate(() => inner.list(prefix, options)),
+    exists: (key: string) => gate(() => inner.exists(key)),
+    remove: (key: string) => gate(() => inner.remove(key)),
+    readSmall: (key: string, max: number) => gate(() => inner.readSmall(key, max)),
+    writeSmall: (key: string, bytes: Uint8Array) => gate(() => inner.writeSmall(key, bytes)),
+    removeSmall: (key: string) => gate(() => inner.removeSmall(key)),
+    recover: (dir: string, isOurs: (name: string) => boolean) => gate(() => inner.recover(dir, isOurs)),
+  });
+}
+
+let schemes = 0;
+/** A remote store (memory, switchable) under a fresh scheme, seen with and without a tier. */
+async function setup() {
+  const memory = new MemoryStore();
+  const remote = switchable(memory);
+  const scheme = `tierrem${process.pid}x${++schemes}`;
+  registerStore(scheme, remote);
+  // The remote store's own view, bypassing every tier.
+  const direct = `tierdirect${process.pid}x${schemes}`;
+  registerStore(direct, memory);
+  const cache = await tempDir('tfjs-ckpt-cache-');
+  return { remote, scheme, direct, cache };
+}
+
+async function epochsOf(manager: CheckpointManager): Promise<(number | null)[]> {
+  return (await manager.list()).map((r) => r.metadata.epoch);
+}
+
+describe('the local tier', () => {
+  it('keeps training going while the remote store is down, reports what is not uploaded, and uploads it all when it is back', async () => {
+    const { remote, scheme, direct, cache } = await setup();
+    const logger = captureLogger();
+    const model = smallClassifier(3);
+    const { x, y } = toyData(32);
+    const callback = modelCheckpoint({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger });
+    remote.down = true;
+    await model.fit(x, y, { epochs: 4, batchSize: 16, shuffle: false, verbose: 0, callbacks: [callback] });
+    // Training finished; every epoch is committed locally, none remotely, and the end of fit said so.
+    const local = new CheckpointManager({ filepath: `${cache}/run/w-{epoch:02d}` });
+    assert.deepEqual(await epochsOf(local), [1, 2, 3, 4]);
+    assert.ok(logger.warnings.some((w) => /could not|ECONNREFUSED/i.test(w) && /local tier/.test(w)), logger.warnings.join('\n'));
+    assert.ok(logger.warnings.some((w) => /4 checkpoint\(s\) are committed to the local tier but not uploaded yet/.test(w) && w.includes(`${scheme}://run/w-04`)), logger.warnings.join('\n'));
+    const pending = await callback.flush();
+    assert.deepEqual(pending.notUploaded, [1, 2, 3, 4].map((e) => `${scheme}://run/w-0${e}`));
+    assert.match(pending.error?.message ?? '', /ECONNREFUSED/);
+    // Through the tier, the checkpoints are all there while the remote store is down.
+    const tiered = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache });
+    assert.deepEqual(await epochsOf(tiered), [1, 2, 3, 4]);
+
+    remote.down = false;
+    const report = await callback.flush();
+    assert.deepEqual(report, { notUploaded: [], damaged: [] });
+    const remoteView = new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` });
+    assert.deepEqual(await epochsOf(remoteView), [1, 2, 3, 4]);
+    for (const checked of await remoteView.verify()) assert.equal(checked.checksums, 'verified');
+    const weights = (await remoteView.restore('latest')) as tf.NamedTensorMap;
+    const expected = model.getWeights();
+    assert.equal(Object.keys(weights).length, expected.length);
+    for (const [i, tensor] of Object.values(weights).entries()) assert.deepEqual(tensor.dataSync(), expected[i]!.dataSync());
+    assert.ok(logger.warnings.some((w) => /answers again/.test(w)), logger.warnings.join('\n'));
+  });
+
+  it('applies retention to both tiers, deleting remotely once the store is back', async () => {
+    const { remote, scheme, direct, cache } = await setup();
+    const model = smallClassifier(4);
+    const { x, y } = toyData(32);
+    const manager = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, keepLast: 2, saveWeightsOnly: true, logger: captureLogger() });
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      await model.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+      await manager.save(epoch, model, { epoch });
+    }
+    assert.deepEqual((await manager.flush()).notUploaded, []);
+    const remoteView = new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` });
+    assert.deepEqual(await epochsOf(remoteView), [2, 3]);
+    remote.down = true;
+    for (let epoch = 4; epoch <= 6; epoch++) await manager.save(epoch, model, { epoch });
+    const pending = await manager.flush();
+    assert.deepEqual(pending.notUploaded, [`${scheme}://run/w-05`, `${scheme}://run/w-06`]);
+    // The tier's view applies retention already: the remote copies waiting for deletion are hidden.
+    assert.deepEqual(await epochsOf(manager), [5, 6]);
+    remote.down = false;
+    assert.deepEqual(await manager.flush(), { notUploaded: [], damaged: [] });
+    assert.deepEqual(await epochsOf(remoteView), [5, 6]);
+    assert.deepEqual((await readdir(join(cache, 'run'))).filter((n) => !n.startsWith('.')).sort(), ['w-05', 'w-06']);
+  });
+
+  it('a new process with the same cache uploads what the previous one could not', async () => {
+    const { remote, scheme, direct, cache } = await setup();
+    const model = smallClassifier(5);
+    const first = new TieredStore(remote, (await import('../src/index.js')).fsStore, cache, { retryDelayMs: 5 });
+    const firstScheme = `tierfirst${process.pid}x${schemes}`;
+    registerStore(firstScheme, first);
+    remote.down = true;
+    const writer = new CheckpointManager({ filepath: `${firstScheme}://run/w-{epoch:02d}`, saveWeightsOnly: true, logger: captureLogger() });
+    for (let epoch = 1; epoch <= 3; epoch++) await writer.save(epoch, model, { epoch });
+    await writer.wait();
+    assert.equal(first.report().notUploaded.length, 3);
+    // The first process goes away with its queue; the remote store comes back; a new one starts on the cache.
+    remote.down = false;
+    const next = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger: captureLogger() });
+    await next.recover();
+    assert.deepEqual(await next.flush(), { notUploaded: [], damaged: [] });
+    assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), [1, 2, 3]);
+  });
+
+  it('resume takes the newest checkpoint of either tier', async () => {
+    const { scheme, direct, cache } = await setup();
+    const model = smallClassifier(6);
+    const tiered = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true });
+    await tiered.save(1, model, { epoch: 1 });
+    await tiered.flush();
+    // Another machine (no cache here) writes epoch 2 to the remote store directly.
+    const other = smallClassifier(7);
+    const elsewhere = new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}`, saveWeightsOnly: true });
+    await elsewhere.save(2, other, { epoch: 2 });
+    await elsewhere.wait();
+    assert.equal((await tiered.latest())?.metadata.epoch, 2);
+    const restored = smallClassifier(1);
+    await tiered.restore('latest', restored);
+    for (const [i, w] of restored.getWeights().entries()) assert.deepEqual(w.dataSync(), other.getWeights()[i]!.dataSync());
+    // And a local checkpoint newer than the remote ones wins while it is still uploading.
+    await tiered.save(3, model, { epoch: 3 });
+    await tiered.wait();
+    assert.equal((await tiered.latest())?.metadata.epoch, 3);
+  });
+
+  it('a damaged local copy is reported, not retried forever, and the uploads behind it go on', async () => {
+    const { remote, scheme, direct, cache } = await setup();
+    const model = smallClassifier(8);
+    const logger = captureLogger();
+    const manager = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger });
+    remote.down = true;
+    await manager.save(1, model, { epoch: 1 });
+    await manager.save(2, model, { epoch: 2 });
+    await manager.wait();
+    const shard = (await readdir(join(cache, 'run', 'w-01'))).find((n) => n.endsWith('.bin'))!;
+    await writeFile(join(cache, 'run', 'w-01', shard), 'damaged');
+    remote.down = false;
+    const report = await manager.flush();
+    assert.deepEqual(report.notUploaded, []);
+    assert.deepEqual(report.damaged, [`${scheme}://run/w-01`]);
+    assert.ok(logger.warnings.some((w) => /Damaged in the local tier/.test(w)));
+    assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), [2]);
+    await assert.rejects(verify(`${cache}/run/w-01`), (e: unknown) => e instanceof CheckpointError && e.code === 'CORRUPT_CHECKPOINT');
+  });
+
+  it('refuses a cache in the same store as the checkpoints', async () => {
+    const { scheme } = await setup();
+    assert.throws(
+      () => new CheckpointManager({ filepath: `${scheme}://run/w-{epoch}`, localCache: `${scheme}://cache` }),
+      (e: unknown) => e instanceof CheckpointError && e.code === 'INVALID_ARGUMENT' && /must be in another store/.test(e.message),
+    );
+  });
+});
