@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
+import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, modelCheckpoint, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
-import { maxAbsDiff, smallClassifier, toyData } from './helpers.js';
+import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
 let server: S3TestServer;
@@ -187,6 +187,45 @@ describe('S3 failures', () => {
     assert.equal((await verify(`${s}://bucket/${prefix}/w01`)).checksums, 'verified');
     await manager.save(3, small, {});
     assert.deepEqual((await manager.list()).map((r) => r.metadata.step), [1, 3]);
+  });
+
+  it('with a local tier, training never stops while the server is down, and every checkpoint reaches the bucket after it returns', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    const s = scheme(new S3Store({ client: server.client(), maxAttempts: 2 }));
+    const cache = await tempDir('tfjs-ckpt-s3cache-');
+    const logger = captureLogger();
+    const model = smallClassifier(11);
+    const { x, y } = toyData(64);
+    const callback = modelCheckpoint({ filepath: `${s}://bucket/${prefix}/m-{epoch:02d}`, localCache: cache, logger });
+    // After epoch 2's checkpoint has reached the bucket, the server goes away for the rest of fit.
+    class TakeServerDown extends tf.Callback {
+      override async onEpochEnd(epoch: number): Promise<void> {
+        if (epoch !== 1) return;
+        assert.deepEqual((await callback.flush()).notUploaded, []);
+        await server.pause();
+      }
+    }
+    try {
+      const history = await model.fit(x, y, { epochs: 5, batchSize: 16, shuffle: false, verbose: 0, callbacks: [callback, new TakeServerDown()] });
+      assert.equal(history.epoch.length, 5);
+      const local = new CheckpointManager({ filepath: `${cache}/bucket/${prefix}/m-{epoch:02d}` });
+      assert.deepEqual((await local.list()).map((r) => r.metadata.epoch), [1, 2, 3, 4, 5]);
+      const urls = [3, 4, 5].map((e) => `${s}://bucket/${prefix}/m-0${e}`);
+      assert.ok(logger.warnings.some((w) => /3 checkpoint\(s\) are committed to the local tier but not uploaded yet/.test(w) && urls.every((u) => w.includes(u))), logger.warnings.join('\n'));
+      assert.ok(logger.warnings.some((w) => /endpoint could not be reached/.test(w)), logger.warnings.join('\n'));
+    } finally {
+      await server.resume();
+    }
+    assert.deepEqual(await callback.flush(), { notUploaded: [], damaged: [] });
+    const bucket = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/m-{epoch:02d}` });
+    assert.deepEqual((await bucket.list()).map((r) => r.metadata.epoch), [1, 2, 3, 4, 5]);
+    for (const checked of await bucket.verify()) assert.equal(checked.checksums, 'verified');
+    const restored = (await bucket.restore('latest')) as tf.LayersModel;
+    assert.equal(maxAbsDiff(restored.getWeights(), model.getWeights()), 0);
+    // The bucket holds exactly the checkpoints: each marker and one generation, none of a failed upload left.
+    const names = [...new Set((await objectKeys(`${prefix}/`)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))];
+    assert.deepEqual(names.filter((n) => !n.startsWith('.')).sort(), ['m-01', 'm-02', 'm-03', 'm-04', 'm-05']);
+    assert.deepEqual(names.filter((n) => n.startsWith('.')).map((n) => n.split('.g-')[0]).sort(), ['.m-01', '.m-02', '.m-03', '.m-04', '.m-05']);
   });
 
   it('503 SlowDown, 500s and slow responses are retried with backoff until they pass', { timeout: 120_000 }, async () => {

@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CheckpointError, CheckpointManager, MemoryStore, modelCheckpoint, registerStore, TieredStore, verify, type CheckpointStore } from '../src/index.js';
-import { captureLogger, smallClassifier, tempDir, toyData } from './helpers.js';
+import { backupAndRestore, CheckpointError, CheckpointManager, MemoryStore, modelCheckpoint, registerStore, restoreTraining, TieredStore, verify, type CheckpointStore } from '../src/index.js';
+import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
 /** A store whose every call fails while `down` is set, as an unreachable server's would. */
 function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean } {
@@ -179,6 +179,26 @@ describe('the local tier', () => {
     assert.ok(logger.warnings.some((w) => /Damaged in the local tier/.test(w)));
     assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), [2]);
     await assert.rejects(verify(`${cache}/run/w-01`), (e: unknown) => e instanceof CheckpointError && e.code === 'CORRUPT_CHECKPOINT');
+  });
+
+  it('backupAndRestore with a localCache backs up while the store is down, and restoreTraining resumes from either tier', async () => {
+    const { remote, scheme, direct, cache } = await setup();
+    const { x, y } = toyData(32);
+    const first = smallClassifier(9);
+    remote.down = true;
+    await first.fit(x, y, { epochs: 2, batchSize: 16, shuffle: false, verbose: 0, callbacks: [backupAndRestore({ backupDir: `${scheme}://backup`, localCache: cache, deleteCheckpoint: false, logger: captureLogger() })] });
+    // The store is still down: the local tier has the backup.
+    const resumed = await restoreTraining(`${scheme}://backup`, () => smallClassifier(1), { localCache: cache });
+    assert.equal(resumed.initialEpoch, 2);
+    assert.equal(maxAbsDiff(resumed.model.getWeights(), first.getWeights()), 0);
+    // Once it is back, the backup reaches it, and a machine without the cache resumes from there.
+    remote.down = false;
+    const uploader = new CheckpointManager({ directory: `${scheme}://backup`, name: 'backup-{step:012d}', localCache: cache });
+    await uploader.recover();
+    assert.deepEqual((await uploader.flush()).notUploaded, []);
+    const elsewhere = await restoreTraining(`${direct}://backup`, () => smallClassifier(1));
+    assert.equal(elsewhere.initialEpoch, 2);
+    assert.equal(maxAbsDiff(elsewhere.model.getWeights(), first.getWeights()), 0);
   });
 
   it('refuses a cache in the same store as the checkpoints', async () => {
