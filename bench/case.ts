@@ -1,7 +1,7 @@
 /**
  * Runs one bench case in this process and prints its result as one JSON line on stdout.
  * Usage: tsx bench/case.ts <case> <size> <reps> [dir]   (run.ts spawns it with --expose-gc)
- * Cases: ours-full ours-weights snapshot naive raw load-prep load-ours load-stock load-url crc32
+ * Cases: ours-full ours-weights snapshot naive raw load-prep load-ours load-stock load-url crc32 s3-ceiling s3-ours s3-tier
  * (crc32 is run by hand, not by run.ts: see bench/cases/crc32.ts)
  */
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { runLoad, runLoadPrep } from './cases/load.js';
 import { runNaive } from './cases/naive.js';
 import { runOursCallback } from './cases/ours_callback.js';
 import { runRawDisk } from './cases/raw_disk.js';
+import { runS3Ceiling, runS3Ours } from './cases/s3.js';
 import { runSnapshot } from './cases/snapshot.js';
 import { initTf } from './lib/model.js';
 import type { CaseContext, CaseResult } from './lib/result.js';
@@ -27,6 +28,9 @@ export const CASES: Record<string, (ctx: CaseContext) => Promise<CaseResult>> = 
   'load-stock': (ctx) => runLoad(ctx, 'load-stock'),
   'load-url': (ctx) => runLoad(ctx, 'load-url'),
   crc32: runCrc32,
+  's3-ceiling': runS3Ceiling,
+  's3-ours': (ctx) => runS3Ours(ctx, false),
+  's3-tier': (ctx) => runS3Ours(ctx, true),
 };
 
 async function main(): Promise<void> {

@@ -13,8 +13,9 @@ export const GROUPS: Record<string, readonly string[]> = {
   keras: ['keras'],
   lightning: ['lightning'],
   peers: ['keras', 'lightning'],
+  s3: ['s3-ceiling', 's3-ours', 's3-tier'],
 };
-const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers'];
+const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers', 's3'];
 
 export interface BenchArgs {
   sizes: SizeSpec[];

@@ -80,6 +80,45 @@ export function savesTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
   return table(['model', 'case', 'blocked ms', 'time to durable ms', 'MB/s to durable', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'], rows);
 }
 
+const S3_ROWS: [string, string][] = [
+  ['s3-ceiling', 'plain `lib-storage` Upload of the same bytes, awaited (ceiling)'],
+  ['s3-ours', 'ours: callback, weights only, `s3://`'],
+  ['s3-tier', 'ours: callback, weights only, `s3://` with `localCache`'],
+];
+
+/** S3 against the local server: blocked, durable locally (tier), committed in the bucket, main-thread time, × the ceiling. */
+export function s3Table(outcomes: Outcomes, sizes: SizeSpec[]): string {
+  const rows: string[][] = [];
+  for (const size of sizes) {
+    const ceiling = metric(outcomes.get(size.key)?.get('s3-ceiling'), 'committed_ms');
+    for (const [name, label] of S3_ROWS) {
+      const o = outcomes.get(size.key)?.get(name);
+      if (!o) continue;
+      const gone = missing(o);
+      if (gone) {
+        rows.push([size.label, label, gone, '', '', '', '', '', '', '']);
+        continue;
+      }
+      const committed = metric(o, 'committed_ms');
+      rows.push([
+        size.label,
+        label,
+        fmtSummary(metric(o, 'blocked_ms')),
+        fmtSummary(metric(o, 'durable_ms')) || '—',
+        fmtSummary(committed),
+        fmtSummary(metric(o, 'mbps')),
+        ceiling && committed ? `${(committed.median / ceiling.median).toFixed(2)}×` : '—',
+        fmtSummary(metric(o, 'main_ms')),
+        ...rssCells(o, size),
+      ]);
+    }
+  }
+  return table(
+    ['model', 'case', 'blocked ms', 'durable on local disk ms', 'committed in bucket ms', 'MB/s to bucket', '× ceiling', 'main-thread busy ms', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'],
+    rows,
+  );
+}
+
 export const LOAD_ROWS: [string, string][] = [
   ['load-ours', 'ours: `loadModel(dir)`'],
   ['load-stock', 'stock: `readFileSync` × 2 + `tf.loadLayersModel(tf.io.fromMemory(…))`'],
