@@ -6,7 +6,7 @@
  * credentials and an unreachable endpoint; leftovers of crashed writers removed only once old enough.
  */
 import * as tf from '@tensorflow/tfjs';
-import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
@@ -226,6 +226,66 @@ describe('S3 failures', () => {
     const names = [...new Set((await objectKeys(`${prefix}/`)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))];
     assert.deepEqual(names.filter((n) => !n.startsWith('.')).sort(), ['m-01', 'm-02', 'm-03', 'm-04', 'm-05']);
     assert.deepEqual(names.filter((n) => n.startsWith('.')).map((n) => n.split('.g-')[0]).sort(), ['.m-01', '.m-02', '.m-03', '.m-04', '.m-05']);
+  });
+
+  it('claiming a name uses If-None-Match: a writer that loses the race between HEAD and PUT gets the next version; a server without it (501) falls back', { timeout: 60_000 }, async () => {
+    const prefix = fresh();
+    const other = server.client();
+    // s3rver ignores If-None-Match; this client's middleware makes it answer as AWS S3 does (412 when the
+    // object exists), and lets another writer commit the same name just after our HEAD found it free.
+    const client = server.client();
+    let conditionalPuts = 0;
+    let raced = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input: { Key?: string; IfNoneMatch?: string } }).input;
+        if ((context as { commandName?: string }).commandName === 'PutObjectCommand' && input.IfNoneMatch === '*') {
+          conditionalPuts += 1;
+          if (!raced && input.Key === `${prefix}/w01/checkpoint.json`) {
+            raced = true;
+            await saveWeights(smallClassifier(21), `${othersScheme}://bucket/${prefix}/w01`);
+          }
+          const exists = await other.send(new HeadObjectCommand({ Bucket: 'bucket', Key: input.Key })).then(() => true, () => false);
+          if (exists) throw Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), { name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'emulateIfNoneMatch' },
+    );
+    const othersScheme = scheme(new S3Store({ client: other }));
+    const s = scheme(new S3Store({ client }));
+    const manager = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w{step:02d}`, asyncSave: false, logger: captureLogger() });
+    const mine = smallClassifier(22);
+    const saved = await manager.save(1, mine, {});
+    assert.equal(saved, `${s}://bucket/${prefix}/w01`);
+    const records = await manager.list();
+    assert.deepEqual(records.map((r) => r.path).sort(), [`${s}://bucket/${prefix}/w01`, `${s}://bucket/${prefix}/w01-v1`]);
+    const back = smallClassifier(1);
+    await loadWeights(back, `${s}://bucket/${prefix}/w01-v1`);
+    assert.equal(maxAbsDiff(back.getWeights(), mine.getWeights()), 0, 'our checkpoint went to -v1');
+    await loadWeights(back, `${s}://bucket/${prefix}/w01`);
+    assert.equal(maxAbsDiff(back.getWeights(), smallClassifier(21).getWeights()), 0, "the other writer's checkpoint is intact");
+    assert.ok(conditionalPuts >= 2);
+
+    // A server that does not implement it answers 501: the store falls back to plain PUTs, once.
+    const old = server.client();
+    let refused = 0;
+    old.middlewareStack.add(
+      (next, context) => async (args) => {
+        if ((context as { commandName?: string }).commandName === 'PutObjectCommand' && (args as { input: { IfNoneMatch?: string } }).input.IfNoneMatch) {
+          refused += 1;
+          throw Object.assign(new Error('A header you provided implies functionality that is not implemented'), { name: 'NotImplemented', $metadata: { httpStatusCode: 501 } });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'noConditionalPuts' },
+    );
+    const plain = scheme(new S3Store({ client: old }));
+    const fallback = new CheckpointManager({ filepath: `${plain}://bucket/${prefix}/p{step:02d}`, asyncSave: false });
+    await fallback.save(1, { w: tf.ones([3]) }, {});
+    await fallback.save(2, { w: tf.ones([3]) }, {});
+    assert.deepEqual((await fallback.list()).map((r) => r.metadata.step), [1, 2]);
+    assert.equal(refused, 1);
   });
 
   it('503 SlowDown, 500s and slow responses are retried with backoff until they pass', { timeout: 120_000 }, async () => {

@@ -16,9 +16,10 @@
  * - Leftovers: generations no marker names, older than `orphanAgeSeconds` (default 24 h) and not
  *   being written by this process, are deleted by the next writer of that prefix (`recover`).
  * - Pointers: one PutObject each. A folder without a marker (a stock TF.js upload) is read in place.
- * Without conditional writes (s3rver and some servers ignore them), two writers committing the same
- * new name in the same instant can both succeed, the later replacing the earlier: names are claimed
- * by a HEAD just before the PUT, which narrows that window to one round trip.
+ * Claiming a name (versionOnClash) is a HEAD, then the marker PUT with `If-None-Match: *`: where the
+ * server honours it (AWS S3 since 2024, R2, MinIO), two writers can never both take one name; the
+ * loser gets 412 and claims the next. Where a server answers 501 to it, the store stops sending it.
+ * Where a server ignores it (s3rver), the HEAD just before the PUT narrows the race to one round trip.
  */
 import {
   DeleteObjectCommand,
@@ -162,6 +163,8 @@ export class S3Store implements CheckpointStore {
   private readonly orphanAgeMs: number;
   /** Generations this process is writing (never leftovers). */
   private readonly live = new Set<string>();
+  /** Whether the server may honour `If-None-Match: *` on PUT (false once it answered 501 to it). */
+  private conditionalPuts = true;
 
   constructor(options: S3StoreOptions = {}) {
     const endpoint = options.endpoint ?? env('TFJS_CHECKPOINT_S3_ENDPOINT');
@@ -337,6 +340,27 @@ export class S3Store implements CheckpointStore {
     } catch (e) {
       throw s3Error('write', ref, e);
     }
+  }
+
+  /**
+   * @internal Puts a marker only where none is: 'put', or 'taken' when the server refused because one
+   * appeared since the HEAD (412), or 'retry' on a conflicting concurrent conditional write (409).
+   */
+  async putMarkerIfAbsent(ref: ObjectRef, bytes: Uint8Array, generation: string): Promise<'put' | 'taken' | 'retry'> {
+    if (this.conditionalPuts) {
+      try {
+        await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, IfNoneMatch: '*', Metadata: { [GENERATION_META]: generation } }));
+        return 'put';
+      } catch (e) {
+        const status = statusOf(e);
+        if (status === 412) return 'taken';
+        if (status === 409) return 'retry';
+        if (status !== 501 && (e as { name?: string })?.name !== 'NotImplemented') throw s3Error('write', ref, e);
+        this.conditionalPuts = false;
+      }
+    }
+    await this.putObject(ref, bytes, generation);
+    return 'put';
   }
 
   /** @internal Whether `key` has a marker (is a committed checkpoint). */
@@ -567,7 +591,16 @@ class S3Staged implements StagedCheckpoint {
         return this.key;
       }
       // A claimed name stays in the same directory, so the marker there can name this generation as it is.
-      if (this.claim) while (await this.store.hasMarker(this.key)) this.key = this.claim(this.key);
+      if (this.claim) {
+        for (;;) {
+          while (await this.store.hasMarker(this.key)) this.key = this.claim(this.key);
+          const outcome = await this.store.putMarkerIfAbsent(objectOf(this.key, MARKER), this.marker, this.generation);
+          if (outcome === 'put') break;
+          if (outcome === 'taken') this.key = this.claim(this.key);
+        }
+        this.committed = true;
+        return this.key;
+      }
       const previous = await this.store.markerOf(this.key);
       await this.store.putObject(objectOf(this.key, MARKER), this.marker, this.generation);
       this.committed = true;
