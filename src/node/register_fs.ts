@@ -24,6 +24,6 @@ export function registerFsStore(): void {
 export function registerS3Store(): void {
   registerStore(
     's3',
-    lazyStore('s3', async () => new (await import('../stores/s3.js')).S3Store(), 'the AWS SDK (npm install @aws-sdk/client-s3 @aws-sdk/lib-storage)'),
+    lazyStore('s3', async () => new (await import('../stores/s3.js')).S3Store(), 'the AWS SDK (npm install @aws-sdk/client-s3)'),
   );
 }

@@ -32,12 +32,11 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
-import { crc32 } from '../formats/crc32.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type StagedCheckpoint, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
+import { uploadObject } from './s3_upload.js';
 
 const MARKER = 'checkpoint.json';
 const GENERATION_MARK = '.g-';
@@ -70,7 +69,7 @@ export interface S3StoreOptions {
   maxAttempts?: number;
   /** Multipart part size in bytes (S3's minimum is 5 MiB). Default 8 MiB. */
   partSize?: number;
-  /** Parts uploaded at once per file. Peak extra memory per file being written is about partSize × (queueSize + 1). Default 4. */
+  /** Parts uploaded at once per file. Peak extra memory per file being written stays under partSize × (queueSize + 2) (see s3_upload.ts). Default 4. */
   queueSize?: number;
   /** A generation no marker names is a crashed writer's once it is this old (seconds); then the next writer removes it. Default 86,400. */
   orphanAgeSeconds?: number;
@@ -133,26 +132,6 @@ function randomGeneration(): string {
   const bytes = new Uint8Array(6);
   globalThis.crypto.getRandomValues(bytes);
   return `${Date.now().toString(36)}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
-}
-
-/** The chunks as a web ReadableStream (what lib-storage takes everywhere), counting size and CRC-32 on the way. */
-function countingStream(chunks: ByteChunks, totals: { size: number; crc32: number }): ReadableStream<Uint8Array> {
-  const iterator = (Symbol.asyncIterator in chunks ? chunks[Symbol.asyncIterator]() : (chunks as Iterable<Uint8Array | Promise<Uint8Array>>)[Symbol.iterator]()) as
-    | AsyncIterator<Uint8Array>
-    | Iterator<Uint8Array | Promise<Uint8Array>>;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await iterator.next();
-      if (next.done) {
-        controller.close();
-        return;
-      }
-      const chunk = await next.value;
-      totals.crc32 = crc32(chunk, totals.crc32);
-      totals.size += chunk.byteLength;
-      controller.enqueue(chunk);
-    },
-  });
 }
 
 export class S3Store implements CheckpointStore {
@@ -322,13 +301,11 @@ export class S3Store implements CheckpointStore {
     return new S3Staged(this, key, generationDir(keyBasename(key), randomGeneration()), options.claim);
   }
 
-  /** @internal Uploads one file of a staged generation. */
-  async upload(ref: ObjectRef, body: ReadableStream<Uint8Array>): Promise<void> {
-    const upload = new Upload({ client: this.client, params: { Bucket: ref.bucket, Key: ref.key, Body: body }, partSize: this.partSize, queueSize: this.queueSize, leavePartsOnError: false });
+  /** @internal Uploads one file of a staged generation (see s3_upload.ts), adding its size and CRC-32 to `totals`. */
+  async upload(ref: ObjectRef, chunks: ByteChunks, totals: { size: number; crc32: number }): Promise<void> {
     try {
-      await upload.done();
+      await uploadObject({ client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize }, chunks, totals);
     } catch (e) {
-      await upload.abort().catch(() => undefined);
       throw s3Error('upload', ref, e);
     }
   }
@@ -569,7 +546,7 @@ class S3Staged implements StagedCheckpoint {
       Object.assign(totals, { size: collected.size, crc32: collected.crc32 });
       this.marker = collected.bytes;
     } else {
-      await this.store.upload(this.store.generationObject(this.originalKey, this.generation, name), countingStream(chunks, totals));
+      await this.store.upload(this.store.generationObject(this.originalKey, this.generation, name), chunks, totals);
     }
     const file = { name, ...totals };
     this.files.push(file);
