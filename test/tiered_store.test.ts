@@ -12,13 +12,18 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, MemoryStore, modelCheckpoint, registerStore, restoreTraining, TieredStore, verify, type CheckpointStore } from '../src/index.js';
+import { fsStore } from '../src/index.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
 /** A store whose every call fails while `down` is set, as an unreachable server's would. */
-function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean } {
-  const wrapper = { down: false } as CheckpointStore & { down: boolean };
-  const gate = <T>(call: () => Promise<T>): Promise<T> =>
-    wrapper.down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })) : call();
+function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean; hang: boolean; calls: number } {
+  const wrapper = { down: false, hang: false, calls: 0 } as CheckpointStore & { down: boolean; hang: boolean; calls: number };
+  const gate = <T>(call: () => Promise<T>): Promise<T> => {
+    wrapper.calls += 1;
+    // hang: a blackholed network, where requests never answer.
+    if (wrapper.hang) return new Promise<T>(() => undefined);
+    return wrapper.down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })) : call();
+  };
   return Object.assign(wrapper, {
     scheme: inner.scheme,
     stage: (key: string, options?: Parameters<CheckpointStore['stage']>[1]) =>
@@ -124,7 +129,7 @@ describe('the local tier', () => {
   it('a new process with the same cache uploads what the previous one could not', async () => {
     const { remote, scheme, direct, cache } = await setup();
     const model = smallClassifier(5);
-    const first = new TieredStore(remote, (await import('../src/index.js')).fsStore, cache, { retryDelayMs: 5 });
+    const first = new TieredStore(remote, fsStore, cache, { retryDelayMs: 5 });
     const firstScheme = `tierfirst${process.pid}x${schemes}`;
     registerStore(firstScheme, first);
     remote.down = true;
@@ -138,6 +143,26 @@ describe('the local tier', () => {
     await next.recover();
     assert.deepEqual(await next.flush(), { notUploaded: [], damaged: [] });
     assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), [1, 2, 3]);
+  });
+
+  it('a remote store that never answers holds a save for answerWithinMs once, not for its timeouts, and is not asked again until the retry delay', async () => {
+    const { remote, direct, cache } = await setup();
+    const tier = new TieredStore(remote, fsStore, cache, { answerWithinMs: 100, retryDelayMs: 60_000 });
+    const tierScheme = `tierhang${process.pid}x${schemes}`;
+    registerStore(tierScheme, tier);
+    remote.hang = true;
+    const manager = new CheckpointManager({ filepath: `${tierScheme}://run/w-{epoch:02d}`, saveWeightsOnly: true, keepLast: 2, logger: captureLogger() });
+    const model = smallClassifier(10);
+    for (let epoch = 1; epoch <= 4; epoch++) await manager.save(epoch, model, { epoch });
+    await manager.wait();
+    assert.deepEqual(await epochsOf(manager), [3, 4]);
+    // One read timed out; every later save, listing and retention answered from the local tier alone
+    // (the queue's own first attempt hangs too, and nothing else was sent while it did).
+    assert.ok(remote.calls <= 3, `the remote store was asked ${remote.calls} times`);
+    assert.match(tier.report().error?.message ?? '', /did not answer within 100 ms/);
+    remote.hang = false;
+    // The hung request never returns; a new process would upload. Here the next attempt goes after the (shortened) delay.
+    assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), []);
   });
 
   it('resume takes the newest checkpoint of either tier', async () => {

@@ -154,6 +154,9 @@ export class S3Store implements CheckpointStore {
       ...(options.credentials ? { credentials: options.credentials } : {}),
       region: options.region ?? env('AWS_REGION') ?? env('AWS_DEFAULT_REGION') ?? 'us-east-1',
       maxAttempts: options.maxAttempts ?? 5,
+      // The SDK waits forever by default: a blackholed endpoint would hold a save for the OS's TCP
+      // timeouts times the attempts. Give up on a connection after 10 s and a silent socket after 60 s (then retry).
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 },
       // Our CRC-32s cover every byte; the SDK's default request checksums break many S3-compatible servers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',

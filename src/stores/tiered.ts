@@ -43,6 +43,12 @@ export interface TieredStoreOptions {
   retryDelayMs?: number;
   /** Default 30,000 ms. */
   maxRetryDelayMs?: number;
+  /**
+   * How long a save waits for the remote store when it asks whether a name is taken or lists the
+   * checkpoints (those run while training waits). Past it, or after a failure, the local tier answers
+   * alone, and the remote store is not asked again until the retry delay has passed. Default 3,000 ms.
+   */
+  answerWithinMs?: number;
 }
 
 /** What has not reached the remote store yet. */
@@ -95,6 +101,8 @@ export class TieredStore implements CheckpointStore {
   private running: Promise<void> | null = null;
   private failures = 0;
   private lastError: CheckpointError | undefined;
+  /** Until when reads skip the remote store (it failed or did not answer in time); 0: ask it. */
+  private awayUntil = 0;
   private readonly damaged: StoreKey[] = [];
   /** Wakes the worker from its backoff (a flush wants an attempt now). */
   private wake: (() => void) | null = null;
@@ -201,13 +209,37 @@ export class TieredStore implements CheckpointStore {
     return this.remoteOrUndefined(() => this.remote.readSmall(key, maxBytes));
   }
 
-  /** A remote read that may fail while the remote store is away: the local tier answers alone then. */
+  /**
+   * A remote read on the path of a save: the local tier answers alone when the remote store fails,
+   * takes longer than `answerWithinMs` (a blackholed network would otherwise hold training for the
+   * client's whole connect timeout and retries), or failed recently.
+   */
   private async remoteOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+    if (Date.now() < this.awayUntil) return undefined;
+    const budget = this.options.answerWithinMs ?? 3000;
+    const late = Symbol('late');
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const reading = read();
     try {
-      return await read();
+      const answer = await Promise.race([
+        reading,
+        // Not unref'd: a save is waiting on it (and it is cleared as soon as the answer comes).
+        new Promise<typeof late>((resolve) => {
+          timer = setTimeout(() => resolve(late), budget);
+        }),
+      ]);
+      if (answer === late) {
+        reading.catch(() => undefined);
+        this.noteFailure(new CheckpointError('IO_ERROR', `${this.scheme}:// did not answer within ${budget} ms.`));
+        return undefined;
+      }
+      this.awayUntil = 0;
+      return answer;
     } catch (e) {
       this.noteFailure(asCheckpointError(e, `reach ${this.scheme}://`));
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -256,6 +288,7 @@ export class TieredStore implements CheckpointStore {
         if (this.failures > 0) this.options.logger?.warn(`The remote store answers again; ${this.queue.length - 1} queued upload(s) and deletion(s) follow.`);
         this.failures = 0;
         this.lastError = undefined;
+        this.awayUntil = 0;
         this.dequeue(op);
       } catch (e) {
         const damaged = op.kind === 'upload' && e instanceof CorruptCheckpointError && !(e instanceof GenerationChanged);
@@ -306,12 +339,18 @@ export class TieredStore implements CheckpointStore {
     }
     this.failures++;
     this.lastError = error;
+    this.awayUntil = Date.now() + this.retryDelay();
+  }
+
+  /** The wait after the latest failure: `retryDelayMs`, doubling with each failure, up to `maxRetryDelayMs`. */
+  private retryDelay(): number {
+    const first = this.options.retryDelayMs ?? 1000;
+    return Math.min(first * 2 ** Math.min(Math.max(this.failures - 1, 0), 20), this.options.maxRetryDelayMs ?? 30_000);
   }
 
   /** Waits before the next attempt (doubling with each failure); `settle()` cuts it short. The timer never keeps a process alive. */
   private backoff(): Promise<void> {
-    const first = this.options.retryDelayMs ?? 1000;
-    const delay = Math.min(first * 2 ** Math.min(this.failures - 1, 20), this.options.maxRetryDelayMs ?? 30_000);
+    const delay = this.retryDelay();
     return new Promise<void>((resolve) => {
       const timer = setTimeout(done, delay);
       (timer as { unref?: () => void }).unref?.();
