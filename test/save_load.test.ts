@@ -84,13 +84,16 @@ describe('saveWeights / loadWeights', () => {
     assert.equal(await readFile(join(dir, 'plain'), 'utf8'), 'x');
   });
 
-  it('.h5 / .hdf5 / .keras / .safetensors are reserved for the Keras and HF formats: a clear error', async () => {
+  it('.h5 / .hdf5 / .keras / .safetensors are reserved for the Keras and HF formats: a clear error (loadWeights reads .safetensors)', async () => {
     const { model } = await trained();
-    for (const ext of ['.h5', '.weights.h5', '.hdf5', '.keras', '.safetensors']) {
+    for (const ext of ['.h5', '.weights.h5', '.hdf5', '.keras']) {
       await assert.rejects(saveWeights(model, `x${ext}`), isCode('UNSUPPORTED_FORMAT', /cannot write or read it yet/));
       await assert.rejects(loadWeights(model, `x${ext}`), isCode('UNSUPPORTED_FORMAT'));
       assert.throws(() => modelCheckpoint({ filepath: `ckpt/{epoch}${ext}` }), isCode('UNSUPPORTED_FORMAT'));
     }
+    await assert.rejects(saveWeights(model, 'x.safetensors'), isCode('UNSUPPORTED_FORMAT', /cannot write it yet \(loadWeights reads it\)/));
+    assert.throws(() => modelCheckpoint({ filepath: 'ckpt/{epoch}.safetensors' }), isCode('UNSUPPORTED_FORMAT'));
+    await assert.rejects(loadWeights(model, 'absent-dir/x.safetensors'), isCode('NOT_FOUND', /No safetensors file/));
   });
 
   it('a missing checkpoint is NOT_FOUND', async () => {

@@ -20,6 +20,7 @@ import {
 import { snapshotModel, type Snapshot } from './snapshot.js';
 import { checkpointSpecs, readAllWeights, readCheckpoint, readGroupShards, readSelectedWeights, type OpenedCheckpoint, type StoredWeight } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
+import { isSafetensorsPath, loadSafetensorsWeights } from './read_safetensors.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
 import { decodesBufferLists, joinBuffers } from '../formats/weight_data.js';
 import { requireModel, requirePath } from '../validate.js';
@@ -45,7 +46,8 @@ export function assertSupportedPath(path: string, what: string): void {
     throw new CheckpointError(
       'UNSUPPORTED_FORMAT',
       `${what} ${path} ends in ${ext}, which names the Keras/Hugging Face ${ext === '.safetensors' ? 'safetensors' : ext === '.keras' ? 'Keras v3' : 'HDF5'} format; ` +
-        'this version of tfjs-checkpoint cannot write or read it yet. Use a path without that extension: checkpoints are directories in the TF.js layers format.',
+        `this version of tfjs-checkpoint cannot ${ext === '.safetensors' ? 'write it yet (loadWeights reads it)' : 'write or read it yet'}. ` +
+        'Use a path without that extension: checkpoints are directories in the TF.js layers format.',
     );
   }
 }
@@ -107,7 +109,8 @@ async function readForModel(model: LayersModel, checkpoint: OpenedCheckpoint, st
  */
 export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
   requireModel(model, 'loadWeights');
-  assertSupportedPath(requirePath(path, 'loadWeights'), 'Cannot load weights from');
+  if (isSafetensorsPath(requirePath(path, 'loadWeights'))) return loadSafetensorsWeights(model, resolveLocation(path, options), options.strict ?? true);
+  assertSupportedPath(path, 'Cannot load weights from');
   const read = await readCheckpoint(resolveLocation(path, options), (checkpoint) => readForModel(model, checkpoint, options.strict ?? true, false));
   writeModelWeights(model, read.weights);
 }

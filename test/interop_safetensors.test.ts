@@ -1,0 +1,156 @@
+/**
+ * Reading `.safetensors` files written by the Python `safetensors` library (test/fixtures/interop,
+ * made by make_fixtures.py with real Keras 3): `loadWeights` into the same architecture built in TF.js
+ * predicts what Keras predicted; float16 files widen exactly; hostile files and mismatched models are
+ * clear errors that leave the model unchanged; the file is read through any store (s3:// too).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { CheckpointError, loadWeights, registerStore } from '../src/index.js';
+import { S3Store } from '../src/stores/s3.js';
+import { tempDir } from './helpers.js';
+import { startS3Server } from './stores/s3_server.js';
+
+const FIXTURES = fileURLToPath(new URL('./fixtures/interop/', import.meta.url));
+
+interface Expected {
+  input: { dtype: string; shape: number[]; values: number[] };
+  output: { shape: number[]; values: number[] };
+  weights: { name: string; shape: number[]; dtype: string }[];
+}
+
+async function expected(name: string): Promise<Expected> {
+  return JSON.parse(await readFile(join(FIXTURES, `${name}.expected.json`), 'utf8'));
+}
+
+/** The fixtures' architectures in TF.js, with Keras's layer names (and Keras 3's LSTM recurrent activation). */
+const BUILD: Record<string, () => tf.LayersModel> = {
+  dense_bn: () =>
+    tf.sequential({
+      layers: [
+        tf.layers.dense({ units: 8, activation: 'relu', inputShape: [4], name: 'dense' }),
+        tf.layers.batchNormalization({ name: 'batch_normalization' }),
+        tf.layers.dropout({ rate: 0.2, name: 'dropout' }),
+        tf.layers.dense({ units: 3, activation: 'softmax', name: 'dense_1' }),
+      ],
+    }),
+  conv: () =>
+    tf.sequential({
+      layers: [
+        tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1], name: 'conv2d' }),
+        tf.layers.maxPooling2d({ poolSize: 2, name: 'max_pooling2d' }),
+        tf.layers.flatten({ name: 'flatten' }),
+        tf.layers.dense({ units: 2, name: 'dense' }),
+      ],
+    }),
+  embed_lstm: () => {
+    const tokens = tf.input({ shape: [6], dtype: 'int32', name: 'tokens' });
+    const embedded = tf.layers.embedding({ inputDim: 10, outputDim: 4, name: 'embedding' }).apply(tokens) as tf.SymbolicTensor;
+    const sequence = tf.layers.lstm({ units: 5, returnSequences: true, recurrentActivation: 'sigmoid', name: 'lstm' }).apply(embedded) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling1d({ name: 'global_average_pooling1d' }).apply(sequence) as tf.SymbolicTensor;
+    const skip = tf.layers.globalAveragePooling1d({ name: 'global_average_pooling1d_1' }).apply(embedded) as tf.SymbolicTensor;
+    const joined = tf.layers.concatenate({ name: 'concatenate' }).apply([pooled, skip]) as tf.SymbolicTensor;
+    return tf.model({ inputs: tokens, outputs: tf.layers.dense({ units: 2, name: 'dense' }).apply(joined) as tf.SymbolicTensor });
+  },
+};
+
+function predict(model: tf.LayersModel, e: Expected): Float32Array {
+  const x = tf.tensor(e.input.values, e.input.shape, e.input.dtype === 'int32' ? 'int32' : 'float32');
+  const y = model.predict(x) as tf.Tensor;
+  const values = y.dataSync() as Float32Array;
+  x.dispose();
+  y.dispose();
+  return values;
+}
+
+const isCode = (code: string, pattern?: RegExp) => (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
+
+describe('safetensors files from Python', () => {
+  for (const name of Object.keys(BUILD)) {
+    it(`${name}: loadWeights matches by name and predicts what Keras predicted`, async () => {
+      const e = await expected(name);
+      const model = BUILD[name]!();
+      assert.deepEqual(
+        model.weights.map((w) => w.originalName).sort(),
+        e.weights.map((w) => w.name).sort(),
+      );
+      await loadWeights(model, join(FIXTURES, `${name}.safetensors`));
+      const got = predict(model, e);
+      assert.equal(got.length, e.output.values.length);
+      const diff = Math.max(...e.output.values.map((v, i) => Math.abs(v - got[i]!)));
+      assert.ok(diff <= 1e-5, `max abs diff ${diff}`);
+    });
+  }
+
+  it('float16 files widen to float32 exactly', async () => {
+    const full = BUILD['dense_bn']!();
+    await loadWeights(full, join(FIXTURES, 'dense_bn.safetensors'));
+    const half = BUILD['dense_bn']!();
+    await loadWeights(half, join(FIXTURES, 'dense_bn.f16.safetensors'));
+    for (const [i, w] of half.weights.entries()) {
+      const h = w.read().dataSync();
+      const f = full.weights[i]!.read().dataSync();
+      // float16 keeps 11 significant bits: each value within half an ulp of the float32 one.
+      h.forEach((v, k) => assert.ok(Math.abs(v - f[k]!) <= Math.abs(f[k]!) * 2 ** -11 + 2 ** -25, `${w.originalName}[${k}]: ${v} vs ${f[k]}`));
+      assert.ok(h.some((v, k) => v !== f[k]) || h.every((v) => v === 0 || v === 1), `${w.originalName} was not rounded at all`);
+    }
+  });
+
+  it('a model that does not fit is a WEIGHT_MISMATCH naming the weight, and nothing is loaded', async () => {
+    const model = BUILD['conv']!();
+    const before = model.getWeights().map((w) => w.dataSync().slice());
+    await assert.rejects(loadWeights(model, join(FIXTURES, 'dense_bn.safetensors')), isCode('WEIGHT_MISMATCH'));
+    model.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
+  });
+
+  it('hostile files are clear CORRUPT_CHECKPOINT errors; unsupported dtypes say what loads', async () => {
+    const dir = await tempDir('tfjs-ckpt-st-');
+    const good = await readFile(join(FIXTURES, 'dense_bn.safetensors'));
+    const headerLength = Number(good.readBigUInt64LE(0));
+    const header = JSON.parse(good.subarray(8, 8 + headerLength).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: number[] }>;
+    const file = (h: unknown, data: Uint8Array) => {
+      const json = Buffer.from(JSON.stringify(h));
+      const length = Buffer.alloc(8);
+      length.writeBigUInt64LE(BigInt(json.length));
+      return Buffer.concat([length, json, data]);
+    };
+    const data = good.subarray(8 + headerLength);
+    const first = Object.keys(header).find((k) => k !== '__metadata__')!;
+    const cases: [string, Uint8Array, string, RegExp][] = [
+      ['short.safetensors', good.subarray(0, 5), 'CORRUPT_CHECKPOINT', /shorter than the 8-byte header length/],
+      ['truncated.safetensors', good.subarray(0, good.length - 3), 'CORRUPT_CHECKPOINT', /the tensors cover/],
+      ['huge-header.safetensors', Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), good.subarray(8)]), 'CORRUPT_CHECKPOINT', /header length/],
+      ['not-json.safetensors', file('x', data).fill(0x7b, 8, 9), 'CORRUPT_CHECKPOINT', /not UTF-8 JSON|not a JSON object/],
+      ['overlap.safetensors', file({ ...header, [first]: { ...header[first]!, data_offsets: [4, header[first]!.data_offsets[1]! + 4] } }, data), 'CORRUPT_CHECKPOINT', /do not tile|needs/],
+      ['f64.safetensors', file({ ...header, [first]: { ...header[first]!, dtype: 'F64' } }, data), 'WEIGHT_MISMATCH', /F64.*F32, I32, F16 and BF16/],
+    ];
+    for (const [name, bytes, code, pattern] of cases) {
+      await writeFile(join(dir, name), bytes);
+      const model = BUILD['dense_bn']!();
+      await assert.rejects(loadWeights(model, join(dir, name)), isCode(code, pattern), name);
+    }
+    await assert.rejects(loadWeights(BUILD['dense_bn']!(), join(dir, 'absent.safetensors')), isCode('NOT_FOUND'));
+  });
+
+  it('reads through any store: s3://', { timeout: 60_000 }, async () => {
+    const server = await startS3Server({ buckets: ['models'] });
+    try {
+      const client = server.client();
+      await client.send(new PutObjectCommand({ Bucket: 'models', Key: 'hub/dense_bn.safetensors', Body: await readFile(join(FIXTURES, 'dense_bn.safetensors')) }));
+      const scheme = `stinterop${process.pid}`;
+      registerStore(scheme, new S3Store({ client }));
+      const model = BUILD['dense_bn']!();
+      await loadWeights(model, `${scheme}://models/hub/dense_bn.safetensors`);
+      const e = await expected('dense_bn');
+      const got = predict(model, e);
+      assert.ok(Math.max(...e.output.values.map((v, i) => Math.abs(v - got[i]!))) <= 1e-5);
+    } finally {
+      await server.stop();
+    }
+  });
+});
