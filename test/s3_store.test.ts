@@ -216,7 +216,7 @@ describe('S3 failures', () => {
     } finally {
       await server.resume();
     }
-    assert.deepEqual(await callback.flush(), { notUploaded: [], damaged: [] });
+    assert.deepEqual(await callback.flush(), { notUploaded: [], damaged: [], otherPending: 0 });
     const bucket = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/m-{epoch:02d}` });
     assert.deepEqual((await bucket.list()).map((r) => r.metadata.epoch), [1, 2, 3, 4, 5]);
     for (const checked of await bucket.verify()) assert.equal(checked.checksums, 'verified');

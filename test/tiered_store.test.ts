@@ -91,7 +91,7 @@ describe('the local tier', () => {
 
     remote.down = false;
     const report = await callback.flush();
-    assert.deepEqual(report, { notUploaded: [], damaged: [] });
+    assert.deepEqual(report, { notUploaded: [], damaged: [], otherPending: 0 });
     const remoteView = new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` });
     assert.deepEqual(await epochsOf(remoteView), [1, 2, 3, 4]);
     for (const checked of await remoteView.verify()) assert.equal(checked.checksums, 'verified');
@@ -118,10 +118,11 @@ describe('the local tier', () => {
     for (let epoch = 4; epoch <= 6; epoch++) await manager.save(epoch, model, { epoch });
     const pending = await manager.flush();
     assert.deepEqual(pending.notUploaded, [`${scheme}://run/w-05`, `${scheme}://run/w-06`]);
+    assert.equal(pending.otherPending, 3, 'the deletions of w-02, w-03 and w-04 wait for the store');
     // The tier's view applies retention already: the remote copies waiting for deletion are hidden.
     assert.deepEqual(await epochsOf(manager), [5, 6]);
     remote.down = false;
-    assert.deepEqual(await manager.flush(), { notUploaded: [], damaged: [] });
+    assert.deepEqual(await manager.flush(), { notUploaded: [], damaged: [], otherPending: 0 });
     assert.deepEqual(await epochsOf(remoteView), [5, 6]);
     assert.deepEqual((await readdir(join(cache, 'run'))).filter((n) => !n.startsWith('.')).sort(), ['w-05', 'w-06']);
   });
@@ -141,7 +142,7 @@ describe('the local tier', () => {
     remote.down = false;
     const next = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger: captureLogger() });
     await next.recover();
-    assert.deepEqual(await next.flush(), { notUploaded: [], damaged: [] });
+    assert.deepEqual(await next.flush(), { notUploaded: [], damaged: [], otherPending: 0 });
     assert.deepEqual(await epochsOf(new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` })), [1, 2, 3]);
   });
 

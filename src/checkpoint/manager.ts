@@ -127,6 +127,8 @@ export interface UploadReport {
   notUploaded: string[];
   /** Local checkpoints that cannot be uploaded because the local copy is damaged. */
   damaged: string[];
+  /** Deletions and pointer updates not applied to the remote store yet (retention, deleted backups). */
+  otherPending: number;
   /** Why the remote store could not be reached, when something is pending. */
   error?: CheckpointError;
 }
@@ -353,17 +355,24 @@ export class CheckpointManager {
    */
   async flush(): Promise<UploadReport> {
     await this.wait();
-    if (!(this.store instanceof TieredStore)) return { notUploaded: [], damaged: [] };
+    if (!(this.store instanceof TieredStore)) return { notUploaded: [], damaged: [], otherPending: 0 };
     const tier = await this.store.settle();
     const report: UploadReport = {
       notUploaded: tier.notUploaded.map((key) => this.describe(key)),
       damaged: tier.damaged.map((key) => this.describe(key)),
+      otherPending: tier.otherPending,
       ...(tier.error ? { error: tier.error } : {}),
     };
     if (report.notUploaded.length > 0) {
       this.logger.warn(
         `${report.notUploaded.length} checkpoint(s) are committed to the local tier but not uploaded yet (${report.notUploaded.join(', ')})` +
           `${tier.error ? `: ${tier.error.message.replace(/ Earlier checkpoints are untouched\.$/, '')}` : '.'} They upload in the background while this process runs, and a later run with the same localCache finishes them.`,
+      );
+    }
+    if (report.otherPending > 0 && report.notUploaded.length === 0) {
+      this.logger.warn(
+        `${report.otherPending} deletion(s) or pointer update(s) are not applied to ${this.scheme}:// yet` +
+          `${tier.error ? ` (${tier.error.message.replace(/ Earlier checkpoints are untouched\.$/, '')})` : ''}; they are retried while this process runs, and the next run's retention repeats deletions.`,
       );
     }
     if (report.damaged.length > 0) this.logger.warn(`Damaged in the local tier, so never uploaded: ${report.damaged.join(', ')}. Run verify on them.`);
