@@ -363,16 +363,17 @@ export class CheckpointManager {
       otherPending: tier.otherPending,
       ...(tier.error ? { error: tier.error } : {}),
     };
+    // Why, without the reassurance the message ends with (these warnings say what happens instead).
+    const why = tier.error?.message.replace(/ Earlier checkpoints are untouched\.$/, '');
     if (report.notUploaded.length > 0) {
       this.logger.warn(
         `${report.notUploaded.length} checkpoint(s) are committed to the local tier but not uploaded yet (${report.notUploaded.join(', ')})` +
-          `${tier.error ? `: ${tier.error.message.replace(/ Earlier checkpoints are untouched\.$/, '')}` : '.'} They upload in the background while this process runs, and a later run with the same localCache finishes them.`,
+          `${why ? `: ${why}` : '.'} They upload in the background while this process runs, and a later run with the same localCache finishes them.`,
       );
-    }
-    if (report.otherPending > 0 && report.notUploaded.length === 0) {
+    } else if (report.otherPending > 0) {
       this.logger.warn(
-        `${report.otherPending} deletion(s) or pointer update(s) are not applied to ${this.scheme}:// yet` +
-          `${tier.error ? ` (${tier.error.message.replace(/ Earlier checkpoints are untouched\.$/, '')})` : ''}; they are retried while this process runs, and the next run's retention repeats deletions.`,
+        `${report.otherPending} deletion(s) or pointer update(s) are not applied to ${this.scheme}:// yet${why ? ` (${why})` : ''}; ` +
+          "they are retried while this process runs, and the next run's retention repeats deletions.",
       );
     }
     if (report.damaged.length > 0) this.logger.warn(`Damaged in the local tier, so never uploaded: ${report.damaged.join(', ')}. Run verify on them.`);
