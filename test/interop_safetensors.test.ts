@@ -108,6 +108,42 @@ describe('safetensors files from Python', () => {
     model.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
   });
 
+  it('names are required: the same architecture under other names is a clear error, never a load by order; strict: false loads the names that match', async () => {
+    // Two same-shaped hidden layers: by the file's (name-sorted) order they could swap unnoticed.
+    const build = (names: string[]) =>
+      tf.sequential({
+        layers: [
+          tf.layers.dense({ units: 3, inputShape: [3], name: names[0]! }),
+          tf.layers.dense({ units: 3, name: names[1]! }),
+        ],
+      });
+    const source = build(['b_layer', 'a_layer']);
+    const dir = await tempDir('tfjs-ckpt-st-');
+    const tensors = source.weights.map((w) => ({ name: w.originalName, values: w.read().dataSync() as Float32Array, shape: w.shape as number[] }));
+    // A safetensors file as the Python writer lays it out: data sorted by name.
+    tensors.sort((a, b) => (a.name < b.name ? -1 : 1));
+    let offset = 0;
+    const header: Record<string, unknown> = {};
+    for (const t of tensors) header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, (offset += t.values.byteLength)] };
+    const json = Buffer.from(JSON.stringify(header));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(json.length));
+    await writeFile(join(dir, 'two.safetensors'), Buffer.concat([length, json, ...tensors.map((t) => Buffer.from(t.values.buffer, t.values.byteOffset, t.values.byteLength))]));
+
+    const same = build(['b_layer', 'a_layer']);
+    await loadWeights(same, join(dir, 'two.safetensors'));
+    same.weights.forEach((w, i) => assert.deepEqual(w.read().dataSync(), source.weights[i]!.read().dataSync()));
+
+    const renamed = build(['first', 'second']);
+    const before = renamed.getWeights().map((w) => w.dataSync().slice());
+    await assert.rejects(loadWeights(renamed, join(dir, 'two.safetensors')), isCode('WEIGHT_MISMATCH', /matched by name only.*missing from the file: first\/kernel/));
+    renamed.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), before[i]));
+
+    const half = build(['b_layer', 'other']);
+    await loadWeights(half, join(dir, 'two.safetensors'), { strict: false });
+    assert.deepEqual(half.weights[0]!.read().dataSync(), source.weights[0]!.read().dataSync());
+  });
+
   it('hostile files are clear CORRUPT_CHECKPOINT errors; unsupported dtypes say what loads', async () => {
     const dir = await tempDir('tfjs-ckpt-st-');
     const good = await readFile(join(FIXTURES, 'dense_bn.safetensors'));

@@ -81,16 +81,29 @@ function describe(spec: { shape: readonly (number | null)[]; dtype: string }): s
 /**
  * Pairs each model weight with a stored weight spec: by name when every model weight's name is stored
  * (or, when not strict, for the names that are), otherwise by position, because auto-generated
- * layer names differ between two instances of the same architecture. `specs` are the model weights
+ * layer names differ between two instances of the same architecture. Without `byOrder` (files whose
+ * order is not the model's), by name only. `specs` are the model weights
  * of the checkpoint, with their indices among all its specs.
  */
-function pairWeights(model: LayersModel, specs: readonly [number, WeightSpec][], strict: boolean, source: string): [number, number][] {
+function pairWeights(model: LayersModel, specs: readonly [number, WeightSpec][], strict: boolean, source: string, byOrder: boolean): [number, number][] {
   const targets = model.weights;
   const byName = new Map(specs.map(([index, spec]) => [spec.name, index]));
   const named = targets.map((t) => byName.get(t.originalName));
   const allNamed = named.every((s) => s !== undefined);
   if (allNamed && (!strict || specs.length === targets.length)) return named.map((s, i) => [i, s!]);
-  if (specs.length === targets.length) return specs.map(([index], i) => [i, index]);
+  if (byOrder && specs.length === targets.length) return specs.map(([index], i) => [i, index]);
+  if (strict && !byOrder) {
+    const missing = targets.filter((t) => !byName.has(t.originalName)).map((t) => t.originalName);
+    const targetNames = new Set(targets.map((t) => t.originalName));
+    const extra = specs.filter(([, s]) => !targetNames.has(s.name)).map(([, s]) => s.name);
+    const list = (names: string[]) => `${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''}`;
+    throw new WeightMismatchError(
+      `The weights in ${source} are matched by name only (its order is not the model's), and they do not all match` +
+        (missing.length ? `; missing from the file: ${list(missing)}` : '') +
+        (extra.length ? `; in the file but not in the model: ${list(extra)}` : '') +
+        ". Give the layers the names the file uses (e.g. tf.layers.dense({name: 'dense'})), or pass {strict: false} to load the weights whose names match; nothing was loaded.",
+    );
+  }
   if (strict) {
     const missing = targets.filter((t) => !byName.has(t.originalName)).map((t) => t.originalName);
     const targetNames = new Set(targets.map((t) => t.originalName));
@@ -114,9 +127,9 @@ function sameShape(a: readonly (number | null)[], b: readonly number[]): boolean
  * checked (count, names, shapes, dtypes) from the manifest alone, so a checkpoint that does not fit
  * the model is refused before any weight bytes are read or allocated.
  */
-export function planWeightAssignment(model: LayersModel, specs: readonly WeightSpec[], strict: boolean, source: string): [number, number][] {
+export function planWeightAssignment(model: LayersModel, specs: readonly WeightSpec[], strict: boolean, source: string, byOrder = true): [number, number][] {
   const modelSpecs = specs.flatMap((spec, index) => (spec.group === 'optimizer' ? [] : [[index, spec] as [number, WeightSpec]]));
-  const pairs = pairWeights(model, modelSpecs, strict, source);
+  const pairs = pairWeights(model, modelSpecs, strict, source, byOrder);
   const targets = model.weights;
   for (const [i, s] of pairs) {
     const target = targets[i]!;

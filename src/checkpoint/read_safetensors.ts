@@ -1,8 +1,9 @@
 /**
  * Loading a `.safetensors` file (written by the Python `safetensors` library, by Hugging Face tools,
  * or by hand) into a model: the file is read through its store like any checkpoint file, the model's
- * weights are matched to its tensors by name (then by the order of the data, when every name differs
- * and the counts agree), and everything is checked before any weight is changed.
+ * weights are matched to its tensors by name only (the Python writer orders the data by dtype and
+ * name, not as the model does, so matching by order could put same-shaped weights in each other's
+ * places), and everything is checked before any weight is changed.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError } from '../errors.js';
@@ -27,7 +28,7 @@ export async function loadSafetensorsWeights(model: LayersModel, location: Locat
   try {
     const header = await readSafetensorsHeader(file, location.url);
     const specs = safetensorsSpecs(header);
-    for (const [target, index] of planWeightAssignment(model, specs, strict, location.url)) {
+    for (const [target, index] of planWeightAssignment(model, specs, strict, location.url, false)) {
       pairs.push([target, { spec: specs[index]!, bytes: await readSafetensorsTensor(file, header.tensors[index]!) }]);
     }
     await reader.confirm();
