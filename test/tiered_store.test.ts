@@ -16,18 +16,20 @@ import { fsStore } from '../src/index.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
 /** A store whose every call fails while `down` is set, as an unreachable server's would. */
-function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean; hang: boolean; calls: number } {
-  const wrapper = { down: false, hang: false, calls: 0 } as CheckpointStore & { down: boolean; hang: boolean; calls: number };
+function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean; hang: boolean; readOnly: boolean; calls: number } {
+  const wrapper = { down: false, hang: false, readOnly: false, calls: 0 } as CheckpointStore & { down: boolean; hang: boolean; readOnly: boolean; calls: number };
   const gate = <T>(call: () => Promise<T>): Promise<T> => {
     wrapper.calls += 1;
     // hang: a blackholed network, where requests never answer.
     if (wrapper.hang) return new Promise<T>(() => undefined);
     return wrapper.down ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })) : call();
   };
+  // readOnly: reads answer, every change is refused (a throttled or read-only bucket).
+  const change = <T>(call: () => Promise<T>): Promise<T> => (wrapper.readOnly ? Promise.reject(new Error('AccessDenied: writes refused')) : gate(call));
   return Object.assign(wrapper, {
     scheme: inner.scheme,
     stage: (key: string, options?: Parameters<CheckpointStore['stage']>[1]) =>
-      gate(async () => {
+      change(async () => {
         const staged = await inner.stage(key, options);
         return {
           get key() {
@@ -42,10 +44,10 @@ function switchable(inner: CheckpointStore): CheckpointStore & { down: boolean; 
     open: (key: string) => gate(() => inner.open(key)),
     list: (prefix: string, options: Parameters<CheckpointStore['list']>[1]) => gate(() => inner.list(prefix, options)),
     exists: (key: string) => gate(() => inner.exists(key)),
-    remove: (key: string) => gate(() => inner.remove(key)),
+    remove: (key: string) => change(() => inner.remove(key)),
     readSmall: (key: string, max: number) => gate(() => inner.readSmall(key, max)),
-    writeSmall: (key: string, bytes: Uint8Array) => gate(() => inner.writeSmall(key, bytes)),
-    removeSmall: (key: string) => gate(() => inner.removeSmall(key)),
+    writeSmall: (key: string, bytes: Uint8Array) => change(() => inner.writeSmall(key, bytes)),
+    removeSmall: (key: string) => change(() => inner.removeSmall(key)),
     recover: (dir: string, isOurs: (name: string) => boolean) => gate(() => inner.recover(dir, isOurs)),
   });
 }
@@ -125,6 +127,28 @@ describe('the local tier', () => {
     assert.deepEqual(await manager.flush(), { notUploaded: [], damaged: [], otherPending: 0 });
     assert.deepEqual(await epochsOf(remoteView), [5, 6]);
     assert.deepEqual((await readdir(join(cache, 'run'))).filter((n) => !n.startsWith('.')).sort(), ['w-05', 'w-06']);
+  });
+
+  it('a deletion the remote store has not applied yet is hidden from the union while the store answers reads', async () => {
+    const { remote, direct, cache } = await setup();
+    // No retry delay: reads go to the store at once after a failed deletion (the default skips it for a while).
+    const tier = new TieredStore(remote, fsStore, cache, { retryDelayMs: 0, maxRetryDelayMs: 0 });
+    const scheme = `tierro${process.pid}x${schemes}`;
+    registerStore(scheme, tier);
+    const model = smallClassifier(12);
+    const manager = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, keepLast: 2, saveWeightsOnly: true, logger: captureLogger() });
+    for (let epoch = 1; epoch <= 2; epoch++) await manager.save(epoch, model, { epoch });
+    await manager.flush();
+    remote.readOnly = true;
+    await manager.save(3, model, { epoch: 3 });
+    await manager.wait();
+    assert.equal(tier.report().otherPending, 1);
+    const remoteView = new CheckpointManager({ filepath: `${direct}://run/w-{epoch:02d}` });
+    assert.deepEqual(await epochsOf(remoteView), [1, 2], 'the bucket still holds epoch 1');
+    assert.deepEqual(await epochsOf(manager), [2, 3], 'but the tier does not show it');
+    remote.readOnly = false;
+    await tier.settle();
+    assert.deepEqual(await epochsOf(remoteView), [2, 3]);
   });
 
   it('a new process with the same cache uploads what the previous one could not', async () => {
