@@ -8,7 +8,8 @@
  * where no reader looks. Commit is one object put: the marker `<key>/.commit` naming the generation.
  * A reader reads the marker once and reads that generation's objects; `confirm()` checks that the
  * marker still names it. Replace and delete move or drop the marker first, then remove the old
- * generation's objects. Pointers are single objects, replaced by one put.
+ * generation's objects. Pointers are single objects, replaced by one put. Single-file checkpoints
+ * (`.safetensors`, `.h5`, `.keras`) are single objects too: collected, then put under their name at commit.
  */
 import {
   CheckpointError,
@@ -18,7 +19,9 @@ import {
   type CheckpointStore,
   type ListedCheckpoint,
   type ListOptions,
+  type OpenedFile,
   type StagedCheckpoint,
+  type StagedFile,
   type StageOptions,
   type StoreKey,
   type WrittenFile,
@@ -52,15 +55,20 @@ export class ObjectStore implements CheckpointStore {
     for (const name of [...this.bucket.keys()]) if (name.startsWith(`${DATA}/${generation}/`)) this.bucket.delete(name);
   }
 
+  /** Every folder above `key` must not be an object (as no file can be inside a file). */
+  private assertFolders(key: StoreKey): void {
+    for (let dir = key.slice(0, key.lastIndexOf('/')); dir; dir = dir.slice(0, dir.lastIndexOf('/'))) {
+      if (this.bucket.has(dir)) throw new CheckpointError('PATH_CONFLICT', `objects:/${dir} is an object, not a folder.`);
+    }
+  }
+
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
     if (this.bucket.has(key)) throw new CheckpointError('PATH_CONFLICT', `objects:/${key} is an object; a checkpoint cannot go there.`);
     const isFolder = [...this.bucket.keys()].some((k) => k.startsWith(`${key}/`) && !k.startsWith(`${key}/${MARKER}`));
     if (isFolder && this.marker(key) === undefined) {
       throw new CheckpointError('PATH_CONFLICT', `Please specify a non-directory filepath: objects:/${key} holds other objects.`);
     }
-    for (let dir = key.slice(0, key.lastIndexOf('/')); dir; dir = dir.slice(0, dir.lastIndexOf('/'))) {
-      if (this.bucket.has(dir)) throw new CheckpointError('PATH_CONFLICT', `objects:/${dir} is an object, not a folder.`);
-    }
+    this.assertFolders(key);
     const generation = `${process.pid}-${++generations}`;
     this.live.add(generation);
     const written: WrittenFile[] = [];
@@ -111,6 +119,61 @@ export class ObjectStore implements CheckpointStore {
     };
   }
 
+  async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    if (this.marker(key) !== undefined || [...this.bucket.keys()].some((k) => k.startsWith(`${key}/`))) {
+      throw new CheckpointError('PATH_CONFLICT', `objects:/${key} is a checkpoint or folder; a checkpoint file cannot go there.`);
+    }
+    this.assertFolders(key);
+    const store = this;
+    let target = key;
+    let bytes: Uint8Array | undefined;
+    return {
+      get key() {
+        return target;
+      },
+      async write(chunks: ByteChunks): Promise<WrittenFile> {
+        const parts: Uint8Array[] = [];
+        let checksum = 0;
+        for await (const chunk of chunks) {
+          parts.push(chunk.slice());
+          checksum = crc32(chunk, checksum);
+        }
+        bytes = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+        parts.reduce((at, p) => (bytes!.set(p, at), at + p.byteLength), 0);
+        return { name: key.slice(key.lastIndexOf('/') + 1), size: bytes.byteLength, crc32: checksum };
+      },
+      async commit(): Promise<StoreKey> {
+        if (!bytes) throw new Error('nothing written');
+        // Check and put in one turn of the event loop: with a remote store this is a conditional put.
+        while (options.claim && store.bucket.has(target)) target = options.claim(target);
+        store.put(target, bytes);
+        return target;
+      },
+      async abort(): Promise<void> {
+        bytes = undefined;
+      },
+    };
+  }
+
+  async openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    const object = this.bucket.get(key);
+    if (!object) {
+      if (await this.exists(key)) throw new CheckpointError('PATH_CONFLICT', `objects:/${key} is a folder, not a checkpoint file.`);
+      return undefined;
+    }
+    const bytes = object.bytes; // puts replace the entry, so this generation stays as it is
+    const where = `objects:/${key}`;
+    return {
+      where,
+      size: bytes.byteLength,
+      read: async (dest, offset, length, position) => {
+        if (position + length > bytes.byteLength) throw new CheckpointError('CORRUPT_CHECKPOINT', `${where} ended early.`);
+        dest.set(bytes.subarray(position, position + length), offset);
+      },
+      close: async () => undefined,
+    };
+  }
+
   async open(key: StoreKey): Promise<CheckpointReader | undefined> {
     if (this.bucket.has(key)) throw new CheckpointError('PATH_CONFLICT', `objects:/${key} is an object, not a checkpoint.`);
     const generation = this.marker(key);
@@ -137,10 +200,15 @@ export class ObjectStore implements CheckpointStore {
     };
   }
 
-  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+  async list(prefix: StoreKey, { depth, accept = () => true, files }: ListOptions): Promise<ListedCheckpoint[]> {
     const out: ListedCheckpoint[] = [];
     const start = prefix === '/' ? '/' : `${prefix}/`;
     for (const [name, object] of this.bucket) {
+      const parts = name.slice(start.length).split('/');
+      if (files && name.startsWith(start) && !name.startsWith(`${DATA}/`) && parts.length === depth && files(parts[depth - 1]!)) {
+        if (parts.every((s, level) => accept(level, s))) out.push({ key: name, file: true, modifiedNs: object.modified });
+        continue;
+      }
       if (!name.startsWith(start) || !name.endsWith(`/${MARKER}`)) continue;
       const key = name.slice(0, -MARKER.length - 1);
       const segments = key.slice(start.length).split('/');
@@ -157,7 +225,10 @@ export class ObjectStore implements CheckpointStore {
 
   async remove(key: StoreKey): Promise<void> {
     const generation = this.marker(key);
-    if (generation === undefined) return;
+    if (generation === undefined) {
+      this.bucket.delete(key); // a single-file checkpoint (or nothing)
+      return;
+    }
     this.bucket.delete(`${key}/${MARKER}`); // invisible from here on
     this.dropGeneration(generation);
   }

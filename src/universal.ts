@@ -49,6 +49,8 @@ export type {
   StagedCheckpoint,
   CheckpointReader,
   StoredFile,
+  StagedFile,
+  OpenedFile,
   ListedCheckpoint,
   ListOptions,
   StageOptions,

@@ -22,8 +22,9 @@ import { CheckpointError } from '../errors.js';
 import { nodeFs, type FsOps } from './fs_ops.js';
 import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './fs_files.js';
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
-import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type StagedCheckpoint, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
+import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
+import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
 const MAX_WRITE_BYTES = 1 << 30;
@@ -38,7 +39,7 @@ function errnoOf(e: unknown): string | undefined {
   return (e as NodeJS.ErrnoException | undefined)?.code;
 }
 
-async function fsyncPath(path: string, fs: FsOps): Promise<void> {
+export async function fsyncPath(path: string, fs: FsOps): Promise<void> {
   const handle = await fs.open(path, fsConstants.O_RDONLY);
   try {
     await handle.sync();
@@ -47,7 +48,7 @@ async function fsyncPath(path: string, fs: FsOps): Promise<void> {
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.byteLength; ) {
     const { bytesWritten } = await handle.write(chunk, offset, Math.min(MAX_WRITE_BYTES, chunk.byteLength - offset));
     offset += bytesWritten;
@@ -78,7 +79,7 @@ async function hasCommitMarker(path: string, fs: FsOps): Promise<boolean> {
   return (await pathKind(join(path, COMMIT_MARKER), fs).catch(() => 'missing')) === 'file';
 }
 
-async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
+export async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
   const parent = dirname(finalPath);
   try {
     const firstCreated = await fs.mkdir(parent, { recursive: true });
@@ -102,7 +103,7 @@ async function ensureParent(finalPath: string, fs: FsOps): Promise<void> {
 /** Attempts at a commit whose name keeps being taken by other writers. */
 const MAX_COMMIT_ATTEMPTS = 1000;
 
-function isTakenError(e: unknown): boolean {
+export function isTakenError(e: unknown): boolean {
   const code = errnoOf(e);
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR';
 }
@@ -543,7 +544,15 @@ export class FsStore implements CheckpointStore {
     return generation && new FsReader(key, generation.dir, generation.id, this.fs);
   }
 
-  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+  stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    return StagedFsFile.begin(key, this.fs, options);
+  }
+
+  openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    return openFsFile(key, this.fs);
+  }
+
+  async list(prefix: StoreKey, { depth, accept = () => true, files }: ListOptions): Promise<ListedCheckpoint[]> {
     let parents = [prefix];
     for (let level = 0; level < depth - 1; level++) {
       const next: string[] = [];
@@ -561,6 +570,13 @@ export class FsStore implements CheckpointStore {
         return checkpoint !== undefined && accept(depth - 1, checkpoint);
       });
       for (const entry of await committedEntries(parent, names, this.fs)) {
+        if (files?.(basename(entry.path)) && entry.path === entry.location) {
+          const stats = await this.fs.stat(entry.path, { bigint: true }).catch(() => undefined);
+          if (stats?.isFile()) {
+            out.push({ key: entry.path, file: true, modifiedNs: stats.mtimeNs });
+            continue;
+          }
+        }
         const location = await committedLocation(entry, this.fs);
         if (location === undefined) continue;
         const { mtimeNs } = await this.fs.stat(location, { bigint: true }).catch(() => ({ mtimeNs: 0n }));

@@ -4,7 +4,9 @@
  */
 import * as fsp from 'node:fs/promises';
 
-export type FsOps = Pick<typeof fsp, 'open' | 'mkdir' | 'rename' | 'rm' | 'readdir' | 'stat'>;
+export type FsOps = Pick<typeof fsp, 'open' | 'mkdir' | 'rename' | 'rm' | 'readdir' | 'stat'> &
+  /** Used to claim a single file's name at commit (fails when the name is taken); without it, a check then a rename. */
+  Partial<Pick<typeof fsp, 'link'>>;
 
 export const nodeFs: FsOps = {
   open: fsp.open,
@@ -13,4 +15,5 @@ export const nodeFs: FsOps = {
   rm: fsp.rm,
   readdir: fsp.readdir,
   stat: fsp.stat,
+  link: fsp.link,
 };

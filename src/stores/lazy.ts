@@ -17,6 +17,8 @@ export function lazyStore(scheme: string, load: () => Promise<CheckpointStore>, 
   return {
     scheme,
     stage: async (key: StoreKey, options?: StageOptions) => (await store()).stage(key, options),
+    stageFile: async (key: StoreKey, options?: StageOptions) => (await store()).stageFile(key, options),
+    openFile: async (key) => (await store()).openFile(key),
     open: async (key) => (await store()).open(key),
     list: async (prefix, options: ListOptions) => (await store()).list(prefix, options),
     exists: async (key) => (await store()).exists(key),

@@ -14,7 +14,7 @@
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { isInside, joinKey, keyDirname, relativeKey, type StoreKey } from './keys.js';
-import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, WrittenFile } from './store.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, OpenedFile, StagedCheckpoint, StagedFile, StageOptions, WrittenFile } from './store.js';
 
 type Files = ReadonlyMap<string, Uint8Array>;
 
@@ -44,6 +44,8 @@ export class MemoryStore implements CheckpointStore {
   readonly scheme = 'memory';
   private readonly checkpoints = new Map<StoreKey, Entry>();
   private readonly objects = new Map<StoreKey, Uint8Array>();
+  /** Single-file checkpoints. */
+  private readonly singles = new Map<StoreKey, { bytes: Uint8Array; modifiedNs: bigint }>();
 
   constructor(private readonly options: MemoryStoreOptions = {}) {}
 
@@ -64,13 +66,14 @@ export class MemoryStore implements CheckpointStore {
   private hasChildren(key: StoreKey): boolean {
     for (const other of this.checkpoints.keys()) if (isInside(other, key)) return true;
     for (const other of this.objects.keys()) if (isInside(other, key)) return true;
+    for (const other of this.singles.keys()) if (isInside(other, key)) return true;
     return false;
   }
 
   /** A small object or checkpoint that is an ancestor of `key`, which can then not exist (like a file in a path). */
   private blockingAncestor(key: StoreKey): StoreKey | undefined {
     for (let dir = keyDirname(key); dir !== '/'; dir = keyDirname(dir)) {
-      if (this.objects.has(dir) || this.checkpoints.has(dir)) return dir;
+      if (this.objects.has(dir) || this.checkpoints.has(dir) || this.singles.has(dir)) return dir;
     }
     return undefined;
   }
@@ -84,7 +87,7 @@ export class MemoryStore implements CheckpointStore {
 
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
     this.step('stage', key);
-    if (this.objects.has(key)) {
+    if (this.objects.has(key) || this.singles.has(key)) {
       throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${this.show(key)}: an object with that name exists. Remove it or choose another filepath.`);
     }
     if (!this.checkpoints.has(key) && this.hasChildren(key)) {
@@ -109,16 +112,49 @@ export class MemoryStore implements CheckpointStore {
     let target = key;
     while (claim && this.checkpoints.has(target)) target = claim(target);
     this.assertPlaceable(target, 'a checkpoint to');
-    if (this.objects.has(target) || (!this.checkpoints.has(target) && this.hasChildren(target))) {
+    if (this.objects.has(target) || this.singles.has(target) || (!this.checkpoints.has(target) && this.hasChildren(target))) {
       throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: something else took that name meanwhile. Nothing was committed.`);
     }
     this.checkpoints.set(target, { files, modifiedNs: tick() });
     return target;
   }
 
+  async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    this.step('stage', key);
+    this.assertFilePlace(key);
+    return new MemoryStagedFile(this, key, options.claim);
+  }
+
+  private assertFilePlace(key: StoreKey): void {
+    if (this.objects.has(key) || this.checkpoints.has(key) || this.hasChildren(key)) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint file to ${this.show(key)}: a folder, checkpoint or object has that name. Remove it or choose another filepath.`);
+    }
+    this.assertPlaceable(key, 'a checkpoint file to');
+  }
+
+  /** @internal Puts a finished single file in place (one assignment); returns the key it went to. */
+  commitFile(key: StoreKey, bytes: Uint8Array, claim: ((taken: StoreKey) => StoreKey) | undefined): StoreKey {
+    this.step('commit', key);
+    let target = key;
+    while (claim && this.singles.has(target)) target = claim(target);
+    this.assertFilePlace(target);
+    this.singles.set(target, { bytes, modifiedNs: tick() });
+    return target;
+  }
+
+  async openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    const entry = this.singles.get(key);
+    if (!entry) {
+      if (this.checkpoints.has(key) || this.hasChildren(key)) throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is a folder, not a single-file checkpoint.`);
+      return undefined;
+    }
+    return { where: this.show(key), ...bytesFile(entry.bytes, this.show(key)), close: async () => undefined };
+  }
+
   async open(key: StoreKey): Promise<CheckpointReader | undefined> {
     const entry = this.checkpoints.get(key);
     if (!entry) {
+      if (this.singles.has(key)) throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is a single file, not a checkpoint folder.`);
       if (this.objects.has(key)) throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is an object, not a checkpoint.`);
       return undefined;
     }
@@ -135,8 +171,15 @@ export class MemoryStore implements CheckpointStore {
     };
   }
 
-  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+  async list(prefix: StoreKey, { depth, accept = () => true, files }: ListOptions): Promise<ListedCheckpoint[]> {
     const out: ListedCheckpoint[] = [];
+    if (files) {
+      for (const [key, entry] of this.singles) {
+        if (!isInside(key, prefix)) continue;
+        const segments = relativeKey(prefix, key).split('/');
+        if (segments.length === depth && files(segments[depth - 1]!) && segments.every((name, level) => accept(level, name))) out.push({ key, file: true, modifiedNs: entry.modifiedNs });
+      }
+    }
     for (const [key, entry] of this.checkpoints) {
       if (!isInside(key, prefix) || !entry.files.has(COMMIT_MARKER)) continue;
       const segments = relativeKey(prefix, key).split('/');
@@ -146,12 +189,13 @@ export class MemoryStore implements CheckpointStore {
   }
 
   async exists(key: StoreKey): Promise<boolean> {
-    return this.checkpoints.has(key) || this.objects.has(key) || this.hasChildren(key);
+    return this.checkpoints.has(key) || this.objects.has(key) || this.singles.has(key) || this.hasChildren(key);
   }
 
   async remove(key: StoreKey): Promise<void> {
     this.step('remove', key);
     this.checkpoints.delete(key);
+    this.singles.delete(key);
   }
 
   async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
@@ -163,7 +207,7 @@ export class MemoryStore implements CheckpointStore {
   async writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
     this.step('writeSmall', key);
     this.assertPlaceable(key, '');
-    if (this.checkpoints.has(key) || this.hasChildren(key)) {
+    if (this.checkpoints.has(key) || this.singles.has(key) || this.hasChildren(key)) {
       throw new CheckpointError('PATH_CONFLICT', `Cannot write ${this.show(key)}: a checkpoint or folder has that name. Choose another path.`);
     }
     this.objects.set(key, bytes.slice());
@@ -180,7 +224,7 @@ export class MemoryStore implements CheckpointStore {
 
   /** Every key held (checkpoints and small objects), for tests and tools. */
   keys(): StoreKey[] {
-    return [...this.checkpoints.keys(), ...this.objects.keys()].sort();
+    return [...this.checkpoints.keys(), ...this.objects.keys(), ...this.singles.keys()].sort();
   }
 }
 
@@ -219,5 +263,36 @@ class MemoryStaged implements StagedCheckpoint {
   async abort(): Promise<void> {
     this.done = true;
     this.files.clear();
+  }
+}
+
+class MemoryStagedFile implements StagedFile {
+  private bytes: Uint8Array | undefined;
+  private done = false;
+
+  constructor(
+    private readonly store: MemoryStore,
+    public key: StoreKey,
+    private readonly claim: ((taken: StoreKey) => StoreKey) | undefined,
+  ) {}
+
+  async write(chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done || this.bytes) throw new Error('This staged file was written, committed or aborted already.');
+    this.store.writeStep(this.key);
+    const { bytes, size, crc32 } = await collectChunks(chunks);
+    this.bytes = bytes;
+    return { name: this.key.slice(this.key.lastIndexOf('/') + 1), size, crc32 };
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done || !this.bytes) throw new Error('This staged file was not written, or was committed or aborted already.');
+    this.done = true;
+    this.key = this.store.commitFile(this.key, this.bytes, this.claim);
+    return this.key;
+  }
+
+  async abort(): Promise<void> {
+    this.done = true;
+    this.bytes = undefined;
   }
 }

@@ -29,13 +29,17 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCopyCommand,
+  CompleteMultipartUploadCommand,
+  AbortMultipartUploadCommand,
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
-import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type StagedCheckpoint, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
+import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { uploadObject } from './s3_upload.js';
 
 const MARKER = 'checkpoint.json';
@@ -208,10 +212,17 @@ export class S3Store implements CheckpointStore {
    * Streams bytes `position…` of an object straight into `dest` (no intermediate buffer: loading
    * costs one copy of the weights, whatever the range size); returns how many bytes came.
    */
-  private async readRange(ref: ObjectRef, dest: Uint8Array, position: number): Promise<number> {
+  private async readRange(ref: ObjectRef, dest: Uint8Array, position: number, ifMatch?: string): Promise<number> {
     let filled = 0;
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${position}-${position + dest.byteLength - 1}` }));
+      const r = await this.client.send(
+        new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${position}-${position + dest.byteLength - 1}`, ...(ifMatch ? { IfMatch: ifMatch } : {}) }),
+      );
+      // Servers without If-Match (s3rver) answer with what is there now: its ETag tells.
+      if (ifMatch && r.ETag !== undefined && r.ETag !== ifMatch) {
+        await r.Body?.transformToWebStream().cancel().catch(() => undefined);
+        throw new GenerationChanged(show(ref));
+      }
       if (!r.Body) return 0;
       const reader = r.Body.transformToWebStream().getReader();
       for (;;) {
@@ -223,7 +234,9 @@ export class S3Store implements CheckpointStore {
       }
       return filled;
     } catch (e) {
+      if (e instanceof GenerationChanged) throw e;
       if (isMissing(e)) return filled;
+      if (ifMatch && statusOf(e) === 412) throw new GenerationChanged(show(ref));
       throw s3Error('read', ref, e);
     }
   }
@@ -384,6 +397,67 @@ export class S3Store implements CheckpointStore {
     return { bucket: dir.bucket, key: `${within(dir)}${generation}/${name}` };
   }
 
+  async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    const ref = objectOf(key);
+    if ((await this.anyUnder(ref)) !== undefined) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint file to ${show(ref)}: a folder or checkpoint with that name exists. Remove it or choose another filepath.`);
+    }
+    for (let dir = keyDirname(key); dir.split('/').length > 2; dir = keyDirname(dir)) {
+      const parent = objectOf(dir);
+      if (await this.head(parent)) throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${show(ref)}: ${show(parent)} is an object, not a folder. Choose another filepath.`);
+    }
+    return new S3StagedFile(this, key, generationDir(keyBasename(key), randomGeneration()), options.claim);
+  }
+
+  /**
+   * @internal Copies `from` to `to` on the server (no bytes through this process): 'put', or 'taken'
+   * when `ifAbsent` and an object appeared at `to` meanwhile. Objects over 5 GiB, the limit of one
+   * copy request, are copied in parts.
+   */
+  async copyObject(from: ObjectRef, to: ObjectRef, size: number, ifAbsent: boolean): Promise<'put' | 'taken'> {
+    const source = encodeURI(`${from.bucket}/${from.key}`);
+    const condition = ifAbsent && this.conditionalPuts ? { IfNoneMatch: '*' } : {};
+    try {
+      if (size <= MAX_COPY_BYTES) await this.client.send(new CopyObjectCommand({ Bucket: to.bucket, Key: to.key, CopySource: source, ...condition }));
+      else await copyInParts(this.client, source, to, size, condition);
+      return 'put';
+    } catch (e) {
+      const status = statusOf(e);
+      if ('IfNoneMatch' in condition && status === 412) return 'taken';
+      if ('IfNoneMatch' in condition && (status === 501 || (e as { name?: string })?.name === 'NotImplemented')) {
+        this.conditionalPuts = false;
+        return this.copyObject(from, to, size, ifAbsent);
+      }
+      throw s3Error('write', to, e);
+    }
+  }
+
+  /** @internal Whether an object is at `key`. */
+  async objectExists(key: StoreKey): Promise<boolean> {
+    return (await this.head(objectOf(key))) !== undefined;
+  }
+
+  async openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    const ref = objectOf(key);
+    const found = ref.key === '' ? undefined : await this.head(ref);
+    if (!found) {
+      if ((await this.anyUnder(ref)) !== undefined) throw new CheckpointError('PATH_CONFLICT', `${show(ref)} is a folder, not a single-file checkpoint.`);
+      return undefined;
+    }
+    const where = show(ref);
+    return {
+      where,
+      size: found.size,
+      // Every range is asked of the version first seen: a replacement makes the read fail, never mix.
+      read: async (dest, offset, length, position) => {
+        if (length === 0) return;
+        const got = await this.readRange(ref, dest.subarray(offset, offset + length), position, found.etag || undefined);
+        if (got !== length) throw new CorruptCheckpointError(`${where} ended early while being read: the object is truncated or was replaced.`);
+      },
+      close: async () => undefined,
+    };
+  }
+
   async open(key: StoreKey): Promise<CheckpointReader | undefined> {
     const ref = objectOf(key);
     if (ref.key !== '' && (await this.head(ref))) throw new CheckpointError('PATH_CONFLICT', `${show(ref)} is an object, not a checkpoint.`);
@@ -429,12 +503,18 @@ export class S3Store implements CheckpointStore {
     };
   }
 
-  async list(prefix: StoreKey, { depth, accept = () => true }: ListOptions): Promise<ListedCheckpoint[]> {
+  async list(prefix: StoreKey, { depth, accept = () => true, files }: ListOptions): Promise<ListedCheckpoint[]> {
     const ref = objectOf(prefix);
     const start = within(ref);
     const out: ListedCheckpoint[] = [];
     for (const object of await this.listAll(ref.bucket, start, ref)) {
       const segments = object.key.slice(start.length).split('/');
+      if (files && segments.length === depth && files(segments[depth - 1]!)) {
+        if (segments.every((s, level) => s !== '' && generationOwner(s) === undefined && accept(level, s))) {
+          out.push({ key: `${prefix === '/' ? '' : prefix}/${segments.join('/')}`, file: true, modifiedNs: BigInt(object.modified) * 1_000_000n });
+        }
+        continue;
+      }
       if (segments.length !== depth + 1 || segments[depth] !== MARKER) continue;
       const names = segments.slice(0, depth);
       if (names.some((s) => s === '' || generationOwner(s) !== undefined) || !names.every((s, level) => accept(level, s))) continue;
@@ -451,7 +531,18 @@ export class S3Store implements CheckpointStore {
   async remove(key: StoreKey): Promise<void> {
     const ref = objectOf(key, MARKER);
     const marker = await this.head(ref);
-    if (!marker) return;
+    if (!marker) {
+      // A single-file checkpoint: one object, deleted in one request.
+      const file = objectOf(key);
+      if (file.key !== '' && (await this.head(file))) {
+        try {
+          await this.client.send(new DeleteObjectCommand({ Bucket: file.bucket, Key: file.key }));
+        } catch (e) {
+          if (!isMissing(e)) throw s3Error('delete', file, e);
+        }
+      }
+      return;
+    }
     const generation = marker.generation;
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key })); // invisible from here on
@@ -610,3 +701,87 @@ class S3Staged implements StagedCheckpoint {
   }
 }
 
+
+/** The largest object one CopyObject request may copy (S3's limit); larger ones are copied in parts. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
+const COPY_PART_BYTES = 1024 ** 3;
+
+/** A server-side copy of an object over 5 GiB: a multipart upload whose parts are copied ranges. */
+async function copyInParts(client: S3Client, source: string, to: ObjectRef, size: number, condition: { IfNoneMatch?: string }): Promise<void> {
+  const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: to.bucket, Key: to.key }));
+  try {
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    for (let start = 0, n = 1; start < size; start += COPY_PART_BYTES, n++) {
+      const end = Math.min(size, start + COPY_PART_BYTES) - 1;
+      const r = await client.send(new UploadPartCopyCommand({ Bucket: to.bucket, Key: to.key, UploadId, PartNumber: n, CopySource: source, CopySourceRange: `bytes=${start}-${end}` }));
+      parts.push({ ETag: r.CopyPartResult?.ETag ?? '', PartNumber: n });
+    }
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId, MultipartUpload: { Parts: parts }, ...condition }));
+  } catch (e) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: to.bucket, Key: to.key, UploadId })).catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * A single-file checkpoint on S3: uploaded to a temporary object in a generation folder beside its
+ * name (invisible to listings; `recover` removes it if its writer dies), then copied to its name on
+ * the server, which makes it appear all at once. Claims use `If-None-Match: *` on the copy.
+ */
+class S3StagedFile implements StagedFile {
+  private readonly release: () => void;
+  private readonly temp: ObjectRef;
+  private readonly originalKey: StoreKey;
+  private written: WrittenFile | undefined;
+  private done = false;
+
+  constructor(
+    private readonly store: S3Store,
+    public key: StoreKey,
+    private readonly generation: string,
+    private readonly claim: ((taken: StoreKey) => StoreKey) | undefined,
+  ) {
+    this.release = store.hold(generation);
+    this.originalKey = key;
+    this.temp = store.generationObject(key, generation, keyBasename(key));
+  }
+
+  async write(chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done || this.written) throw new Error('This staged file was written, committed or aborted already.');
+    const totals = { size: 0, crc32: 0 };
+    await this.store.upload(this.temp, chunks, totals);
+    this.written = { name: keyBasename(this.key), ...totals };
+    return this.written;
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done || !this.written) throw new Error('This staged file was not written, or was committed or aborted already.');
+    this.done = true;
+    try {
+      const size = this.written.size;
+      if (this.claim) {
+        for (;;) {
+          while (await this.store.objectExists(this.key)) this.key = this.claim(this.key);
+          if ((await this.store.copyObject(this.temp, objectOf(this.key), size, true)) === 'put') break;
+          this.key = this.claim(this.key);
+        }
+      } else {
+        await this.store.copyObject(this.temp, objectOf(this.key), size, false);
+      }
+      return this.key;
+    } finally {
+      await this.store.dropGeneration(this.originalKey, this.generation).catch(() => undefined);
+      this.release();
+    }
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.store.dropGeneration(this.originalKey, this.generation).catch(() => undefined);
+    } finally {
+      this.release();
+    }
+  }
+}

@@ -23,6 +23,12 @@
  * - OPFS (browser issue): files under temporary names, each moved into place (files can be moved,
  *   directories cannot), marker last.
  * - IndexedDB (browser issue): data and marker in one transaction, or data then marker.
+ *
+ * Single-file checkpoints (`.safetensors`, `.h5`, `.keras`: formats other tools read as one file) are
+ * the second kind: `stageFile` writes the file under a temporary name, and `commit()` puts it at its
+ * key in one step (fs: rename, or link(2) to claim; memory: one map entry; S3: a server-side copy of
+ * the uploaded temporary). A file is committed exactly when it is present under its name; what it
+ * describes (metadata, checksums) is inside it, in the format's own place for such things.
  */
 import { CheckpointError } from '../errors.js';
 import type { StoreKey } from './keys.js';
@@ -60,6 +66,18 @@ export interface StagedCheckpoint {
   abort(): Promise<void>;
 }
 
+/** A single-file checkpoint being written. Nothing is visible at its key until `commit()` resolves. */
+export interface StagedFile {
+  /** The key it commits to; after `commit()`, the key it was committed under. */
+  readonly key: StoreKey;
+  /** Streams the file's bytes in (called once), recording its size and CRC-32. */
+  write(chunks: ByteChunks): Promise<WrittenFile>;
+  /** Makes the file visible at its key, all at once (replacing what is there, or claiming another name); resolves to that key. */
+  commit(): Promise<StoreKey>;
+  /** Discards what was written; no effect after commit. */
+  abort(): Promise<void>;
+}
+
 /** One file of an opened checkpoint. */
 export interface StoredFile {
   readonly size: number;
@@ -78,8 +96,17 @@ export interface CheckpointReader {
   close(): Promise<void>;
 }
 
+/** A single-file checkpoint opened for reading: the bytes of one commit of it, held until `close()`. */
+export interface OpenedFile extends StoredFile {
+  /** Where it is read from, as messages show it. */
+  readonly where: string;
+  close(): Promise<void>;
+}
+
 export interface ListedCheckpoint {
   key: StoreKey;
+  /** True for a single-file checkpoint (listed because `files` accepted its name). */
+  file?: boolean;
   /** When it was committed, as the store knows it (ns since the epoch); a tie-breaker only. */
   modifiedNs: bigint;
 }
@@ -89,6 +116,8 @@ export interface ListOptions {
   depth: number;
   /** Lets a store skip names early: `level` counts from 0 (the prefix's children). Callers still filter. */
   accept?: (level: number, name: string) => boolean;
+  /** Also list the plain files at the last level whose names this accepts (single-file checkpoints). */
+  files?: (name: string) => boolean;
 }
 
 export interface CheckpointStore {
@@ -96,13 +125,17 @@ export interface CheckpointStore {
   readonly scheme: string;
   /** Starts writing a checkpoint at `key`. Refuses keys where a checkpoint cannot go (a file, a folder with other contents). */
   stage(key: StoreKey, options?: StageOptions): Promise<StagedCheckpoint>;
+  /** Starts writing a single-file checkpoint at `key`. Refuses keys where a folder or checkpoint folder is. */
+  stageFile(key: StoreKey, options?: StageOptions): Promise<StagedFile>;
+  /** Opens the single file at `key`; undefined when nothing is there. A folder there is a PATH_CONFLICT. */
+  openFile(key: StoreKey): Promise<OpenedFile | undefined>;
   /** Opens what is at `key` for reading (with or without `checkpoint.json`); undefined when nothing is there. */
   open(key: StoreKey): Promise<CheckpointReader | undefined>;
   /** The committed checkpoints exactly `depth` segments below `prefix` (uncommitted data is never listed). */
   list(prefix: StoreKey, options: ListOptions): Promise<ListedCheckpoint[]>;
   /** Whether anything (a checkpoint, a folder, a small object) is at `key`. */
   exists(key: StoreKey): Promise<boolean>;
-  /** Deletes the checkpoint at `key` so that no reader sees it half-deleted. Absent is not an error. */
+  /** Deletes the checkpoint (folder or single file) at `key` so that no reader sees it half-deleted. Absent is not an error. */
   remove(key: StoreKey): Promise<void>;
   /** A small object (a pointer); undefined when absent. Larger than `maxBytes` is a CorruptCheckpointError. */
   readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined>;

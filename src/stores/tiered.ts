@@ -20,7 +20,7 @@ import { asCheckpointError, CheckpointError, CorruptCheckpointError } from '../e
 import { GenerationChanged } from './store.js';
 import { metadataSchema } from '../formats/schema.js';
 import { isInside, type StoreKey } from './keys.js';
-import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, StagedCheckpoint, StageOptions, StoredFile } from './store.js';
+import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, OpenedFile, StagedCheckpoint, StagedFile, StageOptions, StoredFile } from './store.js';
 
 const MARKER = 'checkpoint.json';
 const MARKER_LIMIT = 16 * 1024 * 1024;
@@ -153,6 +153,21 @@ export class TieredStore implements CheckpointStore {
     };
   }
 
+  /** Single-file checkpoints go straight to the remote store for now (no local copy, no queue): a save waits for the upload. */
+  async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    if (await this.local.exists(this.toLocal(key))) {
+      throw new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint file to ${key}: a checkpoint or folder with that name is in the local cache. Choose another filepath.`);
+    }
+    return this.remote.stageFile(key, options);
+  }
+
+  async openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    const local = await this.local.openFile(this.toLocal(key));
+    if (local) return local;
+    if (this.pendingRemoval(key)) return undefined;
+    return this.remote.openFile(key);
+  }
+
   async remove(key: StoreKey): Promise<void> {
     await this.local.remove(this.toLocal(key));
     this.enqueue({ kind: 'remove', key });
@@ -191,7 +206,7 @@ export class TieredStore implements CheckpointStore {
     for (const entry of local) {
       const key = this.toRemote(entry.key);
       const other = union.get(key);
-      union.set(key, { key, modifiedNs: other && other.modifiedNs > entry.modifiedNs ? other.modifiedNs : entry.modifiedNs });
+      union.set(key, { key, ...(entry.file ? { file: true } : {}), modifiedNs: other && other.modifiedNs > entry.modifiedNs ? other.modifiedNs : entry.modifiedNs });
     }
     return [...union.values()];
   }

@@ -232,6 +232,113 @@ export function runConformance(fixture: StoreFixture): void {
       });
     });
 
+    describe('single-file checkpoints', () => {
+      const isFile = (name: string) => name.endsWith('.safetensors');
+      async function commitSingle(store: CheckpointStore, key: StoreKey, text: string, claim?: (taken: StoreKey) => StoreKey): Promise<StoreKey> {
+        const staged = await store.stageFile(key, claim ? { claim } : {});
+        await staged.write([enc(text)]);
+        return staged.commit();
+      }
+      async function readSingle(store: CheckpointStore, key: StoreKey): Promise<string | undefined> {
+        const file = await store.openFile(key);
+        if (!file) return undefined;
+        try {
+          const bytes = new Uint8Array(file.size);
+          await file.read(bytes, 0, file.size, 0);
+          return dec(bytes);
+        } finally {
+          await file.close();
+        }
+      }
+      const listFiles = async (store: CheckpointStore, dir: StoreKey) =>
+        (await store.list(dir, { depth: 1, files: isFile })).map((c) => `${c.file ? 'file' : 'dir'}:${c.key}`).sort();
+
+      it('nothing is visible until commit; then the whole file is, listed as a file when `files` accepts its name', async () => {
+        const t = await fixture.create();
+        const dir = keyOf(t.base);
+        const key = `${dir}/w-01.safetensors`;
+        const staged = await t.store.stageFile(key);
+        const chunks = [enc('hello '), enc('world'), new Uint8Array(70_000).fill(7)];
+        const whole = Buffer.concat(chunks);
+        assert.deepEqual(await staged.write(chunks), { name: 'w-01.safetensors', size: whole.byteLength, crc32: crc32(whole) });
+        assert.equal(await t.store.openFile(key), undefined);
+        assert.equal(await t.store.exists(key), false);
+        assert.deepEqual(await listFiles(t.store, dir), []);
+        assert.equal(await staged.commit(), key);
+        await commitFiles(t.store, `${dir}/folder`, { 'checkpoint.json': META(1) });
+        assert.deepEqual(await listFiles(t.store, dir), [`dir:${dir}/folder`, `file:${key}`]);
+        assert.deepEqual(await listed(t.store, dir), [`${dir}/folder`], 'without `files`, only folders are listed');
+        assert.deepEqual((await t.store.list(dir, { depth: 1, files: () => false })).map((c) => c.key), [`${dir}/folder`]);
+        const file = (await t.store.openFile(key))!;
+        assert.equal(file.size, whole.byteLength);
+        const back = new Uint8Array(10);
+        await file.read(back, 2, 5, 6);
+        assert.equal(dec(back.subarray(2, 7)), 'world');
+        await assert.rejects(file.read(new Uint8Array(10), 0, 10, whole.byteLength - 5));
+        await file.close();
+        await assert.rejects(t.store.openFile(`${dir}/folder`), isCode('PATH_CONFLICT'));
+        await assert.rejects(t.store.open(key));
+      });
+
+      it('abort leaves nothing anyone sees; replacing is whole; `claim` takes the next free name', async () => {
+        const t = await fixture.create();
+        const dir = keyOf(t.base);
+        const key = `${dir}/best.safetensors`;
+        const aborted = await t.store.stageFile(key);
+        await aborted.write([enc('never')]);
+        await aborted.abort();
+        assert.equal(await t.store.openFile(key), undefined);
+        assert.deepEqual(await listFiles(t.store, dir), []);
+        await commitSingle(t.store, key, 'one');
+        await commitSingle(t.store, key, 'two');
+        assert.equal(await readSingle(t.store, key), 'two');
+        const claimed = await commitSingle(t.store, key, 'three', (taken) => taken.replace(/(-v(\d+))?\.safetensors$/, (_m, _v, n) => `-v${Number(n ?? 0) + 1}.safetensors`));
+        assert.equal(claimed, `${dir}/best-v1.safetensors`);
+        assert.equal(await readSingle(t.store, key), 'two');
+        assert.equal(await readSingle(t.store, claimed), 'three');
+      });
+
+      it('an opened file keeps reading the generation it opened, or fails; never a mix', async () => {
+        const t = await fixture.create();
+        const key = `${keyOf(t.base)}/w.safetensors`;
+        await commitSingle(t.store, key, 'a'.repeat(5000));
+        const file = (await t.store.openFile(key))!;
+        await commitSingle(t.store, key, 'b'.repeat(5000));
+        const bytes = new Uint8Array(file.size);
+        const read = await file.read(bytes, 0, file.size, 0).then(() => true, (e: unknown) => {
+          assert.ok(e instanceof CheckpointError, String(e));
+          return false;
+        });
+        if (read) assert.ok(dec(bytes) === 'a'.repeat(5000), 'a read that succeeds returns the generation opened');
+        await file.close();
+        assert.ok((await readSingle(t.store, key)) === 'b'.repeat(5000));
+      });
+
+      it('deletion removes the file at once; conflicts with folders and objects are refused', async () => {
+        const t = await fixture.create();
+        const dir = keyOf(t.base);
+        await commitSingle(t.store, `${dir}/a.safetensors`, 'x');
+        await t.store.remove(`${dir}/a.safetensors`);
+        assert.equal(await t.store.openFile(`${dir}/a.safetensors`), undefined);
+        assert.equal(await t.store.exists(`${dir}/a.safetensors`), false);
+        assert.deepEqual(await listFiles(t.store, dir), []);
+        await commitFiles(t.store, `${dir}/f.safetensors`, { 'checkpoint.json': META(1) });
+        await assert.rejects(t.store.stageFile(`${dir}/f.safetensors`), isCode('PATH_CONFLICT'));
+        await commitSingle(t.store, `${dir}/file.safetensors`, 'x');
+        await assert.rejects(t.store.stageFile(`${dir}/file.safetensors/inside.safetensors`), isCode('PATH_CONFLICT'));
+      });
+
+      it('recover leaves a live writer\'s file alone', async () => {
+        const t = await fixture.create();
+        const dir = keyOf(t.base);
+        const staged = await t.store.stageFile(`${dir}/a.safetensors`);
+        await staged.write([enc('x')]);
+        assert.deepEqual(await t.store.recover(dir, () => true), []);
+        await staged.commit();
+        assert.equal(await readSingle(t.store, `${dir}/a.safetensors`), 'x');
+      });
+    });
+
     describe('the public API on this store', () => {
       it('every spelling of one place behaves the same: save, list, latest, verify, load, retention, pointers', async () => {
         const t = await fixture.create();
