@@ -8,7 +8,8 @@ export type CheckpointErrorCode =
   | 'TEMPLATE_MISSING_KEY' // a field names a value that is not available
   | 'TEMPLATE_BAD_SPEC' // a format spec that Python would reject
   | 'TEMPLATE_TYPE_MISMATCH' // e.g. {loss:d} with a float loss
-  | 'UNSUPPORTED_FORMAT' // .h5 / .keras / .safetensors until those formats land
+  | 'UNSUPPORTED_FORMAT' // a format or store this build cannot handle here
+  | 'UNSUPPORTED_LAYER' // a layer or option that cannot be translated between TF.js and Keras
   | 'PATH_CONFLICT' // the path exists as the wrong kind of thing
   | 'NOT_FOUND' // no checkpoint at that path
   | 'CORRUPT_CHECKPOINT' // unreadable, malformed or inconsistent files

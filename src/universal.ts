@@ -5,6 +5,10 @@
  * save/load routers for registered stores' URLs) never throw. Node's entry (index.ts) adds the fs store.
  */
 import { registerFileRouter } from './checkpoint/tfjs_router.js';
+import { registerFileCodec } from './checkpoint/file_codec.js';
+import { safetensorsCodec } from './checkpoint/codec_safetensors.js';
+
+registerFileCodec('safetensors', async () => safetensorsCodec);
 
 try {
   registerFileRouter();

@@ -9,64 +9,12 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { CheckpointError, loadWeights, registerStore } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
 import { tempDir } from './helpers.js';
+import { BUILD, expected, FIXTURES, predict } from './interop_models.js';
 import { startS3Server } from './stores/s3_server.js';
-
-const FIXTURES = fileURLToPath(new URL('./fixtures/interop/', import.meta.url));
-
-interface Expected {
-  input: { dtype: string; shape: number[]; values: number[] };
-  output: { shape: number[]; values: number[] };
-  weights: { name: string; shape: number[]; dtype: string }[];
-}
-
-async function expected(name: string): Promise<Expected> {
-  return JSON.parse(await readFile(join(FIXTURES, `${name}.expected.json`), 'utf8'));
-}
-
-/** The fixtures' architectures in TF.js, with Keras's layer names (and Keras 3's LSTM recurrent activation). */
-const BUILD: Record<string, () => tf.LayersModel> = {
-  dense_bn: () =>
-    tf.sequential({
-      layers: [
-        tf.layers.dense({ units: 8, activation: 'relu', inputShape: [4], name: 'dense' }),
-        tf.layers.batchNormalization({ name: 'batch_normalization' }),
-        tf.layers.dropout({ rate: 0.2, name: 'dropout' }),
-        tf.layers.dense({ units: 3, activation: 'softmax', name: 'dense_1' }),
-      ],
-    }),
-  conv: () =>
-    tf.sequential({
-      layers: [
-        tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: 'relu', inputShape: [8, 8, 1], name: 'conv2d' }),
-        tf.layers.maxPooling2d({ poolSize: 2, name: 'max_pooling2d' }),
-        tf.layers.flatten({ name: 'flatten' }),
-        tf.layers.dense({ units: 2, name: 'dense' }),
-      ],
-    }),
-  embed_lstm: () => {
-    const tokens = tf.input({ shape: [6], dtype: 'int32', name: 'tokens' });
-    const embedded = tf.layers.embedding({ inputDim: 10, outputDim: 4, name: 'embedding' }).apply(tokens) as tf.SymbolicTensor;
-    const sequence = tf.layers.lstm({ units: 5, returnSequences: true, recurrentActivation: 'sigmoid', name: 'lstm' }).apply(embedded) as tf.SymbolicTensor;
-    const pooled = tf.layers.globalAveragePooling1d({ name: 'global_average_pooling1d' }).apply(sequence) as tf.SymbolicTensor;
-    const skip = tf.layers.globalAveragePooling1d({ name: 'global_average_pooling1d_1' }).apply(embedded) as tf.SymbolicTensor;
-    const joined = tf.layers.concatenate({ name: 'concatenate' }).apply([pooled, skip]) as tf.SymbolicTensor;
-    return tf.model({ inputs: tokens, outputs: tf.layers.dense({ units: 2, name: 'dense' }).apply(joined) as tf.SymbolicTensor });
-  },
-};
-
-function predict(model: tf.LayersModel, e: Expected): Float32Array {
-  const x = tf.tensor(e.input.values, e.input.shape, e.input.dtype === 'int32' ? 'int32' : 'float32');
-  const y = model.predict(x) as tf.Tensor;
-  const values = y.dataSync() as Float32Array;
-  x.dispose();
-  y.dispose();
-  return values;
-}
 
 const isCode = (code: string, pattern?: RegExp) => (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
 
@@ -163,7 +111,7 @@ describe('safetensors files from Python', () => {
       ['huge-header.safetensors', Buffer.concat([Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]), good.subarray(8)]), 'CORRUPT_CHECKPOINT', /header length/],
       ['not-json.safetensors', file('x', data).fill(0x7b, 8, 9), 'CORRUPT_CHECKPOINT', /not UTF-8 JSON|not a JSON object/],
       ['overlap.safetensors', file({ ...header, [first]: { ...header[first]!, data_offsets: [4, header[first]!.data_offsets[1]! + 4] } }, data), 'CORRUPT_CHECKPOINT', /do not tile|needs/],
-      ['f64.safetensors', file({ ...header, [first]: { ...header[first]!, dtype: 'F64' } }, data), 'WEIGHT_MISMATCH', /F64.*F32, I32, F16 and BF16/],
+      ['f64.safetensors', file({ ...header, [first]: { ...header[first]!, dtype: 'F64' } }, data), 'WEIGHT_MISMATCH', /F64.*F32, I32, BOOL, F16 and BF16/],
     ];
     for (const [name, bytes, code, pattern] of cases) {
       await writeFile(join(dir, name), bytes);

@@ -84,16 +84,13 @@ describe('saveWeights / loadWeights', () => {
     assert.equal(await readFile(join(dir, 'plain'), 'utf8'), 'x');
   });
 
-  it('.h5 / .hdf5 / .keras / .safetensors are reserved for the Keras and HF formats: a clear error (loadWeights reads .safetensors)', async () => {
+  it('single-file formats hold what Keras lets them hold: .weights.h5 weights only, .keras whole models; a missing file is NOT_FOUND', async () => {
     const { model } = await trained();
-    for (const ext of ['.h5', '.weights.h5', '.hdf5', '.keras']) {
-      await assert.rejects(saveWeights(model, `x${ext}`), isCode('UNSUPPORTED_FORMAT', /cannot write or read it yet/));
-      await assert.rejects(loadWeights(model, `x${ext}`), isCode('UNSUPPORTED_FORMAT'));
-      assert.throws(() => modelCheckpoint({ filepath: `ckpt/{epoch}${ext}` }), isCode('UNSUPPORTED_FORMAT'));
-    }
-    await assert.rejects(saveWeights(model, 'x.safetensors'), isCode('UNSUPPORTED_FORMAT', /cannot write it yet \(loadWeights reads it\)/));
-    assert.throws(() => modelCheckpoint({ filepath: 'ckpt/{epoch}.safetensors' }), isCode('UNSUPPORTED_FORMAT'));
-    await assert.rejects(loadWeights(model, 'absent-dir/x.safetensors'), isCode('NOT_FOUND', /No safetensors file/));
+    await assert.rejects(saveModel(model, 'x.weights.h5'), isCode('INVALID_ARGUMENT', /holds no model.*saveWeightsOnly: true/));
+    await assert.rejects(saveWeights(model, 'x.keras'), isCode('INVALID_ARGUMENT', /whole-model format/));
+    assert.throws(() => modelCheckpoint({ filepath: 'ckpt/{epoch}.weights.h5' }), isCode('INVALID_ARGUMENT', /holds no model/));
+    assert.throws(() => modelCheckpoint({ filepath: 'ckpt/{epoch}.keras', saveWeightsOnly: true }), isCode('INVALID_ARGUMENT', /whole-model format/));
+    await assert.rejects(loadWeights(model, 'absent-dir/x.safetensors'), isCode('NOT_FOUND', /no such file/));
   });
 
   it('a missing checkpoint is NOT_FOUND', async () => {

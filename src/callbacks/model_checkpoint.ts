@@ -10,7 +10,10 @@ import { SaveSchedule, type SaveFreq } from '../policy/save_schedule.js';
 import { resolveAlias } from '../template/alias.js';
 import { formatFilepath, type TemplateValue } from '../template/format.js';
 import { templateFieldNames } from '../template/parse.js';
-import { assertSupportedPath, loadWeights } from '../checkpoint/save_load.js';
+import { loadWeights } from '../checkpoint/save_load.js';
+import { assertFileCodec } from '../checkpoint/file_codec.js';
+import { assertFormatHolds } from '../checkpoint/single_file.js';
+import { singleFileFormat } from '../formats/file_names.js';
 import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions, type UploadReport } from '../checkpoint/manager.js';
 import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
@@ -152,7 +155,11 @@ function validateArgs(args: ModelCheckpointArgs): void {
   }
   const retention = retentionProblem(args);
   if (retention) throw invalid(retention);
-  assertSupportedPath(args.filepath, 'ModelCheckpoint cannot save to');
+  const format = singleFileFormat(args.filepath);
+  if (format) {
+    assertFormatHolds(format, args.saveWeightsOnly ? 'weights' : 'model', args.filepath);
+    assertFileCodec(format, args.filepath);
+  }
   const fields = templateFieldNames(args.filepath);
   if (fields.includes('batch') && (freq === undefined || freq === 'epoch')) {
     throw invalid(

@@ -13,6 +13,7 @@ import type { NamedTensorMap, Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { asCheckpointError, CheckpointError } from '../errors.js';
 import { encodeNumber } from '../formats/schema.js';
+import { versionOf, withVersion } from '../formats/file_names.js';
 import { resolveDirection, type Direction, type Mode } from '../policy/monitor.js';
 import type { KeepPolicy } from '../policy/keep_policy.js';
 import { bestCandidate, compileRetention, selectForDeletion, type RetentionOptions } from '../policy/retention.js';
@@ -141,8 +142,7 @@ function isModel(source: SaveSource): source is LayersModel {
 
 /** `name`, `name-v1`, `name-v2`, …: the version after `taken` (see versionOnClash). */
 function nextVersion(base: string, taken: string): string {
-  const version = taken === base ? 0 : Number(/-v(\d+)$/.exec(taken)?.[1] ?? 0);
-  return `${base}-v${version + 1}`;
+  return withVersion(base, taken === base ? 1 : versionOf(taken) + 1);
 }
 
 const WHERE = 'CheckpointManager';
@@ -404,7 +404,7 @@ export class CheckpointManager {
     const taken = async (p: string) => this.pendingPaths.has(p) || (await this.store.exists(p));
     if (!(await taken(path))) return path;
     for (let version = 1; ; version++) {
-      const candidate = `${path}-v${version}`;
+      const candidate = withVersion(path, version);
       if (!(await taken(candidate))) return candidate;
     }
   }

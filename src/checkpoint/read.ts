@@ -25,6 +25,8 @@ import { GenerationChanged, type CheckpointReader, type StoredFile } from '../st
 import { requirePath } from '../validate.js';
 import { assertFileSize, readPieces, readText, type FilePiece } from './read_pieces.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
+import { singleFileFormat } from '../formats/file_names.js';
+import { readFileCheckpoint } from './single_file.js';
 
 type CheckpointFile = StoredFile;
 
@@ -598,5 +600,15 @@ export async function verifyCheckpoint(pathOrUrl: string, options: StoreOptions 
 
 /** verifyCheckpoint for a location resolved already. */
 export function verifyAt(location: Location): Promise<VerifiedCheckpoint> {
+  if (singleFileFormat(location.key)) {
+    return readFileCheckpoint(location, async (contents) => ({
+      path: location.url,
+      kind: contents.kind,
+      ...(contents.metadata ? { metadata: contents.metadata } : {}),
+      checksums: await contents.verify(),
+      files: 1,
+      bytes: contents.bytes,
+    }));
+  }
   return readCheckpoint(location, verifyOpened);
 }

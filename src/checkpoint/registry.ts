@@ -11,6 +11,8 @@ import { isInside, joinKey, keyBasename, keyDirname, relativeKey, type StoreKey 
 import { GenerationChanged, type CheckpointStore } from '../stores/store.js';
 import { splitTemplateSegments } from '../template/match.js';
 import { readText } from './read_pieces.js';
+import { singleFileFormat } from '../formats/file_names.js';
+import { readFileMetadata } from './single_file.js';
 import { findTemplateMatches } from './scan.js';
 import { METADATA_FILE } from './write.js';
 
@@ -26,6 +28,7 @@ export interface CheckpointRecord extends RetentionCandidate {
 
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
 export async function readMetadata(store: CheckpointStore, key: StoreKey): Promise<CheckpointMetadata | undefined> {
+  if (singleFileFormat(key)) return readFileMetadata(store, key);
   // A replacement may move the checkpoint while we look: a file that seems to be missing is looked
   // for again if the checkpoint changed meanwhile. A damaged file is not ours.
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -4,7 +4,7 @@ import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { assertPlausibleTopology } from '../formats/topology_guard.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
-import { reservedFormatExtension } from '../formats/reserved_extensions.js';
+import { singleFileFormat } from '../formats/file_names.js';
 import { resolveLocation, type Location, type StoreOptions } from '../stores/registry.js';
 import {
   planOptimizerState,
@@ -20,7 +20,8 @@ import {
 import { snapshotModel, type Snapshot } from './snapshot.js';
 import { checkpointSpecs, readAllWeights, readCheckpoint, readGroupShards, readSelectedWeights, type OpenedCheckpoint, type StoredWeight } from './read.js';
 import { writeSnapshot, type SaveContext } from './write.js';
-import { isSafetensorsPath, loadSafetensorsWeights } from './read_safetensors.js';
+import { readFileCheckpoint } from './single_file.js';
+import type { FileContents } from './file_codec.js';
 import { armZeroCopyDecode } from './zero_copy_decode.js';
 import { decodesBufferLists, joinBuffers } from '../formats/weight_data.js';
 import { requireModel, requirePath } from '../validate.js';
@@ -39,30 +40,17 @@ export interface SaveModelOptions extends SaveOptions {
   includeOptimizer?: boolean;
 }
 
-/** Rejects the Keras/HF single-file extensions that a later release adds, rather than writing another format under their name. */
-export function assertSupportedPath(path: string, what: string): void {
-  const ext = reservedFormatExtension(path);
-  if (ext) {
-    throw new CheckpointError(
-      'UNSUPPORTED_FORMAT',
-      `${what} ${path} ends in ${ext}, which names the Keras/Hugging Face ${ext === '.safetensors' ? 'safetensors' : ext === '.keras' ? 'Keras v3' : 'HDF5'} format; ` +
-        `this version of tfjs-checkpoint cannot ${ext === '.safetensors' ? 'write it yet (loadWeights reads it)' : 'write or read it yet'}. ` +
-        'Use a path without that extension: checkpoints are directories in the TF.js layers format.',
-    );
-  }
-}
-
 /** Writes the model's weights (no topology, no optimizer state) to a checkpoint directory. */
 export async function saveWeights(model: LayersModel, path: string, options: SaveOptions = {}): Promise<CheckpointMetadata> {
   requireModel(model, 'saveWeights');
-  assertSupportedPath(requirePath(path, 'saveWeights'), 'Cannot save weights to');
+  requirePath(path, 'saveWeights');
   return saveSnapshot(await snapshotModel(model, { weightsOnly: true, includeOptimizer: false }), path, options);
 }
 
 /** Writes the whole model (topology, weights and, by default, optimizer state) in the layout `tf.loadLayersModel('file://…/model.json')` reads. */
 export async function saveModel(model: LayersModel, path: string, options: SaveModelOptions = {}): Promise<CheckpointMetadata> {
   requireModel(model, 'saveModel');
-  assertSupportedPath(requirePath(path, 'saveModel'), 'Cannot save the model to');
+  requirePath(path, 'saveModel');
   const snapshot = await snapshotModel(model, { weightsOnly: false, includeOptimizer: options.includeOptimizer ?? true });
   return saveSnapshot(snapshot, path, options);
 }
@@ -109,8 +97,11 @@ async function readForModel(model: LayersModel, checkpoint: OpenedCheckpoint, st
  */
 export async function loadWeights(model: LayersModel, path: string, options: LoadWeightsOptions = {}): Promise<void> {
   requireModel(model, 'loadWeights');
-  if (isSafetensorsPath(requirePath(path, 'loadWeights'))) return loadSafetensorsWeights(model, resolveLocation(path, options), options.strict ?? true);
-  assertSupportedPath(path, 'Cannot load weights from');
+  const location = resolveLocation(requirePath(path, 'loadWeights'), options);
+  if (singleFileFormat(location.key)) {
+    writeModelWeights(model, (await readFileCheckpoint(location, (contents) => readFileForModel(model, contents, options.strict ?? true, false))).weights);
+    return;
+  }
   const read = await readCheckpoint(resolveLocation(path, options), (checkpoint) => readForModel(model, checkpoint, options.strict ?? true, false));
   writeModelWeights(model, read.weights);
 }
@@ -121,9 +112,23 @@ export async function restoreInto(model: LayersModel, path: string, options: Sto
   await restoreFrom(model, resolveLocation(requirePath(path, 'restoreInto'), options));
 }
 
+/** What loading into an existing model reads from a single file: planned first, then only the weights it needs. */
+async function readFileForModel(model: LayersModel, contents: FileContents, strict: boolean, withOptimizer: boolean): Promise<ReadForModel> {
+  const pairs = contents.plan(model, strict);
+  const optimizer = withOptimizer ? planOptimizerState(model, contents.specs, contents.metadata ? 'the checkpoint' : 'the file') : [];
+  const stored = await contents.read(new Set([...pairs.map(([, s]) => s), ...optimizer]));
+  return {
+    weights: pairs.map(([m, s]) => [m, stored.get(s)!]),
+    optimizer: optimizer.map((s) => stored.get(s)!),
+    ...(contents.metadata?.optimizerExtras ? { extras: contents.metadata.optimizerExtras } : {}),
+  };
+}
+
 /** restoreInto for a location resolved already. */
 export async function restoreFrom(model: LayersModel, location: Location): Promise<void> {
-  const read = await readCheckpoint(location, (checkpoint) => readForModel(model, checkpoint, true, true));
+  const read = singleFileFormat(location.key)
+    ? await readFileCheckpoint(location, (contents) => readFileForModel(model, contents, true, true))
+    : await readCheckpoint(location, (checkpoint) => readForModel(model, checkpoint, true, true));
   // The optimizer first: tfjs may refuse its state, and then the model must be left as it was.
   await restoreOptimizerState(model, read.optimizer, read.extras, location.url);
   writeModelWeights(model, read.weights);
@@ -183,14 +188,55 @@ async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
   return model;
 }
 
+/**
+ * A single file's model: built from its model JSON (without weights), then its weights and optimizer
+ * state assigned through the file's plan, all checked before anything is assigned.
+ */
+async function buildModelFromFile(location: Location): Promise<LayersModel> {
+  return readFileCheckpoint(location, async (contents) => {
+    if (!contents.modelJson) {
+      throw new CheckpointError(
+        'INVALID_ARGUMENT',
+        `${location.url} holds weights only (no model config). Build the model in code and call loadWeights(model, path) instead.`,
+      );
+    }
+    const { modelTopology, trainingConfig } = contents.modelJson;
+    let model: LayersModel;
+    try {
+      const artifacts = { modelTopology, ...(trainingConfig ? { trainingConfig } : {}) } as unknown as io.ModelArtifacts;
+      model = await loadLayersModel({ load: async () => artifacts });
+    } catch (e) {
+      if (e instanceof CheckpointError) throw e;
+      throw new CorruptCheckpointError(`TF.js could not build the model in ${location.url}: ${(e as Error).message}.`, { cause: e });
+    }
+    try {
+      const read = await readFileForModel(model, contents, true, model.optimizer !== undefined && model.optimizer !== null);
+      await restoreOptimizerState(model, read.optimizer, read.extras, location.url);
+      writeModelWeights(model, read.weights);
+      return model;
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  });
+}
+
 /** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */
 export async function loadModel(path: string, options: StoreOptions = {}): Promise<LayersModel> {
-  assertSupportedPath(requirePath(path, 'loadModel'), 'Cannot load a model from');
-  return buildModel(await readCheckpoint(resolveLocation(path, options), readModelArtifacts));
+  const location = resolveLocation(requirePath(path, 'loadModel'), options);
+  if (singleFileFormat(location.key)) return buildModelFromFile(location);
+  return buildModel(await readCheckpoint(location, readModelArtifacts));
 }
 
 /** A full-model checkpoint as a new model, or a weights-only one as named tensors (CheckpointManager.restore without a model). */
 export async function loadCheckpointContents(location: Location): Promise<LayersModel | NamedTensorMap> {
+  if (singleFileFormat(location.key)) {
+    const weights = await readFileCheckpoint(location, async (contents) =>
+      contents.modelJson ? undefined : [...(await contents.read(new Set(contents.specs.keys()))).values()],
+    );
+    if (weights === undefined) return buildModelFromFile(location);
+    return Object.fromEntries(weights.map((s) => [s.spec.name, storedToTensor(s)]));
+  }
   const read = await readCheckpoint(location, async (checkpoint) =>
     checkpoint.kind === 'model'
       ? { kind: 'model' as const, model: await readModelArtifacts(checkpoint) }

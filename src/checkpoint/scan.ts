@@ -6,15 +6,13 @@
  * Only committed checkpoints are ever returned (the store lists nothing else). Templates reach this
  * module already normalized (absolute keys, see stores/registry.ts).
  */
+import { isSingleFileName, stripVersionSuffix } from '../formats/file_names.js';
 import type { CheckpointStore } from '../stores/store.js';
 import { isTemporaryName, relativeKey } from '../stores/keys.js';
 import { formatFilepath } from '../template/format.js';
 import { checkpointValueTypes, compileTemplatePattern, splitTemplateSegments, templateHasFields } from '../template/match.js';
 
-/** `name-v3` → `name`; other names unchanged. */
-export function stripVersionSuffix(name: string): string {
-  return name.replace(/-v\d+$/, '');
-}
+export { stripVersionSuffix } from '../formats/file_names.js';
 
 /** Whether `name` is one the template's last segment could have produced (with a version suffix or not). */
 export function nameMatcher(nameTemplate: string): (name: string) => boolean {
@@ -54,7 +52,7 @@ export function templateScope(template: string): { prefix: string; accept: (leve
 /** The committed checkpoints matching `template` (an absolute, normalized key template), with their modification times. */
 export async function findTemplateMatches(store: CheckpointStore, template: string): Promise<TemplateMatch[]> {
   const { prefix, depth, accept } = templateScope(template);
-  const listed = await store.list(prefix, { depth, accept });
+  const listed = await store.list(prefix, { depth, accept, files: isSingleFileName });
   return listed
     .filter(({ key }) => relativeKey(prefix, key).split('/').every((name, level) => accept(level, name)))
     .map(({ key, modifiedNs }) => ({ key, modifiedNs }));

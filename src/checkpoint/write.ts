@@ -12,6 +12,8 @@ import type { StoreKey, WrittenFile } from '../stores/store.js';
 import { asCheckpointError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { Snapshot } from './snapshot.js';
+import { singleFileFormat } from '../formats/file_names.js';
+import { writeFileCheckpoint } from './single_file.js';
 
 /** Default shard size: large enough for disk speed, below the 2 GiB that stock Node loaders can read per file. */
 export const DEFAULT_SHARD_BYTES = 256 * 1024 * 1024;
@@ -145,9 +147,10 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
   }
 }
 
-/** Writes a snapshot (see snapshot.ts) as a committed checkpoint. Does not dispose it. */
+/** Writes a snapshot (see snapshot.ts) as a committed checkpoint, a folder or a single file by its extension. Does not dispose it. */
 export async function writeSnapshot(location: Location, snapshot: Snapshot, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
-  return writeCheckpoint(
+  const write = singleFileFormat(location.key) ? writeFileCheckpoint : writeCheckpoint;
+  return write(
     location,
     { kind: snapshot.kind, entries: snapshot.entries, ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}) },
     {

@@ -15,9 +15,9 @@ import { elementCount, type StoredDtype, type WeightSpec } from './weight_entry.
 /** The Python library refuses headers over 100 MB. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-const FILE_DTYPES = { F32: 4, I32: 4, F16: 2, BF16: 2 } as const;
+const FILE_DTYPES = { F32: 4, I32: 4, F16: 2, BF16: 2, BOOL: 1 } as const;
 type FileDtype = keyof typeof FILE_DTYPES;
-const OTHER_DTYPES = new Set(['F64', 'I64', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'BOOL', 'F8_E4M3', 'F8_E5M2', 'C64']);
+const OTHER_DTYPES = new Set(['F64', 'I64', 'I16', 'I8', 'U8', 'U16', 'U32', 'U64', 'F8_E4M3', 'F8_E5M2', 'C64']);
 
 export interface SafetensorsTensor {
   name: string;
@@ -42,7 +42,7 @@ function corrupt(where: string, problem: string): CorruptCheckpointError {
 
 /** The TF.js dtype a stored dtype loads as. */
 export function loadedDtype(fileDtype: FileDtype): StoredDtype {
-  return fileDtype === 'I32' ? 'int32' : 'float32';
+  return fileDtype === 'I32' ? 'int32' : fileDtype === 'BOOL' ? 'bool' : 'float32';
 }
 
 /** Reads and checks the header of the safetensors file `file`. */
@@ -82,7 +82,7 @@ export async function readSafetensorsHeader(file: StoredFile, where: string): Pr
     if (!(entry.dtype in FILE_DTYPES)) {
       const known = OTHER_DTYPES.has(entry.dtype);
       throw new WeightMismatchError(
-        `${where}: tensor "${name}" is ${entry.dtype}${known ? '' : ' (not a safetensors dtype)'}; TF.js weights load from F32, I32, F16 and BF16 only. Convert the file to float32.`,
+        `${where}: tensor "${name}" is ${entry.dtype}${known ? '' : ' (not a safetensors dtype)'}; TF.js weights load from F32, I32, BOOL, F16 and BF16 only. Convert the file to float32.`,
       );
     }
     const fileDtype = entry.dtype as FileDtype;
@@ -119,7 +119,7 @@ function halfToFloat(h: number): number {
 export async function readSafetensorsTensor(file: StoredFile, tensor: SafetensorsTensor): Promise<Uint8Array> {
   const raw = new Uint8Array(tensor.end - tensor.begin);
   if (raw.byteLength > 0) await file.read(raw, 0, raw.byteLength, tensor.begin);
-  if (tensor.fileDtype === 'F32' || tensor.fileDtype === 'I32') return raw;
+  if (tensor.fileDtype === 'F32' || tensor.fileDtype === 'I32' || tensor.fileDtype === 'BOOL') return raw;
   const count = raw.byteLength / 2;
   const halves = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const out = new Float32Array(count);
@@ -131,4 +131,33 @@ export async function readSafetensorsTensor(file: StoredFile, tensor: Safetensor
     for (let i = 0; i < count; i++) out[i] = halfToFloat(halves.getUint16(i * 2, true));
   }
   return new Uint8Array(out.buffer);
+}
+
+/** What the writer needs of each tensor. */
+export interface SafetensorsEntry {
+  key: string;
+  dtype: StoredDtype;
+  shape: readonly number[];
+  byteLength: number;
+}
+
+const WRITE_DTYPES: Record<StoredDtype, string> = { float32: 'F32', int32: 'I32', bool: 'BOOL' };
+
+/**
+ * The header of a safetensors file holding `entries` in that order: the 8-byte length, then the JSON
+ * padded with spaces so that the data starts 8-byte aligned, as the Python writer does.
+ */
+export function encodeSafetensorsHeader(entries: readonly SafetensorsEntry[], metadata: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const e of entries) {
+    header[e.key] = { dtype: WRITE_DTYPES[e.dtype], shape: e.shape, data_offsets: [offset, offset + e.byteLength] };
+    offset += e.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  const out = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
+  out.set(json, 8);
+  return out;
 }

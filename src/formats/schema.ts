@@ -96,6 +96,19 @@ export const metadataSchema = z.looseObject({
   template: z.string().optional(),
   /** Optimizer scalars tfjs's getWeights() omits (Adam's beta powers), for bit-identical resumes. */
   optimizerExtras: z.record(z.string(), z.number()).optional(),
+  /** Single-file checkpoints: the file's format (their metadata lives inside the file; `files` is empty). */
+  container: z.enum(['safetensors', 'h5', 'weights.h5', 'keras']).optional(),
+  /** Single-file checkpoints: every stored weight in the model's order, where it is in the file, and its CRC-32. */
+  weights: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        key: z.string().min(1),
+        group: z.literal('optimizer').optional(),
+        crc32: z.number().int().min(0).max(0xffffffff),
+      }),
+    )
+    .optional(),
   files: z
     .array(z.object({ name: fileName, size: z.number().int().min(0), crc32: z.number().int().min(0).max(0xffffffff) }))
     .superRefine((files, ctx) => refuseRepeats(files.map((f, i) => ({ name: f.name, path: [i, 'name'] })), ctx, 'each file is recorded once')),

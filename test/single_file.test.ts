@@ -1,0 +1,108 @@
+/**
+ * Single-file checkpoints through the whole API, shown with safetensors (the codec every platform
+ * has): modelCheckpoint writes `.safetensors` files with Keras's naming and semantics, retention and
+ * versioned names work on them, latestCheckpoint/resume/restore read them, verify checks each
+ * weight's CRC-32, loadModel rebuilds a full model from the file alone, and every store holds them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CheckpointError, CheckpointManager, latestCheckpoint, loadModel, loadWeights, modelCheckpoint, saveModel, saveWeights, verify } from '../src/index.js';
+import { readSafetensorsHeader } from '../src/formats/safetensors.js';
+import { bytesFile } from '../src/stores/bytes.js';
+import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData, weightsOf } from './helpers.js';
+
+const isCode = (code: string, pattern?: RegExp) => (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
+
+async function fitWith(model: tf.LayersModel, callback: tf.CustomCallbackArgs | tf.Callback, epochs = 3) {
+  const { x, y } = toyData(32);
+  await model.fit(x, y, { epochs, batchSize: 16, shuffle: false, validationData: [x, y], callbacks: [callback as tf.Callback], verbose: 0 });
+}
+
+describe('single-file checkpoints (safetensors)', () => {
+  it("modelCheckpoint writes the Keras example's names as files, keeps the best, and latestCheckpoint finds them", async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(3);
+    const logger = captureLogger();
+    await fitWith(model, modelCheckpoint({ filepath: join(dir, 'weights.{epoch:02d}-{val_loss:.2f}.safetensors'), saveWeightsOnly: true, verbose: 1, logger }));
+    const files = (await readdir(dir)).sort();
+    assert.equal(files.length, 3);
+    assert.ok(files.every((f) => /^weights\.0[1-3]-\d\.\d\d\.safetensors$/.test(f)), files.join());
+    assert.match(logger.lines.join('\n'), /Epoch 3: saving model to .*weights\.03-.*\.safetensors/);
+    const latest = await latestCheckpoint(join(dir, 'weights.{epoch:02d}-{val_loss:.2f}.safetensors'));
+    assert.equal(latest, join(dir, files[2]!));
+    const restored = smallClassifier(99);
+    await loadWeights(restored, latest!);
+    assert.equal(maxAbsDiff(weightsOf(restored), weightsOf(model)), 0);
+    const checked = await verify(latest!);
+    assert.equal(checked.checksums, 'verified');
+    assert.equal(checked.metadata?.epoch, 3);
+    assert.equal(checked.metadata?.container, 'safetensors');
+  });
+
+  it('the file is valid safetensors with TF.js names as keys, data 8-byte aligned, our metadata in __metadata__', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(4);
+    await saveWeights(model, join(dir, 'w.safetensors'));
+    const bytes = new Uint8Array(await readFile(join(dir, 'w.safetensors')));
+    const header = await readSafetensorsHeader(bytesFile(bytes, 'w'), 'w');
+    assert.equal(header.dataStart % 8, 0);
+    assert.deepEqual(header.tensors.map((t) => t.name), model.weights.map((w) => w.originalName));
+    const metadata = JSON.parse(header.metadata['tfjs_checkpoint']!);
+    assert.equal(metadata.kind, 'weights');
+    assert.equal(metadata.weights.length, model.weights.length);
+  });
+
+  it('a full model saves its topology and optimizer state in the file; loadModel rebuilds it, and training resumes exactly', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(5);
+    await fitWith(model, {}, 1);
+    await saveModel(model, join(dir, 'm.safetensors'));
+    const loaded = await loadModel(join(dir, 'm.safetensors'));
+    assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0);
+    const { x, y } = toyData(32);
+    const a = await model.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+    const b = await loaded.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+    assert.equal(b.history['loss']![0], a.history['loss']![0]);
+  });
+
+  it('a damaged weight fails verify and loading with a clear error, and the model is left as it was', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(6);
+    const path = join(dir, 'w.safetensors');
+    await saveWeights(model, path);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 3] ^= 0xff;
+    await writeFile(path, bytes);
+    await assert.rejects(verify(path), isCode('CORRUPT_CHECKPOINT', /fails its checksum/));
+    const target = smallClassifier(7);
+    const before = weightsOf(target).map((t) => t.clone());
+    await assert.rejects(loadWeights(target, path), isCode('CORRUPT_CHECKPOINT'));
+    assert.equal(maxAbsDiff(weightsOf(target), before), 0);
+  });
+
+  it('versioned names go before the extension, retention deletes files, and a manager resumes its best from them', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(8);
+    const manager = new CheckpointManager({ directory: dir, name: 'ckpt-{epoch}.safetensors', monitor: 'loss', saveTopK: 2, saveWeightsOnly: true });
+    for (let epoch = 0; epoch < 4; epoch++) await manager.save(epoch, model, { epoch, metrics: { loss: [0.5, 0.2, 0.4, 0.3][epoch]! } });
+    await manager.wait();
+    const files = (await readdir(dir)).filter((f) => f.endsWith('.safetensors')).sort();
+    assert.deepEqual(files, ['ckpt-1.safetensors', 'ckpt-3.safetensors']);
+    await manager.save(4, model, { epoch: 3, metrics: { loss: 0.9 } });
+    await manager.wait();
+    assert.ok((await readdir(dir)).includes('ckpt-3-v1.safetensors'));
+    const resumed = new CheckpointManager({ directory: dir, name: 'ckpt-{epoch}.safetensors', monitor: 'loss', saveWeightsOnly: true });
+    assert.equal((await resumed.best())?.path, join(dir, 'ckpt-1.safetensors'));
+  });
+
+  it('every store holds them: memory://', async () => {
+    const model = smallClassifier(9);
+    await saveModel(model, 'memory://single/m.safetensors');
+    const loaded = await loadModel('memory://single/m.safetensors');
+    assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0);
+    await assert.rejects(loadModel('memory://single/none.safetensors'), isCode('NOT_FOUND'));
+  });
+});
