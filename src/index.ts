@@ -4,10 +4,11 @@
  * giving pure `@tensorflow/tfjs` `model.save('file://…')` (unless another handler, such as
  * tfjs-node's, takes those URLs).
  */
-import { registerFsStore, registerS3Store } from './node/register_fs.js';
+import { registerFsStore, registerKerasCodecs, registerS3Store } from './node/register_fs.js';
 
 registerFsStore();
 registerS3Store();
+registerKerasCodecs();
 
 export * from './universal.js';
 export { fsStore } from './node/register_fs.js';

@@ -11,9 +11,19 @@ import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
 import type { ModelJson } from '../formats/schema.js';
 import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights } from './model_io.js';
 
+/** The model's layers and which weights each holds, for formats organised by layer (Keras HDF5). */
+export interface ModelStructure {
+  name: string;
+  /** The model's class as Keras names it. */
+  className: 'Sequential' | 'Functional';
+  /** In model order, layers without weights included; `weights` are TF.js names (entries' names). */
+  layers: { name: string; className: string; weights: string[] }[];
+}
+
 export interface Snapshot {
   kind: 'model' | 'weights';
   entries: WeightEntry[];
+  structure?: ModelStructure;
   modelJson?: Omit<ModelJson, 'weightsManifest'>;
   optimizerExtras?: Record<string, number>;
   createdAt: Date;
@@ -51,6 +61,14 @@ function build(kind: Snapshot['kind'], named: { name: string; tensor: Tensor; gr
   };
 }
 
+export function structureOf(model: LayersModel): ModelStructure {
+  return {
+    name: model.name,
+    className: model.getClassName() === 'Sequential' ? 'Sequential' : 'Functional',
+    layers: model.layers.map((layer) => ({ name: layer.name, className: layer.getClassName(), weights: layer.weights.map((w) => w.originalName) })),
+  };
+}
+
 /** Captures a model's weights (and, for full models, topology and optimizer state) at this moment. */
 export async function snapshotModel(model: LayersModel, options: ModelSnapshotOptions): Promise<Snapshot> {
   const owned: Tensor[] = [];
@@ -59,7 +77,8 @@ export async function snapshotModel(model: LayersModel, options: ModelSnapshotOp
     owned.push(t);
     return { name: w.originalName, tensor: t };
   });
-  if (options.weightsOnly) return build('weights', named, owned);
+  const structure = structureOf(model);
+  if (options.weightsOnly) return build('weights', named, owned, { structure });
   const withOptimizer = options.includeOptimizer && model.optimizer != null;
   if (withOptimizer) {
     let optimizerWeights;
@@ -77,6 +96,7 @@ export async function snapshotModel(model: LayersModel, options: ModelSnapshotOp
     }
   }
   return build('model', named, owned, {
+    structure,
     modelJson: modelJsonOf(model, withOptimizer),
     ...(withOptimizer ? { optimizerExtras: captureOptimizerExtras(model) } : {}),
   });

@@ -11,7 +11,7 @@ import { describeKey, type Location } from '../stores/registry.js';
 import type { StoreKey, WrittenFile } from '../stores/store.js';
 import { asCheckpointError } from '../errors.js';
 import { VERSION } from '../version.js';
-import type { Snapshot } from './snapshot.js';
+import type { ModelStructure, Snapshot } from './snapshot.js';
 import { singleFileFormat } from '../formats/file_names.js';
 import { writeFileCheckpoint } from './single_file.js';
 
@@ -44,6 +44,8 @@ export interface CheckpointContents {
   entries: WeightEntry[];
   /** For full models: model.json without its weightsManifest. */
   modelJson?: Omit<ModelJson, 'weightsManifest'>;
+  /** The model's layers (when saved from a model), for formats organised by layer. */
+  structure?: ModelStructure;
 }
 
 export interface WriteOptions {
@@ -152,7 +154,12 @@ export async function writeSnapshot(location: Location, snapshot: Snapshot, opti
   const write = singleFileFormat(location.key) ? writeFileCheckpoint : writeCheckpoint;
   return write(
     location,
-    { kind: snapshot.kind, entries: snapshot.entries, ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}) },
+    {
+      kind: snapshot.kind,
+      entries: snapshot.entries,
+      ...(snapshot.modelJson ? { modelJson: snapshot.modelJson } : {}),
+      ...(snapshot.structure ? { structure: snapshot.structure } : {}),
+    },
     {
       ...options,
       context: {

@@ -169,5 +169,5 @@ export async function openFsFile(path: string, fs: FsOps): Promise<OpenedFile | 
     throw e;
   }
   const stored = storedFile(file, path);
-  return { where: path, size: stored.size, read: stored.read, close: () => file.handle.close().catch(() => undefined) };
+  return { where: path, localPath: path, size: stored.size, read: stored.read, close: () => file.handle.close().catch(() => undefined) };
 }

@@ -100,6 +100,8 @@ export interface CheckpointReader {
 export interface OpenedFile extends StoredFile {
   /** Where it is read from, as messages show it. */
   readonly where: string;
+  /** On a local file system: its path (for libraries that open files by path, such as HDF5's). */
+  readonly localPath?: string;
   close(): Promise<void>;
 }
 

@@ -1,0 +1,247 @@
+/**
+ * The Keras HDF5 codecs (Node: h5wasm opens files by path). Three layouts, chosen by extension and
+ * kind: `.weights.h5` (Keras 3 `save_weights`), `.h5`/`.hdf5` weights-only (tf.keras 2
+ * `save_weights`), and `.h5`/`.hdf5` full models (tf.keras 2 `model.save`: `model_config`,
+ * `training_config`, `model_weights`). The file is written to a local temporary file (HDF5 writes by
+ * path, in slices: see formats/h5/h5_file.ts), our trailer is appended (see formats/h5_trailer.ts),
+ * then it is streamed into the store's staged file. Reading works on any store: the trailer is read
+ * in place; the HDF5 data from the file itself on disk, or from a temporary local copy.
+ */
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { appendFile, rm } from 'node:fs/promises';
+import { CorruptCheckpointError, WeightMismatchError } from '../errors.js';
+import { crc32 } from '../formats/crc32.js';
+import { readDatasets, readH5Tree, writeH5, type H5DatasetWrite } from './h5_file.js';
+import type { H5AttributeWrite, H5Tree } from '../formats/h5/h5_types.js';
+import { keras3Layout, legacyLayout, planKerasLoad, readKerasContents, type KerasH5Contents, type KerasH5Layout, type LayerDescription } from '../formats/h5/keras_layout.js';
+import { encodeTrailer, readTrailer } from '../formats/h5_trailer.js';
+import { fromLegacyModelConfig } from '../formats/keras/from_keras.js';
+import type { JsonObject, TfjsTopology } from '../formats/keras/json.js';
+import { toLegacyModelConfig, toLegacyTrainingConfig } from '../formats/keras/to_keras.js';
+import { metadataSchema, modelJsonSchema, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
+import type { WeightEntry, WeightSpec } from '../formats/weight_entry.js';
+import type { OpenedFile, StagedFile } from '../stores/store.js';
+import type { FileCodec, FileContents } from '../checkpoint/file_codec.js';
+import type { StoredWeight } from '../checkpoint/read.js';
+import { structureOf, type ModelStructure } from '../checkpoint/snapshot.js';
+import type { CheckpointContents } from '../checkpoint/write.js';
+import { VERSION } from '../version.js';
+import { fileChunks, localCopy, tempPath } from './local_copy.js';
+
+type ModelJsonPart = Omit<ModelJson, 'weightsManifest'>;
+
+/** What our trailer (and .keras's metadata.json) carries: our metadata, and for full models the exact TF.js model JSON. */
+export interface OurRecord {
+  metadata?: CheckpointMetadata;
+  modelJson?: ModelJsonPart;
+}
+
+export function parseOurRecord(value: unknown): OurRecord {
+  const record = (value ?? {}) as { tfjs_checkpoint?: unknown; tfjs_model?: unknown };
+  const metadata = metadataSchema.safeParse(record.tfjs_checkpoint);
+  let modelJson: ModelJsonPart | undefined;
+  if (record.tfjs_model !== undefined) {
+    const parsed = modelJsonSchema.safeParse({ weightsManifest: [], ...(record.tfjs_model as object) });
+    if (parsed.success) {
+      const { weightsManifest: _none, ...rest } = parsed.data;
+      modelJson = rest;
+    }
+  }
+  return { ...(metadata.success ? { metadata: metadata.data } : {}), ...(modelJson ? { modelJson } : {}) };
+}
+
+export function ourRecord(metadata: CheckpointMetadata, modelJson: ModelJsonPart | undefined): Record<string, unknown> {
+  return { tfjs_checkpoint: metadata, ...(modelJson ? { tfjs_model: modelJson } : {}) };
+}
+
+/** Without a model (named tensors), layers are the weights' name prefixes. */
+function structureFromNames(entries: readonly WeightEntry[]): ModelStructure {
+  const layers = new Map<string, string[]>();
+  for (const e of entries) {
+    const at = e.name.lastIndexOf('/');
+    const layer = at > 0 ? e.name.slice(0, at) : e.name;
+    layers.set(layer, [...(layers.get(layer) ?? []), e.name]);
+  }
+  return { name: 'model', className: 'Functional', layers: [...layers].map(([name, weights]) => ({ name: name.replace(/\//g, '_'), className: 'Layer', weights })) };
+}
+
+/** The model's layers with their weights' shapes and dtypes, from the checkpoint's entries. */
+export function layerDescriptions(contents: CheckpointContents): { layers: LayerDescription[]; structure: ModelStructure; byName: Map<string, WeightEntry> } {
+  const modelEntries = contents.entries.filter((e) => e.group !== 'optimizer');
+  const byName = new Map(modelEntries.map((e) => [e.name, e]));
+  const structure = contents.structure ?? structureFromNames(modelEntries);
+  const layers = structure.layers.map((l) => ({
+    name: l.name,
+    className: l.className,
+    weights: l.weights.map((name) => {
+      const entry = byName.get(name);
+      if (!entry) throw new Error(`The snapshot has no weight '${name}' of layer '${l.name}'`);
+      if (entry.dtype === 'bool') throw new WeightMismatchError(`Weight '${name}' is bool; Keras HDF5 files hold float32 and int32 weights. Save as safetensors or in the TF.js layout instead.`);
+      return { name, shape: entry.shape, dtype: entry.dtype };
+    }),
+  }));
+  return { layers, structure, byName };
+}
+
+/** The layers of a model, as the HDF5 layouts describe them. */
+export function modelLayers(model: LayersModel): LayerDescription[] {
+  const weights = new Map(model.weights.map((w) => [w.originalName, w]));
+  return structureOf(model).layers.map((l) => ({
+    name: l.name,
+    className: l.className,
+    weights: l.weights.map((name) => ({ name, shape: weights.get(name)!.shape as number[], dtype: weights.get(name)!.dtype as 'float32' | 'int32' })),
+  }));
+}
+
+/** The datasets of a layout, each reading its weight and recording its CRC-32 as it goes. */
+function datasetsOf(layout: KerasH5Layout, byName: Map<string, WeightEntry>, crcs: Map<string, number>): H5DatasetWrite[] {
+  return layout.datasets.map((d) => ({
+    path: d.path,
+    shape: d.shape,
+    dtype: d.dtype,
+    read: async () => {
+      const bytes = await byName.get(d.weight)!.read();
+      crcs.set(d.path, crc32(bytes));
+      return bytes;
+    },
+  }));
+}
+
+/** Writes the HDF5 file of `layout` (plus root attributes) at a temporary path; returns the path and the weights' records. */
+export async function writeLayoutFile(
+  layout: KerasH5Layout,
+  rootAttributes: H5AttributeWrite[],
+  byName: Map<string, WeightEntry>,
+): Promise<{ path: string; weights: NonNullable<CheckpointMetadata['weights']> }> {
+  const path = tempPath('.h5');
+  const crcs = new Map<string, number>();
+  try {
+    await writeH5(path, { groups: layout.groups, attributes: [...rootAttributes, ...layout.attributes], datasets: datasetsOf(layout, byName, crcs) });
+  } catch (e) {
+    await rm(path, { force: true });
+    throw e;
+  }
+  return { path, weights: layout.datasets.map((d) => ({ name: d.weight, key: d.path, crc32: crcs.get(d.path)! })) };
+}
+
+function jsonAttribute(name: string, value: unknown): H5AttributeWrite {
+  return { group: '', name, value: { type: 'string', value: JSON.stringify(value) } };
+}
+
+async function write(staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata, format: 'h5' | 'weights.h5'): Promise<CheckpointMetadata> {
+  const { layers, structure, byName } = layerDescriptions(contents);
+  const full = contents.kind === 'model' && format === 'h5';
+  let layout: KerasH5Layout;
+  const root: H5AttributeWrite[] = [];
+  if (format === 'weights.h5') {
+    layout = keras3Layout(layers, { modelName: structure.name, modelClass: structure.className });
+  } else if (full) {
+    // Translated first: a model Keras cannot read is refused before anything is written.
+    const topology = contents.modelJson!.modelTopology as unknown as TfjsTopology;
+    const trainingConfig = contents.modelJson!.trainingConfig as Parameters<typeof toLegacyTrainingConfig>[0];
+    root.push(jsonAttribute('model_config', toLegacyModelConfig(topology)));
+    const training = toLegacyTrainingConfig(trainingConfig);
+    if (training) root.push(jsonAttribute('training_config', training));
+    root.push({ group: '', name: 'keras_version', value: { type: 'string', value: '2.15.0' } }, { group: '', name: 'backend', value: { type: 'string', value: 'tensorflow' } });
+    layout = legacyLayout(layers, { root: 'model_weights' });
+  } else {
+    layout = legacyLayout(layers);
+  }
+  const file = await writeLayoutFile(layout, root, byName);
+  try {
+    const metadata: CheckpointMetadata = { ...base, container: format, weights: file.weights };
+    await appendFile(file.path, encodeTrailer(ourRecord(metadata, contents.kind === 'model' ? contents.modelJson : undefined)));
+    await staged.write(fileChunks(file.path));
+    return metadata;
+  } finally {
+    await rm(file.path, { force: true });
+  }
+}
+
+/** A model JSON for a Keras full-model file: the TF.js one we recorded, else translated from `model_config`. */
+function modelJsonOf(tree: H5Tree, record: OurRecord, where: string): ModelJsonPart | undefined {
+  if (record.modelJson) return record.modelJson;
+  const root = tree.nodes.get('');
+  const config = root?.attributes['model_config'];
+  if (typeof config !== 'string') return undefined;
+  let parsed: JsonObject;
+  try {
+    parsed = JSON.parse(config) as JsonObject;
+  } catch {
+    throw new CorruptCheckpointError(`${where}: its model_config attribute is not JSON.`);
+  }
+  const kerasVersion = typeof root?.attributes['keras_version'] === 'string' ? (root.attributes['keras_version'] as string) : undefined;
+  const topology = fromLegacyModelConfig(parsed, kerasVersion ? { kerasVersion } : {});
+  return { modelTopology: topology as unknown as Record<string, unknown>, format: 'layers-model', generatedBy: `Keras ${kerasVersion ?? ''}`.trim(), convertedBy: `tfjs-checkpoint v${VERSION}` };
+}
+
+/**
+ * The contents of a Keras HDF5 file at `local` (its datasets read from there), with our record when
+ * it has one. Shared by the .keras codec (its model.weights.h5).
+ */
+export function h5Contents(local: string, where: string, tree: H5Tree, record: OurRecord, modelJson: ModelJsonPart | undefined): Omit<FileContents, 'close'> {
+  const keras: KerasH5Contents = readKerasContents(tree, where);
+  const stored = keras.layers.flatMap((l) => l.weights);
+  const specs: WeightSpec[] = stored.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype === 'int32' ? 'int32' : 'float32' }));
+  const indexByPath = new Map(stored.map((w, i) => [w.path, i]));
+  const recorded = new Map((record.metadata?.weights ?? []).map((w) => [w.key, w.crc32]));
+  if (record.metadata && (recorded.size !== stored.length || stored.some((w) => !recorded.has(w.path)))) {
+    throw new CorruptCheckpointError(`${where}: its recorded weights do not match its datasets; the file was altered after it was written.`);
+  }
+  const read = async (indices: ReadonlySet<number>): Promise<Map<number, StoredWeight>> => {
+    const wanted = [...indices].sort((a, b) => a - b);
+    const reads = wanted.map((i) => ({ datasetPath: stored[i]!.path, dest: new Uint8Array(specs[i]!.shape.reduce((n, d) => n * d, 1) * 4) }));
+    await readDatasets(local, reads);
+    const out = new Map<number, StoredWeight>();
+    wanted.forEach((index, k) => {
+      const bytes = reads[k]!.dest;
+      const expected = recorded.get(stored[index]!.path);
+      if (expected !== undefined && crc32(bytes) !== expected) {
+        throw new CorruptCheckpointError(`${where}: weight '${specs[index]!.name}' (/${stored[index]!.path}) fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
+      }
+      out.set(index, { spec: specs[index]!, bytes });
+    });
+    return out;
+  };
+  return {
+    kind: record.metadata?.kind ?? (modelJson ? 'model' : 'weights'),
+    ...(record.metadata ? { metadata: record.metadata } : {}),
+    ...(modelJson ? { modelJson } : {}),
+    specs,
+    bytes: specs.reduce((n, s) => n + s.shape.reduce((m, d) => m * d, 1) * 4, 0),
+    plan(model: LayersModel) {
+      const indexOf = new Map(model.weights.map((w, i) => [w.originalName, i]));
+      return planKerasLoad(modelLayers(model), keras, where).entries.map((e) => [indexOf.get(e.weight)!, indexByPath.get(e.path)!] as [number, number]);
+    },
+    read,
+    async verify() {
+      // One weight at a time: verifying never holds more than the largest weight.
+      for (let i = 0; i < specs.length; i++) await read(new Set([i]));
+      return record.metadata ? 'verified' : 'absent';
+    },
+  };
+}
+
+async function open(file: OpenedFile): Promise<FileContents> {
+  const record = parseOurRecord(await readTrailer(file));
+  const local = await localCopy(file, '.h5');
+  try {
+    const tree = await readH5Tree(local.path);
+    const contents = h5Contents(local.path, file.where, tree, record, modelJsonOf(tree, record, file.where));
+    return { ...contents, close: local.cleanup };
+  } catch (e) {
+    await local.cleanup();
+    throw e;
+  }
+}
+
+function codec(format: 'h5' | 'weights.h5'): FileCodec {
+  return {
+    write: (staged, contents, base) => write(staged, contents, base, format),
+    readMetadata: async (file) => parseOurRecord(await readTrailer(file)).metadata,
+    open,
+  };
+}
+
+export const h5Codec = codec('h5');
+export const weightsH5Codec = codec('weights.h5');

@@ -1,0 +1,85 @@
+/**
+ * The `.keras` codec (Keras 3's whole-model archive): `config.json` translated from the TF.js
+ * topology (a layer that cannot be translated is a clear error before anything is written),
+ * `model.weights.h5` in Keras 3's layout, and `metadata.json` with Keras's keys plus ours. Written as
+ * a ZIP64-capable stream into the store; read with ranged reads (the weights entry is stored
+ * uncompressed, so it is copied out as it is for HDF5 to open).
+ */
+import { rm, stat } from 'node:fs/promises';
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { readH5Tree } from './h5_file.js';
+import { keras3Layout } from '../formats/h5/keras_layout.js';
+import { fromKeras3Config } from '../formats/keras/from_keras.js';
+import type { JsonObject, TfjsTopology } from '../formats/keras/json.js';
+import { kerasZipStream, readKerasZip } from '../formats/keras/keras_zip.js';
+import { toKeras3Config, type TfjsTrainingConfig } from '../formats/keras/to_keras.js';
+import type { CheckpointMetadata } from '../formats/schema.js';
+import type { OpenedFile, StagedFile } from '../stores/store.js';
+import type { FileCodec, FileContents } from '../checkpoint/file_codec.js';
+import type { CheckpointContents } from '../checkpoint/write.js';
+import { VERSION } from '../version.js';
+import { h5Contents, layerDescriptions, ourRecord, parseOurRecord, writeLayoutFile } from './codec_h5.js';
+import { fileChunks, localCopy } from './local_copy.js';
+
+function parseJson(bytes: Uint8Array, what: string, where: string): JsonObject {
+  try {
+    const value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes)) as unknown;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
+    return value as JsonObject;
+  } catch {
+    throw new CorruptCheckpointError(`${where}: its ${what} is not a JSON object. The archive is damaged or was not written by Keras.`);
+  }
+}
+
+async function write(staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata): Promise<CheckpointMetadata> {
+  const modelJson = contents.modelJson;
+  if (!modelJson) throw new CheckpointError('INVALID_ARGUMENT', 'A .keras file holds a whole model; this checkpoint has no model topology.');
+  const trainingConfig = (modelJson.trainingConfig ?? null) as TfjsTrainingConfig | null;
+  const config = toKeras3Config(modelJson.modelTopology as unknown as TfjsTopology, { trainingConfig });
+  const { layers, structure, byName } = layerDescriptions(contents);
+  const file = await writeLayoutFile(keras3Layout(layers, { modelName: structure.name, modelClass: structure.className }), [], byName);
+  try {
+    const metadata: CheckpointMetadata = { ...base, container: 'keras', weights: file.weights };
+    await staged.write(
+      kerasZipStream({
+        config: new TextEncoder().encode(JSON.stringify(config)),
+        metadata: ourRecord(metadata, modelJson),
+        weights: fileChunks(file.path),
+        weightsSize: (await stat(file.path)).size,
+      }),
+    );
+    return metadata;
+  } finally {
+    await rm(file.path, { force: true });
+  }
+}
+
+async function readRecord(file: OpenedFile) {
+  const zip = await readKerasZip(file, file.where);
+  const metadataJson = parseJson(await zip.readMetadata(), 'metadata.json', file.where);
+  return { zip, metadataJson, record: parseOurRecord(metadataJson) };
+}
+
+async function open(file: OpenedFile): Promise<FileContents> {
+  const { zip, metadataJson, record } = await readRecord(file);
+  let modelJson = record.modelJson;
+  if (!modelJson) {
+    const kerasVersion = typeof metadataJson['keras_version'] === 'string' ? metadataJson['keras_version'] : undefined;
+    const topology = fromKeras3Config(parseJson(await zip.readConfig(), 'config.json', file.where), kerasVersion ? { kerasVersion } : {});
+    modelJson = { modelTopology: topology as unknown as Record<string, unknown>, format: 'layers-model', generatedBy: `Keras ${kerasVersion ?? ''}`.trim(), convertedBy: `tfjs-checkpoint v${VERSION}` };
+  }
+  const local = await localCopy(file, '.h5', zip.weights);
+  try {
+    const tree = await readH5Tree(local.path);
+    return { ...h5Contents(local.path, `${file.where} (model.weights.h5)`, tree, record, modelJson), close: local.cleanup };
+  } catch (e) {
+    await local.cleanup();
+    throw e;
+  }
+}
+
+export const kerasCodec: FileCodec = {
+  write,
+  readMetadata: async (file) => (await readRecord(file)).record.metadata,
+  open,
+};
