@@ -121,5 +121,10 @@ async function open(file: OpenedFile): Promise<FileContents> {
 export const safetensorsCodec: FileCodec = {
   write,
   readMetadata: async (file) => ourMetadata(await readSafetensorsHeader(file, file.where)),
+  // The header check covers the whole file: the tensors must tile the data up to its last byte.
+  probe: async (file) => {
+    const header = await readSafetensorsHeader(file, file.where).catch(() => undefined);
+    return header && (header.metadata[MODEL_KEY] !== undefined ? 'model' : 'weights');
+  },
   open,
 };

@@ -39,6 +39,11 @@ export interface FileCodec {
   write(staged: StagedFile, contents: CheckpointContents, metadata: CheckpointMetadata): Promise<CheckpointMetadata>;
   /** Our metadata, when the file carries it (cheap: a header or a trailer); undefined for files others wrote. */
   readMetadata(file: OpenedFile): Promise<CheckpointMetadata | undefined>;
+  /**
+   * For files without our metadata (written by Keras, PyTorch, …): whether the file is complete and
+   * valid as far as a cheap look tells (a header, a superblock, a zip directory), and what it holds.
+   */
+  probe(file: OpenedFile): Promise<'model' | 'weights' | undefined>;
   open(file: OpenedFile): Promise<FileContents>;
 }
 

@@ -2,7 +2,8 @@
  * `latestCheckpoint(template)`: the newest committed checkpoint whose path the template could have
  * produced. Keras's most-recently-modified-file helper, done right: see scan.ts for what matches;
  * ties on modification time go to the largest key. Only committed checkpoints (a valid
- * `checkpoint.json`) count; stock TF.js folders load, but are not ours to find.
+ * `checkpoint.json`, or for single files our metadata inside them, or a complete file that Keras or
+ * PyTorch wrote) count; stock TF.js folders load, but are not ours to find.
  */
 import { describeKey, resolveTemplate, type StoreOptions } from '../stores/registry.js';
 import { requirePath } from '../validate.js';

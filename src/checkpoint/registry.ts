@@ -27,8 +27,8 @@ export interface CheckpointRecord extends RetentionCandidate {
 }
 
 /** The checkpoint's metadata, or undefined when it has none or it does not validate (then it is not ours). */
-export async function readMetadata(store: CheckpointStore, key: StoreKey): Promise<CheckpointMetadata | undefined> {
-  if (singleFileFormat(key)) return readFileMetadata(store, key);
+export async function readMetadata(store: CheckpointStore, key: StoreKey, modifiedNs?: bigint): Promise<CheckpointMetadata | undefined> {
+  if (singleFileFormat(key)) return readFileMetadata(store, key, modifiedNs);
   // A replacement may move the checkpoint while we look: a file that seems to be missing is looked
   // for again if the checkpoint changed meanwhile. A damaged file is not ours.
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -80,7 +80,7 @@ export async function readRecords(store: CheckpointStore, template: string, moni
   const ours = templateName(template);
   const found: { key: StoreKey; metadata: CheckpointMetadata; mtime: bigint }[] = [];
   for (const match of await findTemplateMatches(store, template)) {
-    const metadata = await readMetadata(store, match.key);
+    const metadata = await readMetadata(store, match.key, match.modifiedNs);
     if (!metadata) continue;
     if (metadata.template !== undefined && templateName(metadata.template) !== ours) continue;
     found.push({ key: match.key, metadata, mtime: match.modifiedNs });

@@ -5,7 +5,7 @@
  */
 import { asCheckpointError, CheckpointError } from '../errors.js';
 import { singleFileFormat, type SingleFileFormat } from '../formats/file_names.js';
-import type { CheckpointMetadata } from '../formats/schema.js';
+import { METADATA_FORMAT, type CheckpointMetadata } from '../formats/schema.js';
 import { describeKey, type Location } from '../stores/registry.js';
 import { GenerationChanged, type CheckpointStore, type OpenedFile } from '../stores/store.js';
 import type { StoreKey } from '../stores/keys.js';
@@ -81,8 +81,37 @@ export async function readFileCheckpoint<T>(location: Location, read: (contents:
   });
 }
 
-/** The metadata a single-file checkpoint carries, or undefined when it has none (then it is not ours) or cannot be read. */
-export async function readFileMetadata(store: CheckpointStore, key: StoreKey): Promise<CheckpointMetadata | undefined> {
+/**
+ * What a file other tools wrote stands for in listings (latest, resume): a complete one gets metadata
+ * with nothing but its kind, format and modification time; it has no template, so retention never
+ * deletes it, and no metrics, so it is never "best".
+ */
+function foreignMetadata(kind: 'model' | 'weights', format: SingleFileFormat, modifiedNs: bigint | undefined): CheckpointMetadata {
+  const at = new Date(Number((modifiedNs ?? 0n) / 1_000_000n)).toISOString();
+  return {
+    format: METADATA_FORMAT,
+    formatVersion: 1,
+    kind,
+    createdAt: at,
+    committedAt: at,
+    library: { name: 'unknown', version: '' },
+    tfjsVersion: null,
+    epoch: null,
+    batch: null,
+    step: null,
+    samplesSeen: null,
+    metrics: {},
+    monitor: null,
+    container: format,
+    files: [],
+  };
+}
+
+/**
+ * The metadata a single-file checkpoint carries; for a complete file that others wrote, the little
+ * that stands for it (see foreignMetadata); undefined when it is damaged, incomplete or unreadable.
+ */
+export async function readFileMetadata(store: CheckpointStore, key: StoreKey, modifiedNs?: bigint): Promise<CheckpointMetadata | undefined> {
   const format = singleFileFormat(key);
   if (!format) return undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -91,7 +120,10 @@ export async function readFileMetadata(store: CheckpointStore, key: StoreKey): P
       const codec = await fileCodec(format, key);
       file = await store.openFile(key);
       if (!file) return undefined;
-      return await codec.readMetadata(file);
+      const ours = await codec.readMetadata(file).catch(() => undefined);
+      if (ours) return ours;
+      const kind = await codec.probe(file);
+      return kind && foreignMetadata(kind, format, modifiedNs);
     } catch (e) {
       if (e instanceof GenerationChanged) continue;
       return undefined;

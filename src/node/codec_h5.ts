@@ -15,6 +15,7 @@ import { readDatasets, readH5Tree, writeH5, type H5DatasetWrite } from './h5_fil
 import type { H5AttributeWrite, H5Tree } from '../formats/h5/h5_types.js';
 import { keras3Layout, legacyLayout, planKerasLoad, readKerasContents, type KerasH5Contents, type KerasH5Layout, type LayerDescription } from '../formats/h5/keras_layout.js';
 import { encodeTrailer, readTrailer } from '../formats/h5_trailer.js';
+import { hdf5Complete } from '../formats/hdf5_probe.js';
 import { fromLegacyModelConfig } from '../formats/keras/from_keras.js';
 import type { JsonObject, TfjsTopology } from '../formats/keras/json.js';
 import { toLegacyModelConfig, toLegacyTrainingConfig } from '../formats/keras/to_keras.js';
@@ -239,6 +240,7 @@ function codec(format: 'h5' | 'weights.h5'): FileCodec {
   return {
     write: (staged, contents, base) => write(staged, contents, base, format),
     readMetadata: async (file) => parseOurRecord(await readTrailer(file)).metadata,
+    probe: async (file) => ((await hdf5Complete(file)) ? (format === 'weights.h5' ? 'weights' : 'model') : undefined),
     open,
   };
 }

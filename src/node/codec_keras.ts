@@ -81,5 +81,7 @@ async function open(file: OpenedFile): Promise<FileContents> {
 export const kerasCodec: FileCodec = {
   write,
   readMetadata: async (file) => (await readRecord(file)).record.metadata,
+  // The zip's central directory is written last: readable means complete.
+  probe: async (file) => ((await readKerasZip(file, file.where).then(() => true, () => false)) ? 'model' : undefined),
   open,
 };
