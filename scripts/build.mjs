@@ -7,7 +7,8 @@ const tsc = (...args) => execFileSync(process.execPath, ['node_modules/typescrip
 
 rmSync('dist', { recursive: true, force: true });
 tsc('-p', 'tsconfig.json');
-tsc('-p', 'tsconfig.json', '--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', 'dist/cjs');
+// CJS: tsconfig.cjs.json (Node10 resolution cannot see h5wasm's "exports"; it maps the types).
+tsc('-p', 'tsconfig.cjs.json');
 // Mark each output tree with its module kind so Node picks the right loader.
 writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');

@@ -55,18 +55,21 @@ describe('single-file checkpoints (safetensors)', () => {
     assert.equal(metadata.weights.length, model.weights.length);
   });
 
-  it('a full model saves its topology and optimizer state in the file; loadModel rebuilds it, and training resumes exactly', async () => {
-    const dir = await tempDir();
-    const model = smallClassifier(5);
-    await fitWith(model, {}, 1);
-    await saveModel(model, join(dir, 'm.safetensors'));
-    const loaded = await loadModel(join(dir, 'm.safetensors'));
-    assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0);
-    const { x, y } = toyData(32);
-    const a = await model.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
-    const b = await loaded.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
-    assert.equal(b.history['loss']![0], a.history['loss']![0]);
-  });
+  for (const ext of ['.safetensors', '.h5', '.keras']) {
+    it(`a full model in ${ext} keeps its topology and optimizer state; loadModel rebuilds it, and training resumes exactly`, async () => {
+      const dir = await tempDir();
+      const model = smallClassifier(5);
+      await fitWith(model, {}, 1);
+      await saveModel(model, join(dir, `m${ext}`));
+      const loaded = await loadModel(join(dir, `m${ext}`));
+      assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0);
+      assert.equal((await loaded.optimizer.getWeights()).length, (await model.optimizer.getWeights()).length);
+      const { x, y } = toyData(32);
+      const a = await model.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+      const b = await loaded.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+      assert.equal(b.history['loss']![0], a.history['loss']![0]);
+    });
+  }
 
   it('a damaged weight fails verify and loading with a clear error, and the model is left as it was', async () => {
     const dir = await tempDir();

@@ -108,21 +108,48 @@ function datasetsOf(layout: KerasH5Layout, byName: Map<string, WeightEntry>, crc
   }));
 }
 
-/** Writes the HDF5 file of `layout` (plus root attributes) at a temporary path; returns the path and the weights' records. */
+/**
+ * Where TF.js optimizer state goes in the HDF5 files of full models: a group of our own, which Keras
+ * does not read (Keras's optimizer layout differs per optimizer; it builds a fresh one and warns that
+ * the file has no optimizer variables), so TF.js resumes exactly from `.h5` and `.keras` files too.
+ */
+const OPTIMIZER_GROUP = 'tfjs_optimizer';
+
+/** Writes the HDF5 file of `layout` (plus root attributes, and the optimizer state of `contents`) at a temporary path; returns the path and the weights' records. */
 export async function writeLayoutFile(
   layout: KerasH5Layout,
   rootAttributes: H5AttributeWrite[],
   byName: Map<string, WeightEntry>,
+  contents: CheckpointContents,
 ): Promise<{ path: string; weights: NonNullable<CheckpointMetadata['weights']> }> {
   const path = tempPath('.h5');
   const crcs = new Map<string, number>();
+  const optimizer = contents.entries.filter((e) => e.group === 'optimizer').map((entry, i) => ({ entry, path: `${OPTIMIZER_GROUP}/${i}` }));
+  const datasets = [
+    ...datasetsOf(layout, byName, crcs),
+    ...optimizer.map(({ entry, path: at }) => {
+      if (entry.dtype === 'bool') throw new WeightMismatchError(`Optimizer weight '${entry.name}' is bool; HDF5 checkpoints hold float32 and int32.`);
+      return { path: at, shape: entry.shape, dtype: entry.dtype, read: async () => {
+        const bytes = await entry.read();
+        crcs.set(at, crc32(bytes));
+        return bytes;
+      } };
+    }),
+  ];
   try {
-    await writeH5(path, { groups: layout.groups, attributes: [...rootAttributes, ...layout.attributes], datasets: datasetsOf(layout, byName, crcs) });
+    const groups = optimizer.length > 0 ? [...layout.groups, OPTIMIZER_GROUP] : layout.groups;
+    await writeH5(path, { groups, attributes: [...rootAttributes, ...layout.attributes], datasets });
   } catch (e) {
     await rm(path, { force: true });
     throw e;
   }
-  return { path, weights: layout.datasets.map((d) => ({ name: d.weight, key: d.path, crc32: crcs.get(d.path)! })) };
+  return {
+    path,
+    weights: [
+      ...layout.datasets.map((d) => ({ name: d.weight, key: d.path, crc32: crcs.get(d.path)! })),
+      ...optimizer.map(({ entry, path: at }) => ({ name: entry.name, key: at, group: 'optimizer' as const, crc32: crcs.get(at)! })),
+    ],
+  };
 }
 
 function jsonAttribute(name: string, value: unknown): H5AttributeWrite {
@@ -148,7 +175,7 @@ async function write(staged: StagedFile, contents: CheckpointContents, base: Che
   } else {
     layout = legacyLayout(layers);
   }
-  const file = await writeLayoutFile(layout, root, byName);
+  const file = await writeLayoutFile(layout, root, byName, contents);
   try {
     const metadata: CheckpointMetadata = { ...base, container: format, weights: file.weights };
     await appendFile(file.path, encodeTrailer(ourRecord(metadata, contents.kind === 'model' ? contents.modelJson : undefined)));
@@ -182,8 +209,15 @@ function modelJsonOf(tree: H5Tree, record: OurRecord, where: string): ModelJsonP
  */
 export function h5Contents(local: string, where: string, tree: H5Tree, record: OurRecord, modelJson: ModelJsonPart | undefined): Omit<FileContents, 'close'> {
   const keras: KerasH5Contents = readKerasContents(tree, where);
-  const stored = keras.layers.flatMap((l) => l.weights);
-  const specs: WeightSpec[] = stored.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype === 'int32' ? 'int32' : 'float32' }));
+  const stored: { path: string; name: string; shape: number[]; dtype: string; group?: 'optimizer' }[] = keras.layers.flatMap((l) => l.weights);
+  // Our optimizer state (see OPTIMIZER_GROUP), as our record lists it.
+  for (const w of record.metadata?.weights ?? []) {
+    if (w.group !== 'optimizer') continue;
+    const node = tree.nodes.get(w.key);
+    if (node?.kind !== 'dataset') throw new CorruptCheckpointError(`${where}: optimizer weight '${w.name}' has no dataset at /${w.key}; the file was altered after it was written.`);
+    stored.push({ path: w.key, name: w.name, shape: node.shape, dtype: node.dtype, group: 'optimizer' });
+  }
+  const specs: WeightSpec[] = stored.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype === 'int32' ? 'int32' : 'float32', ...(w.group ? { group: w.group } : {}) }));
   const indexByPath = new Map(stored.map((w, i) => [w.path, i]));
   const recorded = new Map((record.metadata?.weights ?? []).map((w) => [w.key, w.crc32]));
   if (record.metadata && (recorded.size !== stored.length || stored.some((w) => !recorded.has(w.path)))) {

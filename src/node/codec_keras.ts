@@ -37,7 +37,7 @@ async function write(staged: StagedFile, contents: CheckpointContents, base: Che
   const trainingConfig = (modelJson.trainingConfig ?? null) as TfjsTrainingConfig | null;
   const config = toKeras3Config(modelJson.modelTopology as unknown as TfjsTopology, { trainingConfig });
   const { layers, structure, byName } = layerDescriptions(contents);
-  const file = await writeLayoutFile(keras3Layout(layers, { modelName: structure.name, modelClass: structure.className }), [], byName);
+  const file = await writeLayoutFile(keras3Layout(layers, { modelName: structure.name, modelClass: structure.className }), [], byName, contents);
   try {
     const metadata: CheckpointMetadata = { ...base, container: 'keras', weights: file.weights };
     await staged.write(

@@ -10,12 +10,18 @@ export type H5Module = Awaited<H5Wasm['ready']>;
 
 let loading: Promise<{ h5: H5Wasm; module: H5Module }> | undefined;
 
+/**
+ * A real import() in both builds: tsc's CommonJS output turns import() into require(), which cannot
+ * load h5wasm (an ES module whose package exports offer only "import").
+ */
+const importModule = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<unknown>;
+
 /** The h5wasm node module, ready to use. One instance per process: WASM memory is shared by all files. */
 export function loadH5Wasm(): Promise<{ h5: H5Wasm; module: H5Module }> {
   loading ??= (async () => {
     let h5: H5Wasm;
     try {
-      h5 = await import('h5wasm/node');
+      h5 = (await importModule('h5wasm/node')) as H5Wasm;
     } catch (error) {
       loading = undefined;
       throw new CheckpointError('UNSUPPORTED_FORMAT', `HDF5 (.h5) files need the "h5wasm" package, which could not be loaded: ${(error as Error).message}. Install it next to tfjs-checkpoint.`, { cause: error });

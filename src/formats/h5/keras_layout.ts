@@ -13,8 +13,9 @@
  *   are in its cell: `layers/lstm/cell/vars/<i>` (cell `name` `lstm_cell`). Groups are addressed by
  *   class and occurrence, never by layer name (Keras: names are auto-generated, so not reproducible).
  *   Sequential models do not list their InputLayer; functional models do (`layers/input_layer`).
- *   We write weights only: no `optimizer` group (Keras loads such a file into an uncompiled model,
- *   or a compiled one whose optimizer has not been built yet).
+ *   This layout has no Keras `optimizer` group: Keras builds a fresh optimizer (and warns that the file
+ *   holds no optimizer variables). Full-model files carry TF.js's optimizer state in a group of our
+ *   own that Keras does not read (see node/codec_h5.ts), so TF.js resumes from them exactly.
  */
 import { CheckpointError, WeightMismatchError } from '../../errors.js';
 import type { H5AttributeWrite, H5DatasetNode, H5Dtype, H5GroupNode, H5Tree } from './h5_types.js';
