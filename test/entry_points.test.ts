@@ -80,7 +80,12 @@ describe('entry points', () => {
       for (const path of ['/tmp/x/w01', 'file:///tmp/x/w01', 's3://bucket/run/w01']) {
         try { await verify(path); errors.push('no error'); } catch (e) { errors.push(e.code + ': ' + e.message); }
       }
-      console.log(JSON.stringify({ same, checksums: (await verify('memory://run/w01')).checksums, latest: await latestCheckpoint('memory://run/w{epoch:02d}'), errors }));
+      await saveWeights(model, 'memory://run/w.safetensors');
+      const viaSafetensors = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 3 })] });
+      await loadWeights(viaSafetensors, 'memory://run/w.safetensors');
+      const sameSafetensors = viaSafetensors.getWeights().every((w, i) => tf.equal(w, model.getWeights()[i]).all().dataSync()[0] === 1);
+      try { await saveWeights(model, 'memory://run/w.weights.h5'); errors.push('no error'); } catch (e) { errors.push(e.code + ': ' + e.message); }
+      console.log(JSON.stringify({ same, sameSafetensors, checksums: (await verify('memory://run/w01')).checksums, latest: await latestCheckpoint('memory://run/w{epoch:02d}'), errors }));
     `;
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
     assert.equal(child.status, 0, child.stderr);
@@ -91,6 +96,8 @@ describe('entry points', () => {
     assert.match(out.errors[0], /^UNSUPPORTED_FORMAT: .*plain paths need a file system.*memory:\/\//);
     assert.match(out.errors[1], /^UNSUPPORTED_FORMAT: .*no store handles "file:\/\/"/);
     assert.match(out.errors[2], /^UNSUPPORTED_FORMAT: .*no store handles "s3:\/\/".*memory:\/\//);
+    assert.equal(out.sameSafetensors, true, 'safetensors works from the universal entry');
+    assert.match(out.errors[3], /^UNSUPPORTED_FORMAT: .*\.weights\.h5.*Node-only/, 'HDF5 is a clear error there');
   });
 });
 

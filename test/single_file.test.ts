@@ -12,7 +12,12 @@ import { describe, it } from 'node:test';
 import { CheckpointError, CheckpointManager, latestCheckpoint, loadModel, loadWeights, modelCheckpoint, saveModel, saveWeights, verify } from '../src/index.js';
 import { readSafetensorsHeader } from '../src/formats/safetensors.js';
 import { bytesFile } from '../src/stores/bytes.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { after, before } from 'node:test';
+import { registerStore } from '../src/index.js';
+import { S3Store } from '../src/stores/s3.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData, weightsOf } from './helpers.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
 const isCode = (code: string, pattern?: RegExp) => (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
 
@@ -107,5 +112,61 @@ describe('single-file checkpoints (safetensors)', () => {
     const loaded = await loadModel('memory://single/m.safetensors');
     assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0);
     await assert.rejects(loadModel('memory://single/none.safetensors'), isCode('NOT_FOUND'));
+  });
+
+  it('a layer Keras 3 cannot compute the same way is a clear error naming it, and nothing is written', async () => {
+    const dir = await tempDir();
+    const model = tf.sequential({ layers: [tf.layers.lstm({ units: 2, inputShape: [3, 2], name: 'my_lstm' })] });
+    for (const file of ['m.keras', 'm.h5']) {
+      await assert.rejects(saveModel(model, join(dir, file)), isCode('UNSUPPORTED_LAYER', /my_lstm.*LSTM.*recurrentActivation: 'sigmoid'.*\.weights\.h5/s));
+    }
+    assert.deepEqual(await readdir(dir), []);
+    await saveWeights(model, join(dir, 'w.weights.h5')); // weights translate whatever the activation
+    const again = tf.sequential({ layers: [tf.layers.lstm({ units: 2, inputShape: [3, 2] })] });
+    await loadWeights(again, join(dir, 'w.weights.h5'));
+    assert.equal(maxAbsDiff(weightsOf(again), weightsOf(model)), 0);
+  });
+
+  it('a torn safetensors file (shorter than its header promises) is skipped by latestCheckpoint', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(10);
+    await saveWeights(model, join(dir, 'w-1.safetensors'));
+    const bytes = await readFile(join(dir, 'w-1.safetensors'));
+    await writeFile(join(dir, 'w-2.safetensors'), bytes.subarray(0, bytes.length - 4));
+    assert.equal(await latestCheckpoint(join(dir, 'w-{epoch}.safetensors')), join(dir, 'w-1.safetensors'));
+  });
+});
+
+describe('single-file checkpoints on S3', () => {
+  let server: S3TestServer;
+  let scheme: string;
+  before(async () => {
+    server = await startS3Server({ buckets: ['bucket'] });
+    scheme = `s3single${process.pid}`;
+    registerStore(scheme, new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, region: 'us-east-1' }));
+  });
+  after(() => server.stop());
+
+  const keys = async (prefix: string) =>
+    ((await server.client().send(new ListObjectsV2Command({ Bucket: 'bucket', Prefix: prefix }))).Contents ?? []).map((o) => o.Key!).sort();
+
+  it('every format saves to and loads from s3://, as one object each, with nothing else left behind', async () => {
+    const model = smallClassifier(11);
+    await fitWith(model, {}, 1);
+    for (const ext of ['.safetensors', '.h5', '.keras']) {
+      await saveModel(model, `${scheme}://bucket/formats/m${ext}`);
+      const loaded = await loadModel(`${scheme}://bucket/formats/m${ext}`);
+      assert.equal(maxAbsDiff(weightsOf(loaded), weightsOf(model)), 0, ext);
+      assert.equal((await verify(`${scheme}://bucket/formats/m${ext}`)).checksums, 'verified');
+    }
+    assert.deepEqual(await keys('formats/'), ['formats/m.h5', 'formats/m.keras', 'formats/m.safetensors']);
+  });
+
+  it('with localCache, single files go straight to the remote store', async () => {
+    const cache = await tempDir();
+    const model = smallClassifier(12);
+    await fitWith(model, modelCheckpoint({ filepath: `${scheme}://bucket/cached/w-{epoch}.weights.h5`, saveWeightsOnly: true, localCache: cache }), 2);
+    assert.deepEqual(await keys('cached/'), ['cached/w-1.weights.h5', 'cached/w-2.weights.h5']);
+    assert.equal(await latestCheckpoint(`${scheme}://bucket/cached/w-{epoch}.weights.h5`), `${scheme}://bucket/cached/w-2.weights.h5`);
   });
 });
