@@ -189,18 +189,37 @@ async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
 }
 
 /**
- * A single file's model: built from its model JSON (without weights), then its weights and optimizer
- * state assigned through the file's plan, all checked before anything is assigned.
+ * A single file's model. Ours: tfjs builds it from the file's TF.js model JSON and weights, as from a
+ * folder. Others' (Keras): see buildForeignModel.
  */
 async function buildModelFromFile(location: Location): Promise<LayersModel> {
-  return readFileCheckpoint(location, async (contents) => {
+  const read = await readFileCheckpoint(location, async (contents): Promise<{ model: LayersModel } | { ours: ModelArtifactsRead }> => {
     if (!contents.modelJson) {
       throw new CheckpointError(
         'INVALID_ARGUMENT',
         `${location.url} holds weights only (no model config). Build the model in code and call loadWeights(model, path) instead.`,
       );
     }
-    const { modelTopology, trainingConfig } = contents.modelJson;
+    if (!contents.metadata) return { model: await buildForeignModel(contents, location) };
+    // Ours: every weight under the name TF.js gave it, so tfjs builds the model with them (no initializers run).
+    const all = await contents.read(new Set(contents.specs.keys()));
+    const weightData = contents.specs.map((_, i) => {
+      const bytes = all.get(i)!.bytes;
+      return (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer) as ArrayBuffer;
+    });
+    const artifacts = { ...(contents.modelJson as unknown as io.ModelArtifacts), weightSpecs: contents.specs as io.WeightsManifestEntry[], weightData };
+    return { ours: { artifacts, dir: location.url, ...(contents.metadata.optimizerExtras ? { extras: contents.metadata.optimizerExtras } : {}) } };
+  });
+  return 'model' in read ? read.model : buildModel(read.ours);
+}
+
+/**
+ * A file others wrote (Keras): the model is built from its (translated) config, then its weights are
+ * assigned through the file's plan (by layer name, then order), all checked before anything is assigned.
+ */
+async function buildForeignModel(contents: FileContents, location: Location): Promise<LayersModel> {
+  {
+    const { modelTopology, trainingConfig } = contents.modelJson!;
     let model: LayersModel;
     try {
       const artifacts = { modelTopology, ...(trainingConfig ? { trainingConfig } : {}) } as unknown as io.ModelArtifacts;
@@ -218,7 +237,7 @@ async function buildModelFromFile(location: Location): Promise<LayersModel> {
       model.dispose();
       throw e;
     }
-  });
+  }
 }
 
 /** Loads a full-model checkpoint (with its optimizer state, if saved) as a new model. */

@@ -121,8 +121,8 @@ export async function writeLayoutFile(
   rootAttributes: H5AttributeWrite[],
   byName: Map<string, WeightEntry>,
   contents: CheckpointContents,
+  path = tempPath('.h5'),
 ): Promise<{ path: string; weights: NonNullable<CheckpointMetadata['weights']> }> {
-  const path = tempPath('.h5');
   const crcs = new Map<string, number>();
   const optimizer = contents.entries.filter((e) => e.group === 'optimizer').map((entry, i) => ({ entry, path: `${OPTIMIZER_GROUP}/${i}` }));
   const datasets = [
@@ -175,10 +175,21 @@ async function write(staged: StagedFile, contents: CheckpointContents, base: Che
   } else {
     layout = legacyLayout(layers);
   }
+  const modelJson = contents.kind === 'model' ? contents.modelJson : undefined;
+  // On a local disk, HDF5 writes straight into the store's temporary file; elsewhere into one of ours, streamed over.
+  if (staged.writeLocal) {
+    let metadata: CheckpointMetadata | undefined;
+    await staged.writeLocal(async (path) => {
+      const file = await writeLayoutFile(layout, root, byName, contents, path);
+      metadata = { ...base, container: format, weights: file.weights };
+      await appendFile(path, encodeTrailer(ourRecord(metadata, modelJson)));
+    });
+    return metadata!;
+  }
   const file = await writeLayoutFile(layout, root, byName, contents);
   try {
     const metadata: CheckpointMetadata = { ...base, container: format, weights: file.weights };
-    await appendFile(file.path, encodeTrailer(ourRecord(metadata, contents.kind === 'model' ? contents.modelJson : undefined)));
+    await appendFile(file.path, encodeTrailer(ourRecord(metadata, modelJson)));
     await staged.write(fileChunks(file.path));
     return metadata;
   } finally {
@@ -217,7 +228,14 @@ export function h5Contents(local: string, where: string, tree: H5Tree, record: O
     if (node?.kind !== 'dataset') throw new CorruptCheckpointError(`${where}: optimizer weight '${w.name}' has no dataset at /${w.key}; the file was altered after it was written.`);
     stored.push({ path: w.key, name: w.name, shape: node.shape, dtype: node.dtype, group: 'optimizer' });
   }
-  const specs: WeightSpec[] = stored.map((w) => ({ name: w.name, shape: w.shape, dtype: w.dtype === 'int32' ? 'int32' : 'float32', ...(w.group ? { group: w.group } : {}) }));
+  // Ours: the TF.js names we recorded (the layout's names are Keras's, derived by class).
+  const recordedNames = new Map((record.metadata?.weights ?? []).map((w) => [w.key, w.name]));
+  const specs: WeightSpec[] = stored.map((w) => ({
+    name: recordedNames.get(w.path) ?? w.name,
+    shape: w.shape,
+    dtype: w.dtype === 'int32' ? 'int32' : 'float32',
+    ...(w.group ? { group: w.group } : {}),
+  }));
   const indexByPath = new Map(stored.map((w, i) => [w.path, i]));
   const recorded = new Map((record.metadata?.weights ?? []).map((w) => [w.key, w.crc32]));
   if (record.metadata && (recorded.size !== stored.length || stored.some((w) => !recorded.has(w.path)))) {

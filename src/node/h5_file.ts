@@ -3,7 +3,7 @@
  * and reading a file's tree and datasets.
  *
  * Memory: h5wasm's WASM heap is capped at 2 GiB and never shrinks, so no tensor crosses it whole.
- * Large datasets are chunked and written, or read, in boxes of at most `sliceBytes` (32 MiB): the
+ * Large datasets are chunked and written, or read, in boxes of at most `sliceBytes` (16 MiB): the
  * heap holds one box at a time, beyond the caller's own bytes.
  */
 import { rm } from 'node:fs/promises';
@@ -32,7 +32,8 @@ export interface H5IoOptions {
   sliceBytes?: number;
 }
 
-const DEFAULT_SLICE_BYTES = 32 * 1024 * 1024;
+/** 16 MiB: a box holds the main thread for a few milliseconds (copy into the heap, write to the page cache). */
+const DEFAULT_SLICE_BYTES = 16 * 1024 * 1024;
 /** Chunk size of large datasets: big enough for few chunk-index entries, small for HDF5's 1 MiB chunk cache. */
 const CHUNK_BYTES = 1024 * 1024;
 
@@ -148,6 +149,8 @@ async function writeDataset(file: H5File, d: H5DatasetWrite, sliceBytes: number)
   for (const box of boxes(d.shape, 4, sliceBytes, chunkAxis >= 0 ? chunks[chunkAxis]! : 1)) {
     const ranges = box.start.map((s, i) => [s, s + box.count[i]!] as [number, number]);
     dataset.write_slice(ranges, typedView(bytes, d.dtype, box.flatStart, box.flatCount));
+    // Each box is a synchronous WASM call (and file write): let training run between them.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }
 

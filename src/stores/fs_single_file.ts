@@ -16,6 +16,9 @@ import { nameTooLong, tempSiblingName, type StoreKey } from './keys.js';
 import type { ByteChunks, OpenedFile, StagedFile, StageOptions, WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken } from './writer_identity.js';
 
+/** Read-back slices of `writeLocal`. */
+const READ_BACK_BYTES = 8 * 1024 * 1024;
+
 /** Attempts at a claim whose names keep being taken by other writers. */
 const MAX_CLAIMS = 1000;
 
@@ -88,11 +91,37 @@ export class StagedFsFile implements StagedFile {
     return this.written;
   }
 
+  async writeLocal(fill: (path: string) => Promise<void>): Promise<WrittenFile> {
+    if (this.done || !this.handle || this.written) throw new Error('This staged file was written, committed or aborted already.');
+    await this.handle.close();
+    this.handle = undefined;
+    try {
+      await fill(this.tempPath);
+      // Checked as it is read back (from the page cache): what was recorded is what is on disk.
+      const file = await openCheckpointFile(this.tempPath, this.fs);
+      this.handle = file.handle;
+      const buffer = new Uint8Array(Math.min(READ_BACK_BYTES, Math.max(file.size, 1)));
+      let checksum = 0;
+      for (let at = 0; at < file.size; ) {
+        const { bytesRead } = await file.handle.read(buffer, 0, Math.min(buffer.byteLength, file.size - at), at);
+        if (bytesRead === 0) break;
+        checksum = crc32(buffer.subarray(0, bytesRead), checksum);
+        at += bytesRead;
+      }
+      await file.handle.sync();
+      this.written = { name: basename(this.finalPath), size: file.size, crc32: checksum };
+      return this.written;
+    } catch (e) {
+      throw e instanceof CheckpointError ? e : ioError('write', this.finalPath, e);
+    }
+  }
+
   async commit(): Promise<StoreKey> {
     if (this.done) throw new Error('This staged file was committed or aborted already.');
     this.done = true;
     try {
       if (!this.written) throw new Error('Nothing was written to this staged file.');
+      // (fsync'd by write/writeLocal; an O_RDONLY handle may be open after writeLocal)
       await this.handle!.close();
       this.handle = undefined;
       if (this.claim) await this.claimName(this.claim);

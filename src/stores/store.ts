@@ -72,6 +72,12 @@ export interface StagedFile {
   readonly key: StoreKey;
   /** Streams the file's bytes in (called once), recording its size and CRC-32. */
   write(chunks: ByteChunks): Promise<WrittenFile>;
+  /**
+   * Instead of `write`, on stores backed by a local file system: `fill` creates the file at a
+   * temporary path of the store's choosing (for libraries that write files by path, such as HDF5's),
+   * and the store then records its size and CRC-32 and syncs it. Saves a copy of the whole file.
+   */
+  writeLocal?(fill: (path: string) => Promise<void>): Promise<WrittenFile>;
   /** Makes the file visible at its key, all at once (replacing what is there, or claiming another name); resolves to that key. */
   commit(): Promise<StoreKey>;
   /** Discards what was written; no effect after commit. */

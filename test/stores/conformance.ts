@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
+import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import {
   CheckpointError,
@@ -326,6 +327,26 @@ export function runConformance(fixture: StoreFixture): void {
         await assert.rejects(t.store.stageFile(`${dir}/f.safetensors`), isCode('PATH_CONFLICT'));
         await commitSingle(t.store, `${dir}/file.safetensors`, 'x');
         await assert.rejects(t.store.stageFile(`${dir}/file.safetensors/inside.safetensors`), isCode('PATH_CONFLICT'));
+      });
+
+      it('where a store offers writeLocal, a file written at its path commits like a streamed one (size and CRC-32 read back)', async (t) => {
+        const tmp = await fixture.create();
+        const probe = await tmp.store.stageFile(`${keyOf(tmp.base)}/probe.safetensors`);
+        const local = probe.writeLocal?.bind(probe);
+        if (!local) {
+          await probe.abort();
+          t.skip('this store has no local file system');
+          return;
+        }
+        const bytes = new Uint8Array(100_000).map((_, i) => i % 251);
+        assert.deepEqual(await local((path) => writeFile(path, bytes)), { name: 'probe.safetensors', size: bytes.byteLength, crc32: crc32(bytes) });
+        assert.equal(await tmp.store.openFile(`${keyOf(tmp.base)}/probe.safetensors`), undefined);
+        await probe.commit();
+        const back = (await tmp.store.openFile(`${keyOf(tmp.base)}/probe.safetensors`))!;
+        const read = new Uint8Array(back.size);
+        await back.read(read, 0, back.size, 0);
+        await back.close();
+        assert.deepEqual(read, bytes);
       });
 
       it('recover leaves a live writer\'s file alone', async () => {
