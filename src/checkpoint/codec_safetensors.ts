@@ -89,8 +89,8 @@ async function open(file: OpenedFile): Promise<FileContents> {
       throw new CorruptCheckpointError(`${file.where}: its ${MODEL_KEY} metadata is not a valid TF.js model JSON.`);
     }
   }
-  const readOne = async (index: number): Promise<StoredWeight> => {
-    const bytes = await readSafetensorsTensor(file, tensors[index]!);
+  const readOne = async (index: number, reading = readSafetensorsTensor(file, tensors[index]!)): Promise<StoredWeight> => {
+    const bytes = await reading;
     const expected = recorded?.[index]?.crc32;
     if (expected !== undefined && crc32(bytes) !== expected) {
       throw new CorruptCheckpointError(`${file.where}: weight '${specs[index]!.name}' fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
@@ -107,8 +107,16 @@ async function open(file: OpenedFile): Promise<FileContents> {
     // others' data order is not the model's (the Python writer sorts), so only names can pair them.
     plan: (model: LayersModel, strict: boolean) => planWeightAssignment(model, specs, strict, file.where, recorded !== undefined),
     async read(indices) {
+      // The next tensor is read (on the thread pool) while this one is checksummed.
+      const order = [...indices].sort((a, b) => a - b);
       const out = new Map<number, StoredWeight>();
-      for (const index of [...indices].sort((a, b) => a - b)) out.set(index, await readOne(index));
+      let next = order.length > 0 ? readSafetensorsTensor(file, tensors[order[0]!]!) : undefined;
+      for (let k = 0; k < order.length; k++) {
+        const reading = next!;
+        next = k + 1 < order.length ? readSafetensorsTensor(file, tensors[order[k + 1]!]!) : undefined;
+        next?.catch(() => undefined); // (a failure is reported when it is awaited)
+        out.set(order[k]!, await readOne(order[k]!, reading));
+      }
       return out;
     },
     async verify() {

@@ -65,7 +65,8 @@ export async function openCheckpointFile(path: string, fs: FsOps): Promise<Check
 
 async function readFully(handle: FileHandle, dest: Uint8Array, offset: number, length: number, position: number, path: string): Promise<void> {
   for (let done = 0; done < length; ) {
-    const { bytesRead } = await handle.read(dest, offset + done, length - done, position + done);
+    // Node reads at most 2 GiB per call; a single-file checkpoint can hold a larger tensor.
+    const { bytesRead } = await handle.read(dest, offset + done, Math.min(length - done, 1 << 30), position + done);
     if (bytesRead === 0) throw new CorruptCheckpointError(`${path} ended early while being read: the file is truncated.`);
     done += bytesRead;
   }
