@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import { CheckpointError, CheckpointManager, latestCheckpoint, loadModel, loadWeights, modelCheckpoint, saveModel, saveWeights, verify } from '../src/index.js';
 import { readSafetensorsHeader } from '../src/formats/safetensors.js';
@@ -160,6 +161,8 @@ describe('single-file checkpoints on S3', () => {
       assert.equal((await verify(`${scheme}://bucket/formats/m${ext}`)).checksums, 'verified');
     }
     assert.deepEqual(await keys('formats/'), ['formats/m.h5', 'formats/m.keras', 'formats/m.safetensors']);
+    // HDF5 went through local temporary files (written, then copied out to read): none is left.
+    assert.deepEqual((await readdir(tmpdir())).filter((f) => f.startsWith(`tfjs-checkpoint-${process.pid}-`)), []);
   });
 
   it('with localCache, single files go straight to the remote store', async () => {
