@@ -17,6 +17,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { after, before } from 'node:test';
 import { registerStore } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
+import { faultyFs } from './fault_fs.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData, weightsOf } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
@@ -127,6 +128,26 @@ describe('single-file checkpoints (safetensors)', () => {
     await loadWeights(again, join(dir, 'w.weights.h5'));
     assert.equal(maxAbsDiff(weightsOf(again), weightsOf(model)), 0);
   });
+
+  // HDF5 data is written by h5wasm's own file calls, so for .h5 only the store's steps (sync, rename) can be faulted here.
+  for (const [ext, points] of [['.safetensors', ['write', 'sync', 'rename']], ['.h5', ['sync', 'rename']]] as const) {
+    for (const at of points) {
+      it(`a full disk or I/O error at ${at} while replacing a ${ext} file: a clear error, the old file intact, no temporary left`, async () => {
+        const dir = await tempDir();
+        const path = join(dir, `best${ext}`);
+        const model = smallClassifier(13);
+        await saveWeights(model, path);
+        const before = await readFile(path);
+        const other = smallClassifier(14);
+        const fs = faultyFs({ at, code: at === 'write' ? 'ENOSPC' : 'EIO', sticky: true, match: (p) => p.startsWith(join(dir, '.best')) || p === path });
+        const failed = await saveWeights(other, path, { fs }).then(() => undefined, (e: unknown) => e);
+        assert.ok(fs.triggered > 0, 'the fault was reached');
+        assert.ok(failed instanceof CheckpointError && failed.code === 'IO_ERROR' && /untouched/.test(failed.message), String(failed));
+        assert.deepEqual(await readFile(path), before);
+        assert.deepEqual((await readdir(dir)).sort(), [`best${ext}`]);
+      });
+    }
+  }
 
   it('a torn safetensors file (shorter than its header promises) is skipped by latestCheckpoint', async () => {
     const dir = await tempDir();
