@@ -149,6 +149,29 @@ describe('single-file checkpoints (safetensors)', () => {
     }
   }
 
+  it('saves stay asynchronous in every format: each epoch\'s file holds exactly the weights at that epoch\'s end, though training went on', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(15);
+    const atEpochEnd: Float32Array[][] = [];
+    const record = new tf.CustomCallback({ onEpochEnd: async () => void atEpochEnd.push(model.getWeights().map((w) => w.dataSync().slice() as Float32Array)) });
+    const formats = ['.safetensors', '.h5', '.weights.h5', '.keras'];
+    const { x, y } = toyData(32);
+    await model.fit(x, y, {
+      epochs: 3,
+      batchSize: 16,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [record, ...formats.map((ext) => modelCheckpoint({ filepath: join(dir, `e{epoch}${ext}`), saveWeightsOnly: ext === '.weights.h5' }))],
+    });
+    for (const ext of formats) {
+      for (let epoch = 1; epoch <= 3; epoch++) {
+        const fresh = smallClassifier(99);
+        await loadWeights(fresh, join(dir, `e${epoch}${ext}`));
+        fresh.getWeights().forEach((w, i) => assert.deepEqual(w.dataSync(), atEpochEnd[epoch - 1]![i], `${ext} epoch ${epoch} weight ${i}`));
+      }
+    }
+  });
+
   it('a torn safetensors file (shorter than its header promises) is skipped by latestCheckpoint', async () => {
     const dir = await tempDir();
     const model = smallClassifier(10);
