@@ -172,6 +172,20 @@ describe('single-file checkpoints (safetensors)', () => {
     }
   });
 
+  it('loadWeights from HDF5 with strict: false loads the layers both have by name, and nothing else', async () => {
+    const dir = await tempDir();
+    const source = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [2], name: 'shared' }), tf.layers.dense({ units: 2, name: 'old_head' })] });
+    for (const file of ['w.h5', 'w.weights.h5']) {
+      await saveWeights(source, join(dir, file));
+      const target = tf.sequential({ layers: [tf.layers.dense({ units: 3, inputShape: [2], name: 'shared' }), tf.layers.dense({ units: 4, name: 'new_head' })] });
+      const head = target.layers[1]!.getWeights().map((w) => w.clone());
+      await assert.rejects(loadWeights(target, join(dir, file)), isCode('WEIGHT_MISMATCH'));
+      await loadWeights(target, join(dir, file), { strict: false });
+      assert.equal(maxAbsDiff(target.layers[0]!.getWeights(), source.layers[0]!.getWeights()), 0, file);
+      assert.equal(maxAbsDiff(target.layers[1]!.getWeights(), head), 0, `${file}: the new head is untouched`);
+    }
+  });
+
   it('a torn safetensors file (shorter than its header promises) is skipped by latestCheckpoint', async () => {
     const dir = await tempDir();
     const model = smallClassifier(10);

@@ -262,9 +262,18 @@ export function h5Contents(local: string, where: string, tree: H5Tree, record: O
     ...(modelJson ? { modelJson } : {}),
     specs,
     bytes: specs.reduce((n, s) => n + s.shape.reduce((m, d) => m * d, 1) * 4, 0),
-    plan(model: LayersModel) {
+    plan(model: LayersModel, strict: boolean) {
       const indexOf = new Map(model.weights.map((w, i) => [w.originalName, i]));
-      return planKerasLoad(modelLayers(model), keras, where).entries.map((e) => [indexOf.get(e.weight)!, indexByPath.get(e.path)!] as [number, number]);
+      let layers = modelLayers(model);
+      let file = keras;
+      if (!strict) {
+        // Not strict: the layers both have by name, and nothing else (as loadWeights does by weight name).
+        const inFile = new Set(keras.layers.map((l) => l.name));
+        layers = layers.filter((l) => inFile.has(l.name));
+        const inModel = new Set(layers.map((l) => l.name));
+        file = { ...keras, layers: keras.layers.filter((l) => inModel.has(l.name)) };
+      }
+      return planKerasLoad(layers, file, where).entries.map((e) => [indexOf.get(e.weight)!, indexByPath.get(e.path)!] as [number, number]);
     },
     read,
     async verify() {
