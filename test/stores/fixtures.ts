@@ -97,6 +97,10 @@ function switchedFs(faults: ReturnType<typeof faultSwitch>): FsOps {
       faults.step(`rm ${String(path)}`);
       return fsp.rm(path, options);
     },
+    async link(from, to) {
+      faults.step(`link ${String(from)} → ${String(to)}`);
+      return fsp.link(from, to);
+    },
     readdir: fsp.readdir as FsOps['readdir'],
     stat: fsp.stat as FsOps['stat'],
   };
