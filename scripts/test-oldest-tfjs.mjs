@@ -57,7 +57,9 @@ function main(argv) {
     const wrong = [...new Set(found.filter((p) => !p.endsWith(`@${version}`)))];
     if (found.length === 0 || wrong.length > 0) throw new Error(`Not every tfjs package is ${version}: ${wrong.join(', ') || 'none found'}`);
     console.log(`== tfjs packages: ${[...new Set(found)].sort().join(', ')}`);
-    run('npm', ['test'], dir);
+    // `-- <test files>` runs only those (for checking one change against the floor by hand).
+    const only = argv.includes('--') ? argv.slice(argv.indexOf('--') + 1) : [];
+    run('npm', ['test', ...(only.length ? ['--', ...only] : [])], dir);
     return 0;
   } catch (e) {
     console.error(`test against tfjs ${version}: ${e.message}`);

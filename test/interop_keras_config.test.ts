@@ -184,9 +184,9 @@ const MODELS: Record<string, () => { model: tf.LayersModel; input: { dtype: stri
     const tokens = tf.input({ shape: [7], dtype: 'int32', name: 'tokens' });
     const e = tf.layers.embedding({ inputDim: 20, outputDim: 5, embeddingsInitializer: tf.initializers.randomUniform({ minval: -0.5, maxval: 0.5, seed: 9 }), name: 'emb' }).apply(tokens) as tf.SymbolicTensor;
     // Keras 3's recurrent activation (TF.js's default hardSigmoid has no Keras 3 equivalent).
-    const l = tf.layers.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid', kernelInitializer: seeded(10), recurrentInitializer: tf.initializers.orthogonal({ seed: 11 }), name: 'lstm' }).apply(e) as tf.SymbolicTensor;
-    const g = tf.layers.gru({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid', kernelInitializer: seeded(12), recurrentInitializer: tf.initializers.orthogonal({ seed: 13 }), name: 'gru' }).apply(l) as tf.SymbolicTensor;
-    const s = tf.layers.simpleRNN({ units: 3, kernelInitializer: seeded(14), recurrentInitializer: tf.initializers.orthogonal({ seed: 15 }), name: 'rnn' }).apply(g) as tf.SymbolicTensor;
+    const l = tf.layers.lstm({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid', kernelInitializer: seeded(10), recurrentInitializer: seeded(11), name: 'lstm' }).apply(e) as tf.SymbolicTensor;
+    const g = tf.layers.gru({ units: 4, returnSequences: true, recurrentActivation: 'sigmoid', kernelInitializer: seeded(12), recurrentInitializer: seeded(13), name: 'gru' }).apply(l) as tf.SymbolicTensor;
+    const s = tf.layers.simpleRNN({ units: 3, kernelInitializer: seeded(14), recurrentInitializer: seeded(15), name: 'rnn' }).apply(g) as tf.SymbolicTensor;
     const skip = tf.layers.globalAveragePooling1d({ name: 'gap' }).apply(e) as tf.SymbolicTensor;
     const cat = tf.layers.concatenate({ name: 'cat' }).apply([s, skip]) as tf.SymbolicTensor;
     const out = tf.layers.dense({ units: 2, activation: 'sigmoid', kernelInitializer: seeded(16), name: 'out' }).apply(cat) as tf.SymbolicTensor;
