@@ -12,3 +12,6 @@ tsc('-p', 'tsconfig.cjs.json');
 // Mark each output tree with its module kind so Node picks the right loader.
 writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');
+// The browser ESM bundle (see browser-bundle.mjs).
+const { buildBrowserBundle } = await import('./browser-bundle.mjs');
+await buildBrowserBundle();
