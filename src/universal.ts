@@ -7,8 +7,10 @@
 import { registerFileRouter } from './checkpoint/tfjs_router.js';
 import { registerFileCodec } from './checkpoint/file_codec.js';
 import { safetensorsCodec } from './checkpoint/codec_safetensors.js';
+import { registerBrowserStores } from './stores/register_browser.js';
 
 registerFileCodec('safetensors', async () => safetensorsCodec);
+registerBrowserStores();
 
 try {
   registerFileRouter();
@@ -44,6 +46,11 @@ export { VERSION } from './version.js';
 export { registerStore, setDefaultScheme, registeredSchemes, resolveLocation, memoryStore } from './stores/registry.js';
 export type { StoreOptions, StoreRegistration, Location } from './stores/registry.js';
 export { MemoryStore } from './stores/memory.js';
+export { IndexedDbStore } from './stores/indexeddb.js';
+export type { IndexedDbStoreOptions, IndexedDbStep } from './stores/indexeddb.js';
+export { OpfsStore } from './stores/opfs.js';
+export type { OpfsStoreOptions, OpfsStep } from './stores/opfs.js';
+export { indexedDbStore, opfsStore } from './stores/register_browser.js';
 export { TieredStore, tieredStore } from './stores/tiered.js';
 export type { TieredStoreOptions, TierReport } from './stores/tiered.js';
 export { crc32 } from './formats/crc32.js';

@@ -10,7 +10,7 @@ import { describeKey, type Location } from '../stores/registry.js';
 import { GenerationChanged, type CheckpointStore, type OpenedFile } from '../stores/store.js';
 import type { StoreKey } from '../stores/keys.js';
 import { fileCodec, type FileContents } from './file_codec.js';
-import { buildMetadata, type CheckpointContents, type WriteOptions, type WrittenCheckpoint } from './write.js';
+import { buildMetadata, stageOptions, type CheckpointContents, type WriteOptions, type WrittenCheckpoint } from './write.js';
 
 const MAX_READ_ATTEMPTS = 5;
 
@@ -35,7 +35,7 @@ export async function writeFileCheckpoint(location: Location, contents: Checkpoi
   assertFormatHolds(format, contents.kind, location.url);
   const action = `save ${location.url}`;
   const codec = await fileCodec(format, location.url);
-  const staged = await location.store.stageFile(location.key, options.claim ? { claim: options.claim } : {}).catch((e: unknown) => {
+  const staged = await location.store.stageFile(location.key, stageOptions(options, contents)).catch((e: unknown) => {
     throw asCheckpointError(e, action);
   });
   try {

@@ -8,7 +8,7 @@ import { planShards, type ShardPlan } from '../formats/shards.js';
 import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
 import { specOf, type WeightEntry } from '../formats/weight_entry.js';
 import { describeKey, type Location } from '../stores/registry.js';
-import type { StoreKey, WrittenFile } from '../stores/store.js';
+import type { StageOptions, StoreKey, WrittenFile } from '../stores/store.js';
 import { asCheckpointError } from '../errors.js';
 import { VERSION } from '../version.js';
 import type { ModelStructure, Snapshot } from './snapshot.js';
@@ -112,6 +112,12 @@ export function buildMetadata(kind: 'model' | 'weights', files: readonly Written
   };
 }
 
+/** What a store is told when a checkpoint of `contents` is staged: how to claim a taken name, and about how large it is. */
+export function stageOptions(options: WriteOptions, contents: CheckpointContents): StageOptions {
+  const expectedBytes = contents.entries.reduce((sum, e) => sum + e.byteLength, 0);
+  return { ...(options.claim ? { claim: options.claim } : {}), expectedBytes };
+}
+
 /** Writes and commits one checkpoint directory at `path`. Nothing appears at `path` unless every step succeeds. */
 export async function writeCheckpoint(location: Location, contents: CheckpointContents, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
   const plans = planShards(
@@ -121,7 +127,7 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
   const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
   const { store } = location;
   const action = `save ${location.url}`;
-  const stage = await store.stage(location.key, options.claim ? { claim: options.claim } : {}).catch((e: unknown) => {
+  const stage = await store.stage(location.key, stageOptions(options, contents)).catch((e: unknown) => {
     throw asCheckpointError(e, action);
   });
   try {

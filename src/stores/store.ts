@@ -50,6 +50,8 @@ export interface StageOptions {
    * (a version suffix). Without it, the commit replaces that checkpoint atomically.
    */
   claim?: (taken: StoreKey) => StoreKey;
+  /** About how many bytes will be written (the weights; metadata adds little): stores with a quota check it up front. */
+  expectedBytes?: number;
 }
 
 /** A checkpoint being written. Nothing is visible at its key until `commit()` resolves. */

@@ -1,0 +1,530 @@
+/**
+ * The IndexedDB store (`indexeddb://name-{epoch}`): checkpoints in the browser's IndexedDB, of any
+ * size. Stock TF.js keeps a model as one record holding all its weights, and fails near 2 GB
+ * (tensorflow/tfjs#7702); here every file is a run of records of at most 8 MiB, written as they
+ * stream in and read back by range, so no step holds more than one record beyond the caller's data.
+ *
+ * Layout (database `tfjs-checkpoint` unless the constructor says otherwise):
+ * - `entries`: store key → what is there: a checkpoint folder (its generation and file list), a
+ *   single file, or a small object (pointer bytes inline).
+ * - `chunks`: [generation, file name, index] → up to 8 MiB of that file. A generation is a random
+ *   token per write; records of a generation no entry names are invisible.
+ * - `staging`: generation → the key it is for and its writer, while it is being written.
+ *
+ * Commit: the data records are written first, each in its own transaction; then one transaction
+ * (durability 'strict': flushed before it completes, where the browser offers it) checks the key,
+ * puts the entry, deletes the replaced generation's records and the staging record. Readers hold
+ * their generation: records are never rewritten, so a read returns that generation's bytes or, if a
+ * replacement deleted them meanwhile, REPLACED_WHILE_READING (and the caller reads again). A tab
+ * closed mid-save leaves a staging record and unnamed records, invisible; `recover` removes them once
+ * their writer's Web Lock is gone (see browser_storage.ts).
+ */
+import { CheckpointError, CorruptCheckpointError } from '../errors.js';
+import { crc32 } from '../formats/crc32.js';
+import { assertFits, holdWriter, isQuotaError, quotaError, writersAlive, writerToken } from './browser_storage.js';
+import { inTransaction, openDatabase, request } from './idb_requests.js';
+import { isInside, joinKey, keyBasename, keyDirname, relativeKey, tempSiblingName, type StoreKey } from './keys.js';
+import {
+  GenerationChanged,
+  type ByteChunks,
+  type CheckpointReader,
+  type CheckpointStore,
+  type ListedCheckpoint,
+  type ListOptions,
+  type OpenedFile,
+  type StagedCheckpoint,
+  type StagedFile,
+  type StageOptions,
+  type StoredFile,
+  type WrittenFile,
+} from './store.js';
+
+export type IndexedDbStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
+
+export interface IndexedDbStoreOptions {
+  /** The database's name (default `tfjs-checkpoint`). */
+  database?: string;
+  /** The IndexedDB to use (default the global `indexedDB`). */
+  indexedDB?: IDBFactory;
+  /** Called before each step; throwing fails it (fault injection for tests). */
+  faults?: (step: IndexedDbStep, key: StoreKey) => void;
+}
+
+const ENTRIES = 'entries';
+const CHUNKS = 'chunks';
+const STAGING = 'staging';
+const COMMIT_MARKER = 'checkpoint.json';
+/** Bytes per record: large enough that a 2 GiB model is 256 records, small enough to copy and clone quickly. */
+export const RECORD_BYTES = 8 * 2 ** 20;
+/** The name a single file's records are stored under. */
+const SINGLE = '';
+
+interface FileRecord {
+  name: string;
+  size: number;
+  crc32: number;
+}
+
+type Entry =
+  | { kind: 'folder'; gen: string; files: FileRecord[]; modifiedNs: string }
+  | { kind: 'file'; gen: string; file: FileRecord; modifiedNs: string }
+  | { kind: 'small'; bytes: Uint8Array };
+
+interface Staging {
+  gen: string;
+  key: StoreKey;
+  startedMs: number;
+}
+
+/** Commit times as the store knows them: ns since the epoch, strictly increasing within this context. */
+let clock = 0n;
+function tick(): bigint {
+  const now = BigInt(Date.now()) * 1_000_000n;
+  clock = now > clock ? now : clock + 1n;
+  return clock;
+}
+
+/** Keys strictly inside `dir` (keys are strings; U+FFFF never occurs in a real path). */
+function insideRange(dir: StoreKey): IDBKeyRange {
+  const low = dir === '/' ? '/' : `${dir}/`;
+  return IDBKeyRange.bound(low, `${low}\uffff`, dir === '/', false);
+}
+
+/** Every record of one generation. */
+function generationRange(gen: string): IDBKeyRange {
+  return IDBKeyRange.bound([gen], [gen, []]);
+}
+
+export class IndexedDbStore implements CheckpointStore {
+  readonly scheme = 'indexeddb';
+  private db: Promise<IDBDatabase> | undefined;
+  private readonly database: string;
+
+  constructor(private readonly options: IndexedDbStoreOptions = {}) {
+    this.database = options.database ?? 'tfjs-checkpoint';
+  }
+
+  /** How messages show a key (under the scheme it is usually registered as). */
+  show(key: StoreKey): string {
+    return `indexeddb:/${key}`;
+  }
+
+  /** @internal The database, opened once. */
+  async open_(): Promise<IDBDatabase> {
+    if (!this.db) {
+      const factory = this.options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+      if (!factory) {
+        throw new CheckpointError('UNSUPPORTED_FORMAT', 'indexeddb:// needs IndexedDB, which this runtime does not have. In Node, use file:// or memory:// locations.');
+      }
+      this.db = openDatabase(factory, this.database, 1, (db) => {
+        db.createObjectStore(ENTRIES);
+        db.createObjectStore(CHUNKS);
+        db.createObjectStore(STAGING);
+      }).then(
+        (db) => {
+          // Another tab upgrading the database: let it, and reopen on next use.
+          db.onversionchange = () => {
+            db.close();
+            this.db = undefined;
+          };
+          return db;
+        },
+        (e: unknown) => {
+          this.db = undefined;
+          throw new CheckpointError('IO_ERROR', `Could not open the IndexedDB database "${this.database}": ${(e as Error)?.message ?? String(e)}. Is storage blocked for this site (private mode, settings)?`, { cause: e });
+        },
+      );
+    }
+    return this.db;
+  }
+
+  /** @internal Runs a fault hook step; a throw there fails the step as a real failure would. */
+  step(step: IndexedDbStep, key: StoreKey): void {
+    try {
+      this.options.faults?.(step, key);
+    } catch (e) {
+      throw new CheckpointError('IO_ERROR', `Could not ${step} ${this.show(key)}: ${(e as Error)?.message ?? String(e)}. Earlier checkpoints are untouched.`, { cause: e });
+    }
+  }
+
+  /** @internal A transaction; a quota failure becomes the clear error. */
+  async run<T>(stores: string[], mode: IDBTransactionMode, body: (tx: IDBTransaction) => Promise<T>, durability: 'strict' | 'default' = 'default', bytes?: number, key?: StoreKey): Promise<T> {
+    const db = await this.open_();
+    try {
+      return await inTransaction(db, stores, mode, body, durability);
+    } catch (e) {
+      if (isQuotaError(e)) throw await quotaError(e, this.show(key ?? '/'), bytes);
+      throw e;
+    }
+  }
+
+  private async blockingAncestor(tx: IDBTransaction, key: StoreKey): Promise<StoreKey | undefined> {
+    const entries = tx.objectStore(ENTRIES);
+    for (let dir = keyDirname(key); dir !== '/'; dir = keyDirname(dir)) {
+      if ((await request(entries.count(dir))) > 0) return dir;
+    }
+    return undefined;
+  }
+
+  private async hasChildren(tx: IDBTransaction, key: StoreKey): Promise<boolean> {
+    return (await request(tx.objectStore(ENTRIES).count(insideRange(key)))) > 0;
+  }
+
+  private async entry(tx: IDBTransaction, key: StoreKey): Promise<Entry | undefined> {
+    return (await request(tx.objectStore(ENTRIES).get(key))) as Entry | undefined;
+  }
+
+  /** @internal Why a checkpoint folder (`file: false`) or single file cannot go at `key` now; undefined when it can. */
+  async conflict(tx: IDBTransaction, key: StoreKey, file: boolean): Promise<CheckpointError | undefined> {
+    const blocking = await this.blockingAncestor(tx, key);
+    if (blocking !== undefined) return new CheckpointError('PATH_CONFLICT', `Cannot write ${this.show(key)}: ${this.show(blocking)} is not a folder. Choose another filepath.`);
+    const there = await this.entry(tx, key);
+    if (file) {
+      if ((there && there.kind !== 'file') || (!there && (await this.hasChildren(tx, key)))) {
+        return new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint file to ${this.show(key)}: a folder, checkpoint or object has that name. Remove it or choose another filepath.`);
+      }
+      return undefined;
+    }
+    if (there && there.kind !== 'folder') {
+      return new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${this.show(key)}: an object with that name exists. Remove it or choose another filepath.`);
+    }
+    if (!there && (await this.hasChildren(tx, key))) {
+      return new CheckpointError(
+        'PATH_CONFLICT',
+        `Please specify a non-directory filepath: ${this.show(key)} is a folder that is not a checkpoint, and replacing it would hide its contents. ` +
+          'Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
+      );
+    }
+    return undefined;
+  }
+
+  private async begin(key: StoreKey, file: boolean, options: StageOptions): Promise<{ gen: string; release: () => void }> {
+    this.step('stage', key);
+    const refused = await this.run([ENTRIES], 'readonly', (tx) => this.conflict(tx, key, file));
+    if (refused) throw refused;
+    await assertFits(options.expectedBytes, this.show(key));
+    const gen = writerToken();
+    const release = await holdWriter(gen);
+    try {
+      const staging: Staging = { gen, key, startedMs: Date.now() };
+      await this.run([STAGING], 'readwrite', async (tx) => void (await request(tx.objectStore(STAGING).put(staging, gen))));
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return { gen, release };
+  }
+
+  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    const { gen, release } = await this.begin(key, false, options);
+    return new IdbStaged(this, key, gen, release, options);
+  }
+
+  async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
+    const { gen, release } = await this.begin(key, true, options);
+    return new IdbStagedFile(this, key, gen, release, options);
+  }
+
+  /** @internal Streams `chunks` into records of generation `gen` under `name`; returns size and CRC-32. */
+  async writeRecords(gen: string, name: string, chunks: ByteChunks, key: StoreKey, expectedBytes: number | undefined): Promise<{ size: number; crc32: number }> {
+    let record = new Uint8Array(RECORD_BYTES);
+    let used = 0;
+    let index = 0;
+    let size = 0;
+    let checksum = 0;
+    const flush = async () => {
+      // put() clones the value at once, so the buffer can be reused; only a short last record is trimmed.
+      const value = used === RECORD_BYTES ? record : record.slice(0, used);
+      const at = [gen, name, index++];
+      await this.run([CHUNKS], 'readwrite', async (tx) => void (await request(tx.objectStore(CHUNKS).put(value, at))), 'default', expectedBytes, key);
+      used = 0;
+    };
+    for await (const chunk of chunks) {
+      checksum = crc32(chunk, checksum);
+      size += chunk.byteLength;
+      for (let at = 0; at < chunk.byteLength; ) {
+        const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
+        record.set(chunk.subarray(at, at + n), used);
+        used += n;
+        at += n;
+        if (used === RECORD_BYTES) await flush();
+      }
+    }
+    if (used > 0) await flush();
+    record = new Uint8Array(0);
+    return { size, crc32: checksum };
+  }
+
+  /** @internal Deletes generation `gen`'s records and staging record. */
+  async discard(gen: string): Promise<void> {
+    await this.run([CHUNKS, STAGING], 'readwrite', async (tx) => {
+      tx.objectStore(CHUNKS).delete(generationRange(gen));
+      await request(tx.objectStore(STAGING).delete(gen));
+    });
+  }
+
+  /** @internal Puts a written generation at `key` (or the key `claim` gives) in one durable transaction. */
+  async commitEntry(key: StoreKey, gen: string, make: () => Entry, claim: ((taken: StoreKey) => StoreKey) | undefined): Promise<StoreKey> {
+    this.step('commit', key);
+    const file = make().kind === 'file';
+    return this.run(
+      [ENTRIES, CHUNKS, STAGING],
+      'readwrite',
+      async (tx) => {
+        let target = key;
+        if (claim) {
+          for (let there = await this.entry(tx, target); there && there.kind === (file ? 'file' : 'folder'); there = await this.entry(tx, target)) target = claim(target);
+        }
+        const refused = await this.conflict(tx, target, file);
+        if (refused) throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: ${refused.message} Nothing was committed.`);
+        const old = await this.entry(tx, target);
+        if (old && old.kind !== 'small') tx.objectStore(CHUNKS).delete(generationRange(old.gen));
+        tx.objectStore(ENTRIES).put(make(), target);
+        await request(tx.objectStore(STAGING).delete(gen));
+        return target;
+      },
+      'strict',
+    );
+  }
+
+  /** @internal Reads one record of a generation; undefined when it is gone (replaced or deleted). */
+  async record(gen: string, name: string, index: number): Promise<Uint8Array | undefined> {
+    return this.run([CHUNKS], 'readonly', async (tx) => (await request(tx.objectStore(CHUNKS).get([gen, name, index]))) as Uint8Array | undefined);
+  }
+
+  private storedFile(gen: string, record: FileRecord, recordName: string, where: string): StoredFile {
+    let cached: { index: number; bytes: Uint8Array } | undefined;
+    return {
+      size: record.size,
+      read: async (dest, offset, length, position) => {
+        if (position + length > record.size) throw new CorruptCheckpointError(`${where} ended early while being read: the file is truncated.`);
+        for (let done = 0; done < length; ) {
+          const at = position + done;
+          const index = Math.floor(at / RECORD_BYTES);
+          if (cached?.index !== index) {
+            const bytes = await this.record(gen, recordName, index);
+            if (!bytes) throw new GenerationChanged(where);
+            cached = { index, bytes };
+          }
+          const from = at - index * RECORD_BYTES;
+          const n = Math.min(length - done, cached.bytes.byteLength - from);
+          if (n <= 0) throw new CorruptCheckpointError(`${where} ended early while being read: a record is missing bytes.`);
+          dest.set(cached.bytes.subarray(from, from + n), offset + done);
+          done += n;
+        }
+      },
+    };
+  }
+
+  async openFile(key: StoreKey): Promise<OpenedFile | undefined> {
+    const { there, children } = await this.run([ENTRIES], 'readonly', async (tx) => ({ there: await this.entry(tx, key), children: await this.hasChildren(tx, key) }));
+    if (!there || there.kind !== 'file') {
+      if ((there && there.kind === 'folder') || children) throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is a folder, not a single-file checkpoint.`);
+      return undefined;
+    }
+    const where = this.show(key);
+    return { where, ...this.storedFile(there.gen, there.file, SINGLE, where), close: async () => undefined };
+  }
+
+  async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    const there = await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key));
+    if (!there) return undefined;
+    if (there.kind === 'file') throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is a single file, not a checkpoint folder.`);
+    if (there.kind === 'small') throw new CheckpointError('PATH_CONFLICT', `${this.show(key)} is an object, not a checkpoint.`);
+    const where = this.show(key);
+    const files = new Map(there.files.map((f) => [f.name, f]));
+    return {
+      where,
+      open: async (name) => {
+        const record = files.get(name);
+        return record && this.storedFile(there.gen, record, name, `${where}/${name}`);
+      },
+      // Every read is of this generation's records, or fails with REPLACED_WHILE_READING: nothing to confirm.
+      confirm: async () => undefined,
+      close: async () => undefined,
+    };
+  }
+
+  async list(prefix: StoreKey, { depth, accept = () => true, files }: ListOptions): Promise<ListedCheckpoint[]> {
+    const { keys, values } = await this.run([ENTRIES], 'readonly', async (tx) => {
+      const range = insideRange(prefix);
+      const store = tx.objectStore(ENTRIES);
+      return { keys: (await request(store.getAllKeys(range))) as StoreKey[], values: (await request(store.getAll(range))) as Entry[] };
+    });
+    const out: ListedCheckpoint[] = [];
+    keys.forEach((key, i) => {
+      const entry = values[i]!;
+      if (entry.kind === 'small' || !isInside(key, prefix)) return;
+      const segments = relativeKey(prefix, key).split('/');
+      if (segments.length !== depth || !segments.every((name, level) => accept(level, name))) return;
+      if (entry.kind === 'file' && files?.(segments[depth - 1]!)) out.push({ key, file: true, modifiedNs: BigInt(entry.modifiedNs) });
+      if (entry.kind === 'folder' && entry.files.some((f) => f.name === COMMIT_MARKER)) out.push({ key, modifiedNs: BigInt(entry.modifiedNs) });
+    });
+    return out;
+  }
+
+  async exists(key: StoreKey): Promise<boolean> {
+    return this.run([ENTRIES], 'readonly', async (tx) => (await this.entry(tx, key)) !== undefined || (await this.hasChildren(tx, key)));
+  }
+
+  async remove(key: StoreKey): Promise<void> {
+    this.step('remove', key);
+    // The entry and its records go in one transaction: no reader sees it half-deleted.
+    await this.run(
+      [ENTRIES, CHUNKS],
+      'readwrite',
+      async (tx) => {
+        const there = await this.entry(tx, key);
+        if (!there || there.kind === 'small') return;
+        tx.objectStore(CHUNKS).delete(generationRange(there.gen));
+        await request(tx.objectStore(ENTRIES).delete(key));
+      },
+      'strict',
+    );
+  }
+
+  async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
+    const there = await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key));
+    if (!there || there.kind !== 'small') return undefined;
+    if (there.bytes.byteLength > maxBytes) throw new CorruptCheckpointError(`${this.show(key)} is ${there.bytes.byteLength} bytes, more than the ${maxBytes} it may have.`);
+    return there.bytes;
+  }
+
+  async writeSmall(key: StoreKey, bytes: Uint8Array): Promise<void> {
+    this.step('writeSmall', key);
+    await this.run(
+      [ENTRIES],
+      'readwrite',
+      async (tx) => {
+        const blocking = await this.blockingAncestor(tx, key);
+        if (blocking !== undefined) throw new CheckpointError('PATH_CONFLICT', `Cannot write ${this.show(key)}: ${this.show(blocking)} is not a folder. Choose another path.`);
+        const there = await this.entry(tx, key);
+        if ((there && there.kind !== 'small') || (!there && (await this.hasChildren(tx, key)))) {
+          throw new CheckpointError('PATH_CONFLICT', `Cannot write ${this.show(key)}: a checkpoint or folder has that name. Choose another path.`);
+        }
+        const entry: Entry = { kind: 'small', bytes: bytes.slice() };
+        await request(tx.objectStore(ENTRIES).put(entry, key));
+      },
+      'strict',
+    );
+  }
+
+  async removeSmall(key: StoreKey): Promise<void> {
+    this.step('removeSmall', key);
+    await this.run(
+      [ENTRIES],
+      'readwrite',
+      async (tx) => {
+        const there = await this.entry(tx, key);
+        if (there?.kind === 'small') await request(tx.objectStore(ENTRIES).delete(key));
+      },
+      'strict',
+    );
+  }
+
+  async recover(dir: StoreKey, isOurs: (name: string) => boolean): Promise<StoreKey[]> {
+    const staged = await this.run([STAGING], 'readonly', async (tx) => (await request(tx.objectStore(STAGING).getAll())) as Staging[]);
+    const alive = await writersAlive();
+    const removed: StoreKey[] = [];
+    for (const s of staged) {
+      if (keyDirname(s.key) !== dir || !isOurs(keyBasename(s.key)) || alive(s.gen, s.startedMs)) continue;
+      await this.discard(s.gen);
+      removed.push(joinKey(dir, tempSiblingName(keyBasename(s.key), s.gen)));
+    }
+    return removed;
+  }
+
+  /** Deletes the database (every checkpoint in it); for tests and for users starting over. */
+  async destroy(): Promise<void> {
+    const db = await this.db?.catch(() => undefined);
+    db?.close();
+    this.db = undefined;
+    const factory = this.options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+    if (factory) await request(factory.deleteDatabase(this.database) as IDBRequest<unknown>);
+  }
+}
+
+class IdbStaged implements StagedCheckpoint {
+  private readonly record: WrittenFile[] = [];
+  private done = false;
+
+  constructor(
+    private readonly store: IndexedDbStore,
+    public key: StoreKey,
+    private readonly gen: string,
+    private readonly release: () => void,
+    private readonly options: StageOptions,
+  ) {}
+
+  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    this.store.step('write', joinKey(this.key, name));
+    const { size, crc32 } = await this.store.writeRecords(this.gen, name, chunks, this.key, this.options.expectedBytes);
+    const written = { name, size, crc32 };
+    this.record.push(written);
+    return written;
+  }
+
+  written(): readonly WrittenFile[] {
+    return this.record;
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    const files = [...this.record];
+    this.key = await this.store.commitEntry(this.key, this.gen, () => ({ kind: 'folder', gen: this.gen, files, modifiedNs: tick().toString() }), this.options.claim);
+    this.done = true;
+    this.release();
+    return this.key;
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.store.discard(this.gen);
+    } finally {
+      this.release();
+    }
+  }
+}
+
+class IdbStagedFile implements StagedFile {
+  private file: FileRecord | undefined;
+  private done = false;
+
+  constructor(
+    private readonly store: IndexedDbStore,
+    public key: StoreKey,
+    private readonly gen: string,
+    private readonly release: () => void,
+    private readonly options: StageOptions,
+  ) {}
+
+  async write(chunks: ByteChunks): Promise<WrittenFile> {
+    if (this.done || this.file) throw new Error('This staged file was written, committed or aborted already.');
+    this.store.step('write', this.key);
+    const { size, crc32 } = await this.store.writeRecords(this.gen, SINGLE, chunks, this.key, this.options.expectedBytes);
+    this.file = { name: keyBasename(this.key), size, crc32 };
+    return { ...this.file };
+  }
+
+  async commit(): Promise<StoreKey> {
+    if (this.done || !this.file) throw new Error('This staged file was not written, or was committed or aborted already.');
+    const file = this.file;
+    this.key = await this.store.commitEntry(this.key, this.gen, () => ({ kind: 'file', gen: this.gen, file, modifiedNs: tick().toString() }), this.options.claim);
+    this.done = true;
+    this.release();
+    return this.key;
+  }
+
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.store.discard(this.gen);
+    } finally {
+      this.release();
+    }
+  }
+}
