@@ -1,14 +1,14 @@
 /** Shared test fixtures: temporary directories, small seeded models, a capturing logger. */
-import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import type { CheckpointLogger } from '../src/index.js';
-import { seedGlorotUniformKernel } from './seeded_init.js';
+import { maxAbsDiff, seededRandom, smallClassifier, toyData, weightsOf } from './model_helpers.js';
 
-tf.enableProdMode();
+// The Node-free helpers live in model_helpers.ts (the browser pages use them); every test imports them from here as before.
+export { maxAbsDiff, seededRandom, smallClassifier, toyData, weightsOf };
 
 const made: string[] = [];
 after(async () => {
@@ -31,49 +31,6 @@ export function captureLogger(): CapturedLogger {
   const lines: string[] = [];
   const warnings: string[] = [];
   return { lines, warnings, log: (m) => lines.push(m), warn: (m) => warnings.push(m) };
-}
-
-/** A small classifier with seeded initializers, compiled with adam and accuracy. */
-export function smallClassifier(seed = 1, { batchNorm = false } = {}): tf.Sequential {
-  const layers: tf.layers.Layer[] = [
-    tf.layers.dense({ inputShape: [4], units: 8, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
-  ];
-  if (batchNorm) layers.push(tf.layers.batchNormalization());
-  layers.push(tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
-  const model = tf.sequential({ layers });
-  seedGlorotUniformKernel(layers[0]!, seed);
-  seedGlorotUniformKernel(layers.at(-1)!, seed + 1);
-  model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
-  return model;
-}
-
-/** Deterministic toy data: n samples of 4 features and one-hot labels from 3 classes. */
-export function toyData(n: number, seed = 7): { x: tf.Tensor2D; y: tf.Tensor2D } {
-  const x = tf.randomNormal([n, 4], 0, 1, 'float32', seed) as tf.Tensor2D;
-  const labels = tf.tidy(() => x.slice([0, 0], [n, 1]).add(x.slice([0, 1], [n, 1])).reshape([n]).step().add(x.slice([0, 2], [n, 1]).reshape([n]).step()).toInt());
-  const y = tf.oneHot(labels as tf.Tensor1D, 3).toFloat() as tf.Tensor2D;
-  labels.dispose();
-  return { x, y };
-}
-
-export function maxAbsDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
-  return Math.max(0, ...a.map((t, i) => tf.tidy(() => t.sub(b[i]!).abs().max().dataSync()[0]!)));
-}
-
-export function weightsOf(model: tf.LayersModel): tf.Tensor[] {
-  return model.getWeights();
-}
-
-/** mulberry32: the one seeded PRNG of the tests, so a failing random case can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A promise with its resolver, to hold an operation until a test lets it go. */

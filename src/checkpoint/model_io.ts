@@ -3,7 +3,7 @@
  * their original names, then optimizer state), the model's JSON, and loading weights back by name
  * with a fallback to weight order. Loading validates everything before the first variable changes.
  */
-import { Variable, tensor as makeTensor, version_core, type Tensor } from '@tensorflow/tfjs-core';
+import { clone, Variable, tensor as makeTensor, version_core, type Tensor } from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { version_layers as layersVersion } from '@tensorflow/tfjs-layers';
 import { CheckpointError, WeightMismatchError } from '../errors.js';
@@ -228,14 +228,24 @@ export type OptimizerExtras = Record<string, number>;
 
 const EXTRA_SCALARS = ['accBeta1', 'accBeta2'];
 
-export function captureOptimizerExtras(model: LayersModel): OptimizerExtras {
+/**
+ * Those scalars as they are now, as clones (no read from the backend here: a synchronous read stalls
+ * WebGL and breaks WebGPU); `readOptimizerExtras` reads them later, off the training path.
+ */
+export function captureOptimizerExtras(model: LayersModel): Record<string, Tensor> {
   const optimizer = model.optimizer as unknown as Record<string, unknown> | undefined;
-  const extras: OptimizerExtras = {};
+  const extras: Record<string, Tensor> = {};
   if (!optimizer) return extras;
   for (const key of EXTRA_SCALARS) {
     const value = optimizer[key];
-    if (value instanceof Variable && value.size === 1) extras[key] = value.dataSync()[0]!;
+    if (value instanceof Variable && value.size === 1) extras[key] = clone(value);
   }
+  return extras;
+}
+
+export async function readOptimizerExtras(captured: Record<string, Tensor>): Promise<OptimizerExtras> {
+  const extras: OptimizerExtras = {};
+  for (const [key, tensor] of Object.entries(captured)) extras[key] = (await tensor.data())[0]!;
   return extras;
 }
 

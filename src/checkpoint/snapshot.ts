@@ -9,7 +9,7 @@ import { clone, Variable, type NamedTensorMap, type Tensor } from '@tensorflow/t
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
 import type { ModelJson } from '../formats/schema.js';
-import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights } from './model_io.js';
+import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights, readOptimizerExtras, type OptimizerExtras } from './model_io.js';
 
 /** The model's layers and which weights each holds, for formats organised by layer (Keras HDF5). */
 export interface ModelStructure {
@@ -25,7 +25,8 @@ export interface Snapshot {
   entries: WeightEntry[];
   structure?: ModelStructure;
   modelJson?: Omit<ModelJson, 'weightsManifest'>;
-  optimizerExtras?: Record<string, number>;
+  /** Reads the optimizer's extra scalars captured with the snapshot (asynchronously: see model_io.ts). */
+  optimizerExtras?: () => Promise<OptimizerExtras>;
   createdAt: Date;
   /** Total bytes of weight data. */
   byteLength: number;
@@ -95,10 +96,12 @@ export async function snapshotModel(model: LayersModel, options: ModelSnapshotOp
       named.push({ name, tensor: t, group: 'optimizer' });
     }
   }
+  const extras = withOptimizer ? captureOptimizerExtras(model) : undefined;
+  if (extras) owned.push(...Object.values(extras));
   return build('model', named, owned, {
     structure,
     modelJson: modelJsonOf(model, withOptimizer),
-    ...(withOptimizer ? { optimizerExtras: captureOptimizerExtras(model) } : {}),
+    ...(extras ? { optimizerExtras: () => readOptimizerExtras(extras) } : {}),
   });
 }
 

@@ -170,7 +170,7 @@ export async function writeSnapshot(location: Location, snapshot: Snapshot, opti
       ...options,
       context: {
         createdAt: snapshot.createdAt,
-        ...(snapshot.optimizerExtras ? { optimizerExtras: snapshot.optimizerExtras } : {}),
+        ...(snapshot.optimizerExtras ? { optimizerExtras: await snapshot.optimizerExtras() } : {}),
         ...options.context,
       },
     },

@@ -339,8 +339,11 @@ export class IndexedDbStore implements CheckpointStore {
         const record = files.get(name);
         return record && this.storedFile(there.gen, record, name, `${where}/${name}`);
       },
-      // Every read is of this generation's records, or fails with REPLACED_WHILE_READING: nothing to confirm.
-      confirm: async () => undefined,
+      // Reads are of this generation's records or fail; confirm says whether it is still the one at the key.
+      confirm: async () => {
+        const now = await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key));
+        if (now?.kind !== 'folder' || now.gen !== there.gen) throw new GenerationChanged(where);
+      },
       close: async () => undefined,
     };
   }

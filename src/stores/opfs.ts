@@ -258,22 +258,20 @@ export class OpfsStore implements CheckpointStore {
 
   /** Steps 2 and 3 of the commit (see the top of this file). */
   private async moveIn(parent: FileSystemDirectoryHandle, dir: FileSystemDirectoryHandle, name: string, token: string, temp: FileSystemDirectoryHandle): Promise<void> {
-    {
-      const old = await plainFiles(dir);
-      let aside: FileSystemDirectoryHandle | undefined;
-      if (old.size > 0) {
-        aside = await parent.getDirectoryHandle(oldSiblingName(name, token), { create: true });
-        const marker = old.get(COMMIT_MARKER);
-        if (marker) await move(marker, aside, COMMIT_MARKER);
-        for (const [file, handle] of old) if (file !== COMMIT_MARKER) await move(handle, aside, file);
-      }
-      const staged = await plainFiles(temp);
-      for (const [file, handle] of staged) if (file !== COMMIT_MARKER) await move(handle, dir, file);
-      const marker = staged.get(COMMIT_MARKER);
-      if (marker) await move(marker, dir, COMMIT_MARKER); // the commit point
-      if (aside) await parent.removeEntry(oldSiblingName(name, token), { recursive: true });
-      await dir.removeEntry(placeholderName(token));
+    const old = await plainFiles(dir);
+    let aside: FileSystemDirectoryHandle | undefined;
+    if (old.size > 0) {
+      aside = await parent.getDirectoryHandle(oldSiblingName(name, token), { create: true });
+      const marker = old.get(COMMIT_MARKER);
+      if (marker) await move(marker, aside, COMMIT_MARKER);
+      for (const [file, handle] of old) if (file !== COMMIT_MARKER) await move(handle, aside, file);
     }
+    const staged = await plainFiles(temp);
+    for (const [file, handle] of staged) if (file !== COMMIT_MARKER) await move(handle, dir, file);
+    const marker = staged.get(COMMIT_MARKER);
+    if (marker) await move(marker, dir, COMMIT_MARKER); // the commit point
+    if (aside) await parent.removeEntry(oldSiblingName(name, token), { recursive: true });
+    await dir.removeEntry(placeholderName(token));
   }
 
   /**
@@ -384,13 +382,21 @@ export class OpfsStore implements CheckpointStore {
       const handle = await fileOf(dir, COMMIT_MARKER).catch(() => undefined);
       return handle && bytesOf(handle).catch(() => undefined);
     };
-    const marker = await markerNow();
+    // Under the folder's lock, so a commit or deletion under way (which holds it) is waited out.
+    const marker = await withLock(this.lockName(keyDirname(key)), markerNow);
     return {
       where,
       open: async (name) => {
         if (isTemporaryName(name)) return undefined;
         const handle = await fileOf(dir, name).catch((e: unknown) => (errorName(e) === 'NotFoundError' ? undefined : Promise.reject(e)));
-        return handle && this.storedFile(await handle.getFile(), `${where}/${name}`);
+        if (!handle) return undefined;
+        try {
+          return this.storedFile(await handle.getFile(), `${where}/${name}`);
+        } catch (e) {
+          // Moved away between finding it and opening it: a writer is replacing the checkpoint.
+          if (errorName(e) === 'NotFoundError' || errorName(e) === 'NotReadableError') throw new GenerationChanged(where);
+          throw e;
+        }
       },
       confirm: async () => {
         const now = await markerNow();

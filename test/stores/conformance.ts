@@ -4,6 +4,11 @@
  * every store later issues add). Two halves: the interface itself (stage, commit, read, list, delete,
  * small objects, recover), and the public API on top of it (spellings, faults at every step, two
  * writers, readers during a replacement, hostile files).
+ *
+ * It also runs in headless Chromium (test/browser/conformance.test.ts), bundled by esbuild with the
+ * `node:` modules below swapped for small shims (test/browser/shims/): so it imports the universal
+ * entry, not Node's, and uses no Node global (Buffer, setImmediate, process). The Node fixtures import
+ * index.js themselves, so in Node the fs store and the Node codecs are registered as before.
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
@@ -22,12 +27,27 @@ import {
   verify,
   type CheckpointStore,
   type StoreKey,
-} from '../../src/index.js';
-import { maxAbsDiff, seededRandom, smallClassifier } from '../helpers.js';
-import type { StoreFixture, StoreUnderTest } from './fixtures.js';
+} from '../../src/universal.js';
+import { maxAbsDiff, seededRandom, smallClassifier } from '../model_helpers.js';
+import type { StoreFixture } from './fixture_types.js';
 
 const enc = (text: string) => new TextEncoder().encode(text);
 const dec = (bytes: Uint8Array | undefined) => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
+
+/** The chunks one after another in one array (Buffer.concat, without Buffer). */
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** Lets other tasks run (setImmediate where there is one, as in Node; a zero timeout in a browser). */
+const yieldToOthers = (): Promise<void> =>
+  new Promise((resolve) => (typeof globalThis.setImmediate === 'function' ? globalThis.setImmediate(resolve) : setTimeout(resolve, 0)));
 
 function keyOf(url: string): StoreKey {
   return resolveLocation(url).key;
@@ -91,7 +111,7 @@ export function runConformance(fixture: StoreFixture): void {
         const stage = await t.store.stage(key);
         const chunks = [enc('hello '), enc('world'), new Uint8Array(70_000).fill(7)];
         const written = await stage.write('data.bin', chunks);
-        const whole = Buffer.concat(chunks);
+        const whole = concat(chunks);
         assert.deepEqual(written, { name: 'data.bin', size: whole.byteLength, crc32: crc32(whole) });
         await stage.write('checkpoint.json', [enc(META(1))]);
         assert.deepEqual(stage.written().map((f) => f.name), ['data.bin', 'checkpoint.json']);
@@ -260,7 +280,7 @@ export function runConformance(fixture: StoreFixture): void {
         const key = `${dir}/w-01.safetensors`;
         const staged = await t.store.stageFile(key);
         const chunks = [enc('hello '), enc('world'), new Uint8Array(70_000).fill(7)];
-        const whole = Buffer.concat(chunks);
+        const whole = concat(chunks);
         assert.deepEqual(await staged.write(chunks), { name: 'w-01.safetensors', size: whole.byteLength, crc32: crc32(whole) });
         assert.equal(await t.store.openFile(key), undefined);
         assert.equal(await t.store.exists(key), false);
@@ -471,7 +491,7 @@ export function runConformance(fixture: StoreFixture): void {
           const diffs = models.map((m) => maxAbsDiff(fresh.getWeights(), m.getWeights()));
           assert.ok(diffs.includes(0), `a load mixed generations: ${diffs}`);
           loads += 1;
-          if (random() < 0.5) await new Promise((r) => setImmediate(r));
+          if (random() < 0.5) await yieldToOthers();
         }
         await replacing;
       });

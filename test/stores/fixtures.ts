@@ -5,68 +5,24 @@
  * would, and `steps()` counts the mutating steps taken since arming.
  */
 import * as fsp from 'node:fs/promises';
-import { FsStore, MemoryStore, registerStore, type CheckpointStore, type FsOps } from '../../src/index.js';
+import { FsStore, MemoryStore, registerStore, type FsOps } from '../../src/index.js';
+import { faultSwitch, type FaultSwitch, type StoreFixture } from './fixture_types.js';
 import { tempDir } from '../helpers.js';
 import { ObjectStore, type Bucket } from '../../examples/object_store.js';
 import { S3Store } from '../../src/stores/s3.js';
 import { TieredStore } from '../../src/stores/tiered.js';
 import { startS3Server, type S3TestServer } from './s3_server.js';
 
-export interface StoreUnderTest {
-  store: CheckpointStore;
-  /** A URL of an empty place in the store (no trailing slash). */
-  base: string;
-  /** Other spellings of `base` that must behave exactly as `base` does. */
-  spellings: string[];
-  /** The n-th mutating step from now fails (0-based); `disarm()` stops that. */
-  arm(n: number): void;
-  disarm(): void;
-  /** Mutating steps since the last arm, and whether the armed one was reached. */
-  steps(): number;
-  fired(): boolean;
-}
-
-export interface StoreFixture {
-  name: string;
-  create(): Promise<StoreUnderTest>;
-  /** Whether temporaries of crashed writers can exist (then `recover` must find them). */
-  hasLeftovers: boolean;
-}
+export type { StoreFixture, StoreUnderTest, FaultSwitch } from './fixture_types.js';
+export { faultSwitch };
 
 let schemes = 0;
 function uniqueScheme(kind: string): string {
   return `conf-${kind}-${process.pid}-${++schemes}`;
 }
 
-function faultSwitch(): { arm(n: number): void; disarm(): void; steps(): number; fired(): boolean; step(what: string): void } {
-  let armedAt: number | undefined;
-  let count = 0;
-  let hit = false;
-  return {
-    arm(n) {
-      armedAt = n;
-      count = 0;
-      hit = false;
-    },
-    disarm() {
-      armedAt = undefined;
-    },
-    steps: () => count,
-    fired: () => hit,
-    step(what) {
-      const index = count++;
-      if (armedAt !== undefined && index === armedAt) {
-        hit = true;
-        const e = new Error(`injected fault at step ${index} (${what})`) as NodeJS.ErrnoException;
-        e.code = 'EIO';
-        throw e;
-      }
-    },
-  };
-}
-
 /** FsOps whose mutating calls (open for writing, write, fsync, mkdir, rename, rm) go through the switch. */
-function switchedFs(faults: ReturnType<typeof faultSwitch>): FsOps {
+function switchedFs(faults: FaultSwitch): FsOps {
   return {
     async open(path, flags, mode) {
       const writing = typeof flags === 'string' ? /[wa+]/.test(flags) : ((flags ?? 0) & 3) !== 0;
