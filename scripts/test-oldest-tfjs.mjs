@@ -6,12 +6,15 @@
 //   --print-floor   print the floor and exit
 //   --version X     test against X instead of the floor (for finding a floor; CI never passes it)
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const PEERS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers'];
+/** Backends the browser tests use, installed at the floor too. */
+const BACKENDS = ['@tensorflow/tfjs-backend-wasm'];
+const UNRELEASED_AT_FLOOR = ['@tensorflow/tfjs-backend-webgpu'];
 
 /** The floor of the tfjs peer range; throws unless every tfjs peer is `>=X.Y.Z` with one X.Y.Z. */
 export function tfjsFloor(pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))) {
@@ -48,8 +51,13 @@ function main(argv) {
       copyFileSync(join(root, file), join(dir, file));
     }
     run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], dir);
-    const packages = ['@tensorflow/tfjs', ...PEERS].map((name) => `${name}@${version}`);
-    run('npm', ['install', '--no-save', '--no-audit', '--no-fund', '--loglevel=error', ...packages], dir);
+    const packages = ['@tensorflow/tfjs', ...PEERS, ...BACKENDS].map((name) => `${name}@${version}`);
+    // The WebGPU backend has no release as old as the floor: its browser tests skip there (resume.test.ts).
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    for (const name of UNRELEASED_AT_FLOOR) delete manifest.devDependencies?.[name];
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const name of UNRELEASED_AT_FLOOR) rmSync(join(dir, 'node_modules', name), { recursive: true, force: true });
+    run('npm', ['install', '--no-save', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error', ...packages], dir);
     // Every tfjs package in the tree (core, layers, backends, converter, data) must be that version.
     // (npm ls exits 1 here: @tensorflow/tfjs no longer matches the devDependency's pin.)
     const tree = run('npm', ['ls', '--all', '--parseable', '--long'], dir, true, true);

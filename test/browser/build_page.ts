@@ -27,8 +27,8 @@ export const NODE_SHIMS: Record<string, string> = {
   'node:fs/promises': shim('fs_promises.ts'),
 };
 
-/** Bundles `entry` into `outfile` (plus `outfile.map`) for a page; returns esbuild's metafile. */
-export async function buildPage(entry: string, outfile: string): Promise<Metafile> {
+/** Bundles `entry` into `outfile` (plus `outfile.map`) for a page, with modules swapped as `alias` says; returns esbuild's metafile. */
+export async function buildPage(entry: string, outfile: string, alias: Record<string, string> = {}): Promise<Metafile> {
   const result = await build({
     entryPoints: [entry],
     outfile,
@@ -39,7 +39,7 @@ export async function buildPage(entry: string, outfile: string): Promise<Metafil
     minify: false,
     sourcemap: true,
     external: PAGE_EXTERNALS,
-    alias: NODE_SHIMS,
+    alias: { ...NODE_SHIMS, ...alias },
     metafile: true,
     logLevel: 'warning',
   });

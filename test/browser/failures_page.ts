@@ -60,7 +60,7 @@ const api = {
     }
   },
   /** What a user sees: the checkpoints listed, each verified, and the latest. */
-  async state(dir: string): Promise<{ epochs: (number | null)[]; verified: string[]; latest: string | undefined }> {
+  async state(dir: string): Promise<{ epochs: (number | null)[]; verified: string[]; latest: string | null }> {
     const manager = new CheckpointManager({ directory: dir, name: 'w{epoch:02d}', asyncSave: false });
     const records = await manager.list();
     const verified = await Promise.all(records.map(async (r) => (await verify(r.path)).checksums));

@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
-import { backupAndRestore, latestCheckpoint, loadModel, modelCheckpoint, restoreTraining, verify } from '../../src/universal.js';
+import { backupAndRestore, fileLoadHandler, latestCheckpoint, loadModel, modelCheckpoint, restoreTraining, verify } from '../../src/universal.js';
 
 declare global {
   interface Window {
@@ -91,6 +91,13 @@ async function train(): Promise<Record<string, unknown>> {
 
 async function resume(): Promise<Record<string, unknown>> {
   const bestModel = await loadModel(`${dir}/best`);
+  // Before training on (which may save a new best). Stock TF.js: our checkpoint through an IOHandler, and its own indexeddb:// handler, untouched by ours.
+  const stock = await tf.loadLayersModel(fileLoadHandler(`${dir}/best`));
+  let stockIndexedDb: number[] | undefined;
+  if (store === 'indexeddb') {
+    await stock.save(`indexeddb://stock-${backend}`);
+    stockIndexedDb = await predict(await tf.loadLayersModel(`indexeddb://stock-${backend}`));
+  }
   const { model, initialEpoch } = await restoreTraining(`${dir}/backup`, build);
   const restored = await predict(model);
   const checkpoint = modelCheckpoint({ filepath: `${dir}/best`, monitor: 'val_loss', saveBestOnly: true });
@@ -103,7 +110,7 @@ async function resume(): Promise<Record<string, unknown>> {
     validationData: [vx, vy],
     callbacks: [checkpoint, new tf.CustomCallback({ onTrainBegin: async () => void (bestAtStart = checkpoint.best) }), backupAndRestore({ backupDir: `${dir}/backup` })],
   });
-  return { bestPredictions: await predict(bestModel), initialEpoch, restored, bestAtStart, bestAfter: checkpoint.best, latest: await latestCheckpoint(`${dir}/best`) };
+  return { stockPredictions: await predict(stock), stockIndexedDb, bestPredictions: await predict(bestModel), initialEpoch, restored, bestAtStart, bestAfter: checkpoint.best, latest: await latestCheckpoint(`${dir}/best`) };
 }
 
 try {

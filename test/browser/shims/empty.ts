@@ -1,0 +1,2 @@
+// Stands in for a package that is not installed (see resume.test.ts).
+export {};
