@@ -24,6 +24,7 @@ import { crc32 } from '../formats/crc32.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, writersAlive, writerToken } from './browser_storage.js';
 import { inTransaction, openDatabase, request } from './idb_requests.js';
 import { isInside, joinKey, keyBasename, keyDirname, relativeKey, tempSiblingName, type StoreKey } from './keys.js';
+import { stagedCheckpoint, stagedFile } from './staged.js';
 import {
   GenerationChanged,
   type ByteChunks,
@@ -36,7 +37,6 @@ import {
   type StagedFile,
   type StageOptions,
   type StoredFile,
-  type WrittenFile,
 } from './store.js';
 
 export type IndexedDbStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
@@ -217,12 +217,28 @@ export class IndexedDbStore implements CheckpointStore {
 
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
     const { gen, release } = await this.begin(key, false, options);
-    return new IdbStaged(this, key, gen, release, options);
+    return stagedCheckpoint(key, {
+      write: (name, chunks) => {
+        this.step('write', joinKey(key, name));
+        return this.writeRecords(gen, name, chunks, key, options.expectedBytes);
+      },
+      commit: (at, files) => this.commitEntry(at, gen, () => ({ kind: 'folder', gen, files: [...files], modifiedNs: tick().toString() }), options.claim),
+      discard: () => this.discard(gen),
+      release,
+    });
   }
 
   async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
     const { gen, release } = await this.begin(key, true, options);
-    return new IdbStagedFile(this, key, gen, release, options);
+    return stagedFile(key, {
+      write: (_name, chunks) => {
+        this.step('write', key);
+        return this.writeRecords(gen, SINGLE, chunks, key, options.expectedBytes);
+      },
+      commit: (at, [file]) => this.commitEntry(at, gen, () => ({ kind: 'file', gen, file: file!, modifiedNs: tick().toString() }), options.claim),
+      discard: () => this.discard(gen),
+      release,
+    });
   }
 
   /** @internal Streams `chunks` into records of generation `gen` under `name`; returns size and CRC-32. */
@@ -444,90 +460,5 @@ export class IndexedDbStore implements CheckpointStore {
     this.db = undefined;
     const factory = this.options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
     if (factory) await request(factory.deleteDatabase(this.database) as IDBRequest<unknown>);
-  }
-}
-
-class IdbStaged implements StagedCheckpoint {
-  private readonly record: WrittenFile[] = [];
-  private done = false;
-
-  constructor(
-    private readonly store: IndexedDbStore,
-    public key: StoreKey,
-    private readonly gen: string,
-    private readonly release: () => void,
-    private readonly options: StageOptions,
-  ) {}
-
-  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
-    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
-    this.store.step('write', joinKey(this.key, name));
-    const { size, crc32 } = await this.store.writeRecords(this.gen, name, chunks, this.key, this.options.expectedBytes);
-    const written = { name, size, crc32 };
-    this.record.push(written);
-    return written;
-  }
-
-  written(): readonly WrittenFile[] {
-    return this.record;
-  }
-
-  async commit(): Promise<StoreKey> {
-    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
-    const files = [...this.record];
-    this.key = await this.store.commitEntry(this.key, this.gen, () => ({ kind: 'folder', gen: this.gen, files, modifiedNs: tick().toString() }), this.options.claim);
-    this.done = true;
-    this.release();
-    return this.key;
-  }
-
-  async abort(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.store.discard(this.gen);
-    } finally {
-      this.release();
-    }
-  }
-}
-
-class IdbStagedFile implements StagedFile {
-  private file: FileRecord | undefined;
-  private done = false;
-
-  constructor(
-    private readonly store: IndexedDbStore,
-    public key: StoreKey,
-    private readonly gen: string,
-    private readonly release: () => void,
-    private readonly options: StageOptions,
-  ) {}
-
-  async write(chunks: ByteChunks): Promise<WrittenFile> {
-    if (this.done || this.file) throw new Error('This staged file was written, committed or aborted already.');
-    this.store.step('write', this.key);
-    const { size, crc32 } = await this.store.writeRecords(this.gen, SINGLE, chunks, this.key, this.options.expectedBytes);
-    this.file = { name: keyBasename(this.key), size, crc32 };
-    return { ...this.file };
-  }
-
-  async commit(): Promise<StoreKey> {
-    if (this.done || !this.file) throw new Error('This staged file was not written, or was committed or aborted already.');
-    const file = this.file;
-    this.key = await this.store.commitEntry(this.key, this.gen, () => ({ kind: 'file', gen: this.gen, file, modifiedNs: tick().toString() }), this.options.claim);
-    this.done = true;
-    this.release();
-    return this.key;
-  }
-
-  async abort(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.store.discard(this.gen);
-    } finally {
-      this.release();
-    }
   }
 }

@@ -25,6 +25,7 @@ import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { crc32 } from '../formats/crc32.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, withLock, writersAlive, writerToken } from './browser_storage.js';
 import { isTemporaryName, joinKey, keyBasename, keyDirname, oldSiblingName, OLD_MARK, TEMP_MARK, tempSiblingName, type StoreKey } from './keys.js';
+import { stagedCheckpoint, stagedFile } from './staged.js';
 import {
   GenerationChanged,
   type ByteChunks,
@@ -37,7 +38,6 @@ import {
   type StagedFile,
   type StageOptions,
   type StoredFile,
-  type WrittenFile,
 } from './store.js';
 
 export type OpfsStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
@@ -199,7 +199,16 @@ export class OpfsStore implements CheckpointStore {
     try {
       const parent = (await this.dirAt(keyDirname(key), true))!;
       const temp = await parent.getDirectoryHandle(tempSiblingName(keyBasename(key), token), { create: true });
-      return new OpfsStaged(this, key, token, parent, temp, release, options);
+      const tempName = tempSiblingName(keyBasename(key), token);
+      return stagedCheckpoint(key, {
+        write: (name, chunks) => {
+          this.step('write', joinKey(key, name));
+          return this.writeFile(temp, name, chunks, key, options.expectedBytes);
+        },
+        commit: (at) => this.commitFolder(at, token, parent, temp, options.claim),
+        discard: () => parent.removeEntry(tempName, { recursive: true }).catch(() => undefined),
+        release,
+      });
     } catch (e) {
       release();
       return this.failed(e, key, options.expectedBytes);
@@ -322,7 +331,16 @@ export class OpfsStore implements CheckpointStore {
     const release = await holdWriter(token);
     try {
       const parent = (await this.dirAt(keyDirname(key), true))!;
-      return new OpfsStagedFile(this, key, token, parent, release, options);
+      const tempName = tempSiblingName(keyBasename(key), token);
+      return stagedFile(key, {
+        write: (_name, chunks) => {
+          this.step('write', key);
+          return this.writeFile(parent, tempName, chunks, key, options.expectedBytes);
+        },
+        commit: (at) => this.commitFile(at, parent, tempName, options.claim),
+        discard: () => parent.removeEntry(tempName).catch(() => undefined),
+        release,
+      });
     } catch (e) {
       release();
       return this.failed(e, key, options.expectedBytes);
@@ -517,94 +535,5 @@ export class OpfsStore implements CheckpointStore {
       }
     });
     return removed;
-  }
-}
-
-class OpfsStaged implements StagedCheckpoint {
-  private readonly record: WrittenFile[] = [];
-  private done = false;
-
-  constructor(
-    private readonly store: OpfsStore,
-    public key: StoreKey,
-    private readonly token: string,
-    private readonly parent: FileSystemDirectoryHandle,
-    private readonly temp: FileSystemDirectoryHandle,
-    private readonly release: () => void,
-    private readonly options: StageOptions,
-  ) {}
-
-  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
-    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
-    this.store.step('write', joinKey(this.key, name));
-    const { size, crc32 } = await this.store.writeFile(this.temp, name, chunks, this.key, this.options.expectedBytes);
-    const written = { name, size, crc32 };
-    this.record.push(written);
-    return written;
-  }
-
-  written(): readonly WrittenFile[] {
-    return this.record;
-  }
-
-  async commit(): Promise<StoreKey> {
-    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
-    this.key = await this.store.commitFolder(this.key, this.token, this.parent, this.temp, this.options.claim);
-    this.done = true;
-    this.release();
-    return this.key;
-  }
-
-  async abort(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.parent.removeEntry(tempSiblingName(keyBasename(this.key), this.token), { recursive: true }).catch(() => undefined);
-    } finally {
-      this.release();
-    }
-  }
-}
-
-class OpfsStagedFile implements StagedFile {
-  private written: WrittenFile | undefined;
-  private done = false;
-  private readonly tempName: string;
-
-  constructor(
-    private readonly store: OpfsStore,
-    public key: StoreKey,
-    token: string,
-    private readonly parent: FileSystemDirectoryHandle,
-    private readonly release: () => void,
-    private readonly options: StageOptions,
-  ) {
-    this.tempName = tempSiblingName(keyBasename(key), token);
-  }
-
-  async write(chunks: ByteChunks): Promise<WrittenFile> {
-    if (this.done || this.written) throw new Error('This staged file was written, committed or aborted already.');
-    this.store.step('write', this.key);
-    const { size, crc32 } = await this.store.writeFile(this.parent, this.tempName, chunks, this.key, this.options.expectedBytes);
-    this.written = { name: keyBasename(this.key), size, crc32 };
-    return { ...this.written };
-  }
-
-  async commit(): Promise<StoreKey> {
-    if (this.done || !this.written) throw new Error('This staged file was not written, or was committed or aborted already.');
-    this.key = await this.store.commitFile(this.key, this.parent, this.tempName, this.options.claim);
-    this.done = true;
-    this.release();
-    return this.key;
-  }
-
-  async abort(): Promise<void> {
-    if (this.done) return;
-    this.done = true;
-    try {
-      await this.parent.removeEntry(this.tempName).catch(() => undefined);
-    } finally {
-      this.release();
-    }
   }
 }
