@@ -40,7 +40,7 @@ import {
   type StoredFile,
 } from './store.js';
 
-export type OpfsStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
+export type OpfsStep = 'stage' | 'write' | 'commit' | 'move' | 'remove' | 'writeSmall' | 'removeSmall';
 
 export interface OpfsStoreOptions {
   /** The folder of the origin's private file system that `opfs:///` means (default: its root). */
@@ -92,7 +92,7 @@ async function plainFiles(dir: FileSystemDirectoryHandle): Promise<Map<string, F
   return out;
 }
 
-function move(handle: FileSystemFileHandle, dir: FileSystemDirectoryHandle, name: string): Promise<void> {
+function moveFile(handle: FileSystemFileHandle, dir: FileSystemDirectoryHandle, name: string): Promise<void> {
   return (handle as unknown as { move(dir: FileSystemDirectoryHandle, name: string): Promise<void> }).move(dir, name);
 }
 
@@ -254,7 +254,7 @@ export class OpfsStore implements CheckpointStore {
       const dir = await parent.getDirectoryHandle(name, { create: true });
       await dir.getFileHandle(placeholderName(token), { create: true });
       try {
-        await this.moveIn(parent, dir, name, token, temp);
+        await this.moveIn(target, parent, dir, token, temp);
       } catch (e) {
         // Put things back as recover would: the old checkpoint if it was set aside, nothing new.
         await this.settle(parent, name, (t) => t === token).catch(() => undefined);
@@ -266,7 +266,13 @@ export class OpfsStore implements CheckpointStore {
   }
 
   /** Steps 2 and 3 of the commit (see the top of this file). */
-  private async moveIn(parent: FileSystemDirectoryHandle, dir: FileSystemDirectoryHandle, name: string, token: string, temp: FileSystemDirectoryHandle): Promise<void> {
+  private async moveIn(target: StoreKey, parent: FileSystemDirectoryHandle, dir: FileSystemDirectoryHandle, token: string, temp: FileSystemDirectoryHandle): Promise<void> {
+    const name = keyBasename(target);
+    // Each move is a step of its own, so tests can fail the commit between any two of them.
+    const move = async (handle: FileSystemFileHandle, to: FileSystemDirectoryHandle, as: string) => {
+      this.step('move', joinKey(target, as));
+      await moveFile(handle, to, as);
+    };
     const old = await plainFiles(dir);
     let aside: FileSystemDirectoryHandle | undefined;
     if (old.size > 0) {
@@ -274,6 +280,8 @@ export class OpfsStore implements CheckpointStore {
       const marker = old.get(COMMIT_MARKER);
       if (marker) await move(marker, aside, COMMIT_MARKER);
       for (const [file, handle] of old) if (file !== COMMIT_MARKER) await move(handle, aside, file);
+      // Everything old is aside: from here on, what is in the target folder is new (see settle).
+      await aside.getFileHandle(placeholderName(token), { create: true });
     }
     const staged = await plainFiles(temp);
     for (const [file, handle] of staged) if (file !== COMMIT_MARKER) await move(handle, dir, file);
@@ -295,11 +303,13 @@ export class OpfsStore implements CheckpointStore {
       if (found.kind !== 'directory' || !entry.startsWith(`.${name}${OLD_MARK}`) || token === undefined || !isDead(token)) continue;
       const target = await folder.getDirectoryHandle(name, { create: true });
       if (!(await fileOf(target, COMMIT_MARKER))) {
-        for (const file of (await plainFiles(target)).keys()) await target.removeEntry(file);
+        // New files arrive only after every old one is aside (the placeholder there says so); before
+        // that, what is in the target folder is old files not yet set aside, which stay.
+        if (await fileOf(found.handle, placeholderName(token))) for (const file of (await plainFiles(target)).keys()) await target.removeEntry(file);
         const back = await plainFiles(found.handle);
-        for (const [file, handle] of back) if (file !== COMMIT_MARKER) await move(handle, target, file);
+        for (const [file, handle] of back) if (file !== COMMIT_MARKER) await moveFile(handle, target, file);
         const marker = back.get(COMMIT_MARKER);
-        if (marker) await move(marker, target, COMMIT_MARKER);
+        if (marker) await moveFile(marker, target, COMMIT_MARKER);
       }
       await folder.removeEntry(entry, { recursive: true });
       removed.push(entry);
@@ -359,7 +369,7 @@ export class OpfsStore implements CheckpointStore {
       }
       const refused = this.fileConflict(target, found);
       if (refused) throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: ${refused.message} Nothing was committed.`);
-      await move(await parent.getFileHandle(tempName), parent, keyBasename(target));
+      await moveFile(await parent.getFileHandle(tempName), parent, keyBasename(target));
       return target;
     });
   }
@@ -496,7 +506,7 @@ export class OpfsStore implements CheckpointStore {
     try {
       await this.writeFile(parent, temp, [bytes], key, bytes.byteLength);
       // Moving onto the name replaces it in one step: readers see the old bytes or the new.
-      await withLock(this.lockName(keyDirname(key)), async () => move(await parent.getFileHandle(temp), parent, keyBasename(key)));
+      await withLock(this.lockName(keyDirname(key)), async () => moveFile(await parent.getFileHandle(temp), parent, keyBasename(key)));
     } catch (e) {
       await parent.removeEntry(temp).catch(() => undefined);
       throw e;
