@@ -245,17 +245,30 @@ export class OpfsStore implements CheckpointStore {
     throw e;
   }
 
-  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+  /**
+   * What a checkpoint and a single file share before their first byte: the step hook, the conflict
+   * check, the quota check, the writer's lock, and the parent folder with the temporary name; `make`
+   * builds the staged object, and a failure there releases the lock.
+   */
+  private async begin<T>(key: StoreKey, options: StageOptions, conflict: (found: Found | undefined) => Promise<CheckpointError | undefined> | CheckpointError | undefined, make: (parent: FileSystemDirectoryHandle, tempName: string, token: string, release: () => void) => Promise<T>): Promise<T> {
     this.step('stage', key);
-    const refused = await this.folderConflict(key, (await this.at(key)).found);
+    const refused = await conflict((await this.at(key)).found);
     if (refused) throw refused;
     await assertFits(options.expectedBytes, this.show(key));
     const token = writerToken();
     const release = await holdWriter(token);
     try {
       const parent = (await this.dirAt(keyDirname(key), true))!;
-      const temp = await parent.getDirectoryHandle(tempSiblingName(keyBasename(key), token), { create: true });
-      const tempName = tempSiblingName(keyBasename(key), token);
+      return await make(parent, tempSiblingName(keyBasename(key), token), token, release);
+    } catch (e) {
+      release();
+      return this.failed(e, key, options.expectedBytes);
+    }
+  }
+
+  async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
+    return this.begin(key, options, (found) => this.folderConflict(key, found), async (parent, tempName, token, release) => {
+      const temp = await parent.getDirectoryHandle(tempName, { create: true });
       return stagedCheckpoint(key, {
         write: (name, chunks) => {
           this.step('write', joinKey(key, name));
@@ -265,10 +278,7 @@ export class OpfsStore implements CheckpointStore {
         discard: () => parent.removeEntry(tempName, { recursive: true }).catch(() => undefined),
         release,
       });
-    } catch (e) {
-      release();
-      return this.failed(e, key, options.expectedBytes);
-    }
+    });
   }
 
   /** @internal Streams `chunks` into a new file `name` of `dir`; returns its size and CRC-32. */
@@ -377,16 +387,8 @@ export class OpfsStore implements CheckpointStore {
   }
 
   async stageFile(key: StoreKey, options: StageOptions = {}): Promise<StagedFile> {
-    this.step('stage', key);
-    const refused = this.fileConflict(key, (await this.at(key)).found);
-    if (refused) throw refused;
-    await assertFits(options.expectedBytes, this.show(key));
-    const token = writerToken();
-    const release = await holdWriter(token);
-    try {
-      const parent = (await this.dirAt(keyDirname(key), true))!;
-      const tempName = tempSiblingName(keyBasename(key), token);
-      return stagedFile(key, {
+    return this.begin(key, options, (found) => this.fileConflict(key, found), async (parent, tempName, _token, release) =>
+      stagedFile(key, {
         write: (_name, chunks) => {
           this.step('write', key);
           return this.writeFile(parent, tempName, chunks, key, options.expectedBytes);
@@ -394,11 +396,8 @@ export class OpfsStore implements CheckpointStore {
         commit: (at) => this.commitFile(at, parent, tempName, options.claim),
         discard: () => parent.removeEntry(tempName).catch(() => undefined),
         release,
-      });
-    } catch (e) {
-      release();
-      return this.failed(e, key, options.expectedBytes);
-    }
+      }),
+    );
   }
 
   /** @internal Moves the temporary file `tempName` of `parent` onto `key` (or the key `claim` gives). */
