@@ -294,7 +294,7 @@ export class CheckpointManager {
     requireStep(step, where);
     if (source == null || typeof source !== 'object') throw invalidArgument(where, '`source` must be a tf.LayersModel or named tensors', source);
     if (info == null || typeof info !== 'object') throw invalidArgument(where, '`info` must be an object', info);
-    const metrics = requireMetrics(info.metrics, where);
+    const metrics = await requireMetrics(info.metrics, where);
     await this.settlePrevious();
     const requested = info.path !== undefined ? this.keyOf(requirePath(info.path, where, 'info.path'), where) : this.formatPath(step, { ...info, metrics });
     const path = await this.choosePath(requested);
