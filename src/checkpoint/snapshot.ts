@@ -39,10 +39,12 @@ export interface ModelSnapshotOptions {
   includeOptimizer: boolean;
 }
 
-function build(kind: Snapshot['kind'], named: { name: string; tensor: Tensor; group?: 'optimizer' }[], owned: Tensor[], extra: Partial<Snapshot> = {}): Snapshot {
+type Named = { name: string; tensor: Tensor; group?: 'optimizer'; frozen?: boolean };
+
+function build(kind: Snapshot['kind'], named: Named[], owned: Tensor[], extra: Partial<Snapshot> = {}): Snapshot {
   let entries: WeightEntry[];
   try {
-    entries = named.map((n) => tensorEntry(n.name, n.tensor, n.group));
+    entries = named.map((n) => tensorEntry(n.name, n.tensor, n.group, n.frozen));
   } catch (e) {
     for (const t of owned) t.dispose();
     throw e;
@@ -73,10 +75,13 @@ export function structureOf(model: LayersModel): ModelStructure {
 /** Captures a model's weights (and, for full models, topology and optimizer state) at this moment. */
 export async function snapshotModel(model: LayersModel, options: ModelSnapshotOptions): Promise<Snapshot> {
   const owned: Tensor[] = [];
-  const named: { name: string; tensor: Tensor; group?: 'optimizer' }[] = model.weights.map((w) => {
+  // Frozen: what the optimizer does not train (layers with `trainable: false`, and non-trainable
+  // weights such as batch-norm statistics, which may still change: reuse checks every weight).
+  const trained = new Set(model.trainableWeights);
+  const named: Named[] = model.weights.map((w) => {
     const t = clone(w.read());
     owned.push(t);
-    return { name: w.originalName, tensor: t };
+    return { name: w.originalName, tensor: t, ...(trained.has(w) ? {} : { frozen: true }) };
   });
   const structure = structureOf(model);
   if (options.weightsOnly) return build('weights', named, owned, { structure });

@@ -108,6 +108,9 @@ export function isTakenError(e: unknown): boolean {
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR';
 }
 
+/** Why a hard link may fail where writing the bytes would work: the source is gone, or links are not possible there. */
+const LINK_IMPOSSIBLE = new Set(['ENOENT', 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
+
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory implements StagedCheckpoint {
   private readonly files: WrittenFile[] = [];
@@ -188,6 +191,28 @@ export class StagedDirectory implements StagedCheckpoint {
     // Handled here so a failure waits for commit() without being reported as unhandled meanwhile.
     this.flushes.push(flushed.catch((e) => ioError('write', where, e)));
     const written = { name, size, crc32: checksum };
+    this.files.push(written);
+    return written;
+  }
+
+  /**
+   * A file of the committed checkpoint at `from` (already durable), hard-linked in: no bytes written,
+   * and the two checkpoints share one inode, so deleting either leaves the other whole. Where links
+   * are impossible (another file system, no link support), undefined: the caller writes the bytes.
+   */
+  async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined> {
+    if (this.done) throw new Error('StagedDirectory already finished');
+    if (!this.fs.link) return undefined;
+    const source = join(from, name);
+    try {
+      const info = await this.fs.stat(source);
+      if (!info.isFile() || info.size !== expected.size) return undefined;
+      await this.fs.link(source, join(this.stagingPath, name));
+    } catch (e) {
+      if (LINK_IMPOSSIBLE.has((e as NodeJS.ErrnoException)?.code ?? '')) return undefined;
+      throw ioError('reuse', join(this.finalPath, name), e);
+    }
+    const written = { name, size: expected.size, crc32: expected.crc32 };
     this.files.push(written);
     return written;
   }
