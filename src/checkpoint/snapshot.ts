@@ -6,7 +6,9 @@
  * values alive until the writer has read them.
  */
 import { clone, Variable, type NamedTensorMap, type Tensor } from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LayersModel, layers as _layers } from '@tensorflow/tfjs-layers';
+
+type Layer = _layers.Layer;
 import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
 import type { ModelJson } from '../formats/schema.js';
 import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights, readOptimizerExtras, type OptimizerExtras } from './model_io.js';
@@ -72,16 +74,33 @@ export function structureOf(model: LayersModel): ModelStructure {
   };
 }
 
+/**
+ * The weights of frozen layers (`trainable: false`, or inside a frozen model used as a layer): they
+ * get shards of their own (see incremental.ts). Non-trainable weights of trained layers (batch-norm
+ * statistics) change with training, so they are not counted.
+ */
+function frozenWeights(model: LayersModel): Set<unknown> {
+  const out = new Set<unknown>();
+  const walk = (layers: readonly Layer[], inFrozen: boolean) => {
+    for (const layer of layers) {
+      const frozen = inFrozen || !layer.trainable;
+      if (frozen) for (const w of layer.weights) out.add(w);
+      const inner = (layer as Layer & { layers?: Layer[] }).layers;
+      if (inner) walk(inner, frozen);
+    }
+  };
+  walk(model.layers, false);
+  return out;
+}
+
 /** Captures a model's weights (and, for full models, topology and optimizer state) at this moment. */
 export async function snapshotModel(model: LayersModel, options: ModelSnapshotOptions): Promise<Snapshot> {
   const owned: Tensor[] = [];
-  // Frozen: what the optimizer does not train (layers with `trainable: false`, and non-trainable
-  // weights such as batch-norm statistics, which may still change: reuse checks every weight).
-  const trained = new Set(model.trainableWeights);
+  const frozen = frozenWeights(model);
   const named: Named[] = model.weights.map((w) => {
     const t = clone(w.read());
     owned.push(t);
-    return { name: w.originalName, tensor: t, ...(trained.has(w) ? {} : { frozen: true }) };
+    return { name: w.originalName, tensor: t, ...(frozen.has(w) ? { frozen: true } : {}) };
   });
   const structure = structureOf(model);
   if (options.weightsOnly) return build('weights', named, owned, { structure });

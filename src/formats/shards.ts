@@ -26,11 +26,6 @@ export function shardFileName(index: number, count: number): string {
   return count === 1 ? 'weights.bin' : `group1-shard${index + 1}of${count}.bin`;
 }
 
-/** Shards of the frozen weights (a group of their own, see checkpoint/incremental.ts). */
-export function frozenShardFileName(index: number, count: number): string {
-  return `frozen-shard${index + 1}of${count}.bin`;
-}
-
 export function planShards(byteLengths: readonly number[], maxShardBytes: number, fileName: (index: number, count: number) => string = shardFileName): ShardPlan[] {
   if (!(maxShardBytes > 0)) throw new RangeError(`maxShardBytes must be positive, got ${maxShardBytes}`);
   const shards: { byteLength: number; pieces: ShardPiece[] }[] = [];
