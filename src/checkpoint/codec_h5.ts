@@ -245,7 +245,7 @@ export function h5Contents(host: Hdf5Host, local: string, where: string, tree: H
   const read = async (indices: ReadonlySet<number>): Promise<Map<number, StoredWeight>> => {
     const wanted = [...indices].sort((a, b) => a - b);
     const reads = wanted.map((i) => ({ datasetPath: stored[i]!.path, dest: new Uint8Array(specs[i]!.shape.reduce((n, d) => n * d, 1) * 4) }));
-    await readDatasets(host, local, reads);
+    await readDatasets(host, local, reads, { where });
     const out = new Map<number, StoredWeight>();
     wanted.forEach((index, k) => {
       const bytes = reads[k]!.dest;
@@ -289,7 +289,7 @@ async function open(host: Hdf5Host, file: OpenedFile): Promise<FileContents> {
   const record = parseOurRecord(await readTrailer(file));
   const local = await localCopy(host, file, '.h5');
   try {
-    const tree = await readH5Tree(host, local.path);
+    const tree = await readH5Tree(host, local.path, { where: file.where });
     const contents = h5Contents(host, local.path, file.where, tree, record, modelJsonOf(tree, record, file.where));
     return { ...contents, close: local.cleanup };
   } catch (e) {

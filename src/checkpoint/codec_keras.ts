@@ -69,8 +69,9 @@ async function open(host: Hdf5Host, file: OpenedFile): Promise<FileContents> {
   }
   const local = await localCopy(host, file, '.h5', zip.weights);
   try {
-    const tree = await readH5Tree(host, local.path);
-    return { ...h5Contents(host, local.path, `${file.where} (model.weights.h5)`, tree, record, modelJson), close: local.cleanup };
+    const where = `${file.where} (model.weights.h5)`;
+    const tree = await readH5Tree(host, local.path, { where });
+    return { ...h5Contents(host, local.path, where, tree, record, modelJson), close: local.cleanup };
   } catch (e) {
     await local.cleanup();
     throw e;

@@ -30,6 +30,8 @@ export interface H5WritePlan {
 export interface H5IoOptions {
   /** The largest block moved through the WASM heap at once. */
   sliceBytes?: number;
+  /** The file as messages name it (a scratch copy's path means nothing to the user); default: the path. */
+  where?: string;
 }
 
 /** 16 MiB: a box holds the main thread for a few milliseconds (copy into the heap, write to the page cache). */
@@ -188,7 +190,7 @@ function corrupt(path: string, error: unknown): CorruptCheckpointError {
   return new CorruptCheckpointError(`${path} could not be read as HDF5: ${hdf5Reason(error)}. The file is damaged, truncated or not an HDF5 file; use an intact copy.`, { cause: error });
 }
 
-async function openForReading(host: Hdf5Host, path: string): Promise<{ file: H5File; module: H5Module; h5: H5Wasm }> {
+async function openForReading(host: Hdf5Host, path: string, where: string): Promise<{ file: H5File; module: H5Module; h5: H5Wasm }> {
   const { h5, module } = await host.h5wasm();
   const absolute = host.absolute(path);
   let file: H5File;
@@ -196,10 +198,10 @@ async function openForReading(host: Hdf5Host, path: string): Promise<{ file: H5F
     file = new h5.File(absolute, 'r');
   } catch (error) {
     const reason = hdf5Reason(error);
-    if (/No such file or directory/.test((error as Error)?.message ?? '')) throw new CheckpointError('NOT_FOUND', `No HDF5 file at ${path}.`, { cause: error });
-    throw new CorruptCheckpointError(`${path} is not a readable HDF5 file (${reason}). Check the path points to an intact .h5 file.`, { cause: error });
+    if (/No such file or directory/.test((error as Error)?.message ?? '')) throw new CheckpointError('NOT_FOUND', `No HDF5 file at ${where}.`, { cause: error });
+    throw new CorruptCheckpointError(`${where} is not a readable HDF5 file (${reason}). Check the path points to an intact .h5 file.`, { cause: error });
   }
-  if (file.file_id < 0n) throw new CorruptCheckpointError(`${path} is not a readable HDF5 file. Check the path points to an intact .h5 file.`);
+  if (file.file_id < 0n) throw new CorruptCheckpointError(`${where} is not a readable HDF5 file. Check the path points to an intact .h5 file.`);
   return { file, module, h5 };
 }
 
@@ -251,8 +253,9 @@ function readAttributes(h5: H5Wasm, module: H5Module, file: H5File, path: string
 }
 
 /** Every group and dataset of the HDF5 file at `path`: attributes, dataset shapes and dtypes. */
-export async function readH5Tree(host: Hdf5Host, path: string): Promise<H5Tree> {
-  const { file, module, h5 } = await openForReading(host, path);
+export async function readH5Tree(host: Hdf5Host, path: string, options: H5IoOptions = {}): Promise<H5Tree> {
+  const where = options.where ?? path;
+  const { file, module, h5 } = await openForReading(host, path, where);
   try {
     const nodes: H5Tree['nodes'] = new Map();
     nodes.set('', { kind: 'group', path: '', attributes: readAttributes(h5, module, file, '') });
@@ -270,7 +273,7 @@ export async function readH5Tree(host: Hdf5Host, path: string): Promise<H5Tree> 
     }
     return { nodes };
   } catch (error) {
-    throw corrupt(path, error);
+    throw corrupt(where, error);
   } finally {
     file.close();
   }
@@ -353,12 +356,13 @@ function readOne(h5: H5Wasm, module: H5Module, file: H5File, path: string, read:
 
 /** Reads datasets of the HDF5 file at `path` into their destinations (see `DatasetRead`), opening the file once. */
 export async function readDatasets(host: Hdf5Host, path: string, reads: DatasetRead[], options: H5IoOptions = {}): Promise<void> {
-  const { file, module, h5 } = await openForReading(host, path);
+  const where = options.where ?? path;
+  const { file, module, h5 } = await openForReading(host, path, where);
   try {
-    for (const read of reads) readOne(h5, module, file, path, read, options.sliceBytes ?? DEFAULT_SLICE_BYTES);
+    for (const read of reads) readOne(h5, module, file, where, read, options.sliceBytes ?? DEFAULT_SLICE_BYTES);
   } catch (error) {
     if (error instanceof CheckpointError) throw error;
-    throw corrupt(path, error);
+    throw corrupt(where, error);
   } finally {
     file.close();
   }

@@ -77,7 +77,7 @@ async function* chunks(path: string): AsyncIterable<Uint8Array> {
 
 async function copyIn(file: StoredFile, path: string, offset: number, length: number): Promise<void> {
   const memfs = await fs();
-  const stream = memfs.open(path, 'wx');
+  const stream = memfs.open(path, 'w'); // a fresh tempPath: nothing to replace
   try {
     // Sized once: MEMFS then holds exactly the file, with no growing copies.
     memfs.truncate(path, length);
