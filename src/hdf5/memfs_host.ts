@@ -24,7 +24,7 @@ interface MemFs {
 }
 
 const LOAD_ADVICE =
-  'With a bundler, install h5wasm next to tfjs-checkpoint; with the plain bundle (dist/browser/tfjs-checkpoint.js), serve the chunk files next to it (h5wasm-*.js). ' +
+  'With a bundler, install h5wasm next to tfjs-checkpoint; with the plain bundle (dist/browser/tfjs-checkpoint.js), serve tfjs-checkpoint.h5wasm.js next to it. ' +
   'Or save as .safetensors or in the TF.js layout, which need no HDF5.';
 
 let loading: Promise<H5Lib> | undefined;
