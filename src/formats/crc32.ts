@@ -15,64 +15,64 @@
 export type Crc32Function = (bytes: Uint8Array, previous?: number) => number;
 
 /**
- * 16 tables of 256 entries: TABLES[k·256 + b] is the CRC register after byte `b` followed by `k`
- * zero bytes, so 16 input bytes fold into the register with 16 independent lookups. Built on first use.
+ * Makes the pure-JS CRC-32 (slicing-by-16 over 32-bit words). Self-contained on purpose: a browser
+ * worker is started from this function's source text (stores/crc_offload.ts), so it may refer to
+ * nothing outside itself.
  */
-let TABLES: Int32Array | undefined;
-
-function buildTables(): Int32Array {
-  const t = new Int32Array(16 * 256);
-  for (let b = 0; b < 256; b++) {
-    let c = b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-    t[b] = c;
-  }
-  for (let i = 256; i < t.length; i++) {
-    const prev = t[i - 256]!;
-    t[i] = (prev >>> 8) ^ t[prev & 0xff]!;
-  }
-  return t;
-}
-
-function checkPrevious(previous: number): void {
-  if (!Number.isInteger(previous) || previous < 0 || previous > 0xffffffff) {
-    throw new RangeError(`crc32: previous must be an unsigned 32-bit integer, got ${String(previous)}`);
-  }
-}
-
-/** Whether an Int32Array reads bytes in little-endian order (every mainstream platform). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** The pure-JS CRC-32 (slicing-by-16), for browsers and Node versions without `zlib.crc32`. */
-export function crc32Pure(bytes: Uint8Array, previous = 0): number {
-  checkPrevious(previous);
-  const t = (TABLES ??= buildTables());
-  let crc = ~previous;
-  let i = 0;
-  const n = bytes.length;
-  // Single bytes up to a 4-byte boundary, then 16 bytes at a time as four little-endian 32-bit words.
-  const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
-  while (i < head) crc = (crc >>> 8) ^ t[(crc ^ bytes[i++]!) & 0xff]!;
-  const blocks = (n - i) >>> 4;
-  if (blocks > 0 && LITTLE_ENDIAN) {
-    const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, blocks * 4);
-    for (let j = 0; j < w.length; j += 4) {
-      const a = crc ^ w[j]!;
-      const b = w[j + 1]!;
-      const c = w[j + 2]!;
-      const d = w[j + 3]!;
-      crc =
-        t[0xf00 | (a & 0xff)]! ^ t[0xe00 | ((a >>> 8) & 0xff)]! ^ t[0xd00 | ((a >>> 16) & 0xff)]! ^ t[0xc00 | (a >>> 24)]! ^
-        t[0xb00 | (b & 0xff)]! ^ t[0xa00 | ((b >>> 8) & 0xff)]! ^ t[0x900 | ((b >>> 16) & 0xff)]! ^ t[0x800 | (b >>> 24)]! ^
-        t[0x700 | (c & 0xff)]! ^ t[0x600 | ((c >>> 8) & 0xff)]! ^ t[0x500 | ((c >>> 16) & 0xff)]! ^ t[0x400 | (c >>> 24)]! ^
-        t[0x300 | (d & 0xff)]! ^ t[0x200 | ((d >>> 8) & 0xff)]! ^ t[0x100 | ((d >>> 16) & 0xff)]! ^ t[d >>> 24]!;
+export function makeCrc32Pure(): Crc32Function {
+  // 16 tables of 256 entries: t[k·256 + b] is the CRC register after byte `b` followed by `k` zero
+  // bytes, so 16 input bytes fold into the register with 16 independent lookups. Built on first use.
+  let tables: Int32Array | undefined;
+  const build = (): Int32Array => {
+    const t = new Int32Array(16 * 256);
+    for (let b = 0; b < 256; b++) {
+      let c = b;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+      t[b] = c;
     }
-    i += blocks * 16;
-  }
-  // The rest, and everything on a big-endian host (slower, same result).
-  while (i < n) crc = (crc >>> 8) ^ t[(crc ^ bytes[i++]!) & 0xff]!;
-  return ~crc >>> 0;
+    for (let i = 256; i < t.length; i++) {
+      const prev = t[i - 256]!;
+      t[i] = (prev >>> 8) ^ t[prev & 0xff]!;
+    }
+    return t;
+  };
+  // Whether an Int32Array reads bytes in little-endian order (every mainstream platform).
+  const littleEndian = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  return (bytes: Uint8Array, previous = 0): number => {
+    if (!Number.isInteger(previous) || previous < 0 || previous > 0xffffffff) {
+      throw new RangeError(`crc32: previous must be an unsigned 32-bit integer, got ${String(previous)}`);
+    }
+    const t = (tables ??= build());
+    let crc = ~previous;
+    let i = 0;
+    const n = bytes.length;
+    // Single bytes up to a 4-byte boundary, then 16 bytes at a time as four little-endian 32-bit words.
+    const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
+    while (i < head) crc = (crc >>> 8) ^ t[(crc ^ bytes[i++]!) & 0xff]!;
+    const blocks = (n - i) >>> 4;
+    if (blocks > 0 && littleEndian) {
+      const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, blocks * 4);
+      for (let j = 0; j < w.length; j += 4) {
+        const a = crc ^ w[j]!;
+        const b = w[j + 1]!;
+        const c = w[j + 2]!;
+        const d = w[j + 3]!;
+        crc =
+          t[0xf00 | (a & 0xff)]! ^ t[0xe00 | ((a >>> 8) & 0xff)]! ^ t[0xd00 | ((a >>> 16) & 0xff)]! ^ t[0xc00 | (a >>> 24)]! ^
+          t[0xb00 | (b & 0xff)]! ^ t[0xa00 | ((b >>> 8) & 0xff)]! ^ t[0x900 | ((b >>> 16) & 0xff)]! ^ t[0x800 | (b >>> 24)]! ^
+          t[0x700 | (c & 0xff)]! ^ t[0x600 | ((c >>> 8) & 0xff)]! ^ t[0x500 | ((c >>> 16) & 0xff)]! ^ t[0x400 | (c >>> 24)]! ^
+          t[0x300 | (d & 0xff)]! ^ t[0x200 | ((d >>> 8) & 0xff)]! ^ t[0x100 | ((d >>> 16) & 0xff)]! ^ t[d >>> 24]!;
+      }
+      i += blocks * 16;
+    }
+    // The rest, and everything on a big-endian host (slower, same result).
+    while (i < n) crc = (crc >>> 8) ^ t[(crc ^ bytes[i++]!) & 0xff]!;
+    return ~crc >>> 0;
+  };
 }
+
+/** The pure-JS CRC-32, for browsers and Node versions without `zlib.crc32`. */
+export const crc32Pure: Crc32Function = makeCrc32Pure();
 
 let active: Crc32Function = crc32Pure;
 

@@ -20,7 +20,7 @@
  * their writer's Web Lock is gone (see browser_storage.ts).
  */
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
-import { crc32 } from '../formats/crc32.js';
+import { crcStream } from './crc_offload.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, writersAlive, writerToken } from './browser_storage.js';
 import { inTransaction, openDatabase, request } from './idb_requests.js';
 import { isInside, joinKey, keyBasename, keyDirname, relativeKey, tempSiblingName, type StoreKey } from './keys.js';
@@ -258,20 +258,22 @@ export class IndexedDbStore implements CheckpointStore {
 
   /** @internal Streams `chunks` into records of generation `gen` under `name`; returns size and CRC-32. */
   async writeRecords(gen: string, name: string, chunks: ByteChunks, key: StoreKey, expectedBytes: number | undefined): Promise<{ size: number; crc32: number }> {
+    const checksum = await crcStream();
     let record = new Uint8Array(RECORD_BYTES);
     let used = 0;
     let index = 0;
     let size = 0;
-    let checksum = 0;
     const flush = async () => {
-      // put() clones the value at once, so the buffer can be reused; only a short last record is trimmed.
+      // put() clones the value at once; the record is then handed to the checksum worker (see
+      // crc_offload.ts), and the next record gets a buffer of its own.
       const value = used === RECORD_BYTES ? record : record.slice(0, used);
       const at = [gen, name, index++];
       await this.run([CHUNKS], 'readwrite', async (tx) => void (await request(tx.objectStore(CHUNKS).put(value, at))), 'default', expectedBytes, key);
+      checksum.update(value, true);
+      if (value === record) record = new Uint8Array(RECORD_BYTES);
       used = 0;
     };
     for await (const chunk of chunks) {
-      checksum = crc32(chunk, checksum);
       size += chunk.byteLength;
       for (let at = 0; at < chunk.byteLength; ) {
         const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
@@ -283,7 +285,7 @@ export class IndexedDbStore implements CheckpointStore {
     }
     if (used > 0) await flush();
     record = new Uint8Array(0);
-    return { size, crc32: checksum };
+    return { size, crc32: await checksum.digest() };
   }
 
   /** @internal Deletes generation `gen`'s records and staging record. */

@@ -26,6 +26,7 @@
  */
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { crc32 } from '../formats/crc32.js';
+import { crcStream } from './crc_offload.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, withLock, writersAlive, writerToken } from './browser_storage.js';
 import { isTemporaryName, joinKey, keyBasename, keyDirname, oldSiblingName, OLD_MARK, TEMP_MARK, tempSiblingName, type StoreKey } from './keys.js';
 import { stagedCheckpoint, stagedFile } from './staged.js';
@@ -109,11 +110,12 @@ interface SyncCapableHandle extends FileSystemFileHandle {
 /** Writes `chunks` into the file through a writable stream; its bytes are in place once `close()` resolves. */
 async function writeThroughStream(handle: FileSystemFileHandle, chunks: ByteChunks): Promise<{ size: number; crc32: number }> {
   let size = 0;
-  let checksum = 0;
+  // On a page, checksummed on the CRC worker (a copy of each chunk goes there: cheaper than the CRC).
+  const checksum = await crcStream();
   const writable = await handle.createWritable();
   try {
     for await (const chunk of chunks) {
-      checksum = crc32(chunk, checksum);
+      checksum.update(chunk, false);
       size += chunk.byteLength;
       await writable.write(chunk as Uint8Array<ArrayBuffer>);
     }
@@ -122,7 +124,7 @@ async function writeThroughStream(handle: FileSystemFileHandle, chunks: ByteChun
     await writable.abort().catch(() => undefined);
     throw e;
   }
-  return { size, crc32: checksum };
+  return { size, crc32: await checksum.digest() };
 }
 
 /** Writes `chunks` into the file in place, synchronously per chunk, then flushes: no stream, no swap file, no copy. */

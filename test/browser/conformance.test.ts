@@ -67,7 +67,8 @@ describe('store conformance in the browser', () => {
     });
 
     it('runs the conformance suite on every browser fixture (each page test a subtest)', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
-      await runSuite(t, server.url, bundle, SCRIPT);
+      const report = await runSuite(t, server.url, bundle, SCRIPT);
+      assert.equal(report.crcOffloaded, true, "the page's checksums went to the CRC worker (and every CRC they recorded was checked by the suite's reads and verify)");
     });
 
     it('runs it in a dedicated worker on OPFS (synchronous access handles) and IndexedDB', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
