@@ -17,14 +17,19 @@ import { registerPrune } from './commands/prune.js';
 import { registerVerify } from './commands/verify.js';
 
 const debug = process.argv.includes('--debug');
+
+/** Commander's parse errors as our one line, with where to read the usage. */
+function oneLine(command: string): (text: string, write: (text: string) => void) => void {
+  return (text, write) => write(`tfjs-checkpoint: ${text.trim().replace(/\s*\n\s*/g, ' ')} (see tfjs-checkpoint${command} --help)\n`);
+}
 const context = createContext(debug);
 
 const program = new Command()
   .name('tfjs-checkpoint')
   .description('Inspect, verify, prune, compare, plot and convert TensorFlow.js checkpoints (local paths, file:// and s3:// URLs).')
   .version(VERSION)
-  .showHelpAfterError('(run with --help for usage)')
-  .exitOverride();
+  .exitOverride()
+  .configureOutput({ outputError: oneLine('') });
 
 program.addHelpText(
   'after',
@@ -46,7 +51,7 @@ Examples:
 for (const register of [registerList, registerInspect, registerVerify, registerPrune, registerDiff, registerPlot, registerExport]) register(program, context);
 for (const command of program.commands) {
   addCommonOptions(command);
-  command.exitOverride().showHelpAfterError('(run with --help for usage)');
+  command.exitOverride().configureOutput({ outputError: oneLine(` ${command.name()}`) });
 }
 
 try {

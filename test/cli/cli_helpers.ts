@@ -41,6 +41,31 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
   });
 }
 
+/** util-linux `script`, which runs a command on a pseudo-terminal (for what the CLI does only on a terminal). */
+export const NO_SCRIPT = existsSync('/usr/bin/script') ? undefined : 'no /usr/bin/script (util-linux) to run the CLI on a terminal';
+
+/**
+ * Runs the built CLI on a pseudo-terminal (stdin, stdout and stderr all a TTY), feeding `input` to
+ * it; `output` is everything it wrote, stdout and stderr together, as the terminal received it.
+ */
+export function runOnTerminal(args: string[], env: Record<string, string> = {}, input = ''): Promise<{ code: number | null; output: string }> {
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(' ');
+  return new Promise((resolve, reject) => {
+    const childEnv: Record<string, string | undefined> = { ...process.env, ...env, TERM: 'xterm' };
+    delete childEnv['NODE_TEST_CONTEXT'];
+    delete childEnv['NODE_OPTIONS'];
+    if (!('NO_COLOR' in env)) delete childEnv['NO_COLOR'];
+    const child = spawn('/usr/bin/script', ['-qec', command, '/dev/null'], { env: childEnv, stdio: ['pipe', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (output += s));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+    child.stdin.end(input);
+  });
+}
+
 /** Asserts a failure is one clear line on stderr, with no stack trace. */
 export function assertOneLineError(result: CliResult, pattern: RegExp): void {
   const lines = result.stderr.trim().split('\n');

@@ -26,8 +26,20 @@ interface WeightDiff {
 
 function nonNegative(value: string): number {
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('it must be a number >= 0, such as 1e-6.');
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError('Must be a number >= 0, such as 1e-6.');
   return n;
+}
+
+/**
+ * Pairs weights by name; when no name is shared but both hold as many weights (two builds of one
+ * architecture, whose auto-generated layer names differ: dense_Dense1 vs dense_Dense3), by position.
+ */
+function pairing(a: NamedWeight[], b: NamedWeight[]): { byPosition: boolean; b: NamedWeight[] } {
+  const names = new Set(b.map((w) => w.name));
+  if (a.length === b.length && a.length > 0 && !a.some((w) => names.has(w.name))) {
+    return { byPosition: true, b: b.map((w, i) => ({ name: a[i]!.name, tensor: w.tensor })) };
+  }
+  return { byPosition: false, b };
 }
 
 async function compare(a: NamedWeight[], b: NamedWeight[], atol: number): Promise<WeightDiff[]> {
@@ -70,10 +82,11 @@ Examples:
       const a = locate(argA, 'the first checkpoint');
       const b = locate(argB, 'the second checkpoint');
       const [wa, wb] = [await loadWeightsOf(a.url), await loadWeightsOf(b.url)];
-      const diffs = await compare(wa.weights, wb.weights, options.atol);
+      const paired = pairing(wa.weights, wb.weights);
+      const diffs = await compare(wa.weights, paired.b, options.atol);
       const differing = diffs.filter((d) => d.status !== 'equal');
       if (options.json) {
-        context.out(JSON.stringify({ format: 'tfjs-checkpoint-diff', version: 1, a: a.url, b: b.url, atol: options.atol, equal: differing.length === 0, weights: diffs }, null, 2));
+        context.out(JSON.stringify({ format: 'tfjs-checkpoint-diff', version: 1, a: a.url, b: b.url, atol: options.atol, matchedBy: paired.byPosition ? 'position' : 'name', equal: differing.length === 0, weights: diffs }, null, 2));
       } else {
         const paint = context.paint();
         const rows = diffs.map((d) => [
@@ -87,6 +100,7 @@ Examples:
         context.out([
           `a: ${a.url}`,
           `b: ${b.url}`,
+          ...(paired.byPosition ? ['(no weight names in common: weights matched by position, named as in a)'] : []),
           table(['weight', 'shape', 'dtype', 'max |a-b|', 'mean |a-b|', ''], rows, new Set([3, 4])),
           differing.length === 0
             ? paint.green(`Equal: all ${diffs.length} weights within --atol ${options.atol}.`)

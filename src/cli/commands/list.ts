@@ -70,7 +70,10 @@ export function renderList(where: string, entries: CatalogEntry[], checks: Check
   if (entries.length === 0) return `No checkpoints in ${where}.`;
   const monitors = [...new Set(entries.flatMap((e) => (e.monitor ? [e.monitor.name] : [])))];
   const others = [...new Set(entries.flatMap((e) => Object.keys(e.metadata?.metrics ?? {})))].filter((m) => !monitors.includes(m)).sort();
-  const head = ['', 'name', 'epoch', 'step', ...monitors.map((m) => `${m} (monitor)`), ...others, 'format', 'size', 'age', 'check'];
+  // Several templates in one directory: say which each checkpoint belongs to.
+  const groups = new Set(entries.map((e) => e.group ?? '-'));
+  const withGroup = groups.size > 1;
+  const head = ['', 'name', ...(withGroup ? ['template'] : []), 'epoch', 'step', ...monitors.map((m) => `${m} (monitor)`), ...others, 'format', 'size', 'age', 'check'];
   const rows = entries.map((e, i) => {
     const marks = `${e.best ? '*' : ' '}${e.latest ? '>' : ' '}`;
     const name = e.best ? paint.bold(e.name) : e.name;
@@ -78,6 +81,7 @@ export function renderList(where: string, entries: CatalogEntry[], checks: Check
     return [
       marks,
       name,
+      ...(withGroup ? [e.group ?? '-'] : []),
       e.metadata?.epoch == null ? '-' : String(e.metadata.epoch),
       e.metadata?.step == null ? '-' : String(e.metadata.step),
       ...monitors.map((m) => formatMetric(e.monitor?.name === m ? e.monitor.value : metrics[m])),
@@ -88,7 +92,8 @@ export function renderList(where: string, entries: CatalogEntry[], checks: Check
       checkCell(checks[i]!, paint),
     ];
   });
-  const numeric = new Set(head.map((_, i) => i).filter((i) => i >= 2 && i < head.length - 4));
+  const firstNumber = withGroup ? 3 : 2;
+  const numeric = new Set(head.map((_, i) => i).filter((i) => i >= firstNumber && i < head.length - 4));
   numeric.add(head.length - 3);
   const lines = [`Checkpoints in ${where}`, table(head, rows, numeric), `${entries.length} checkpoint${entries.length === 1 ? '' : 's'}; * best, > latest`];
   const problems = entries.flatMap((e, i) => (checks[i]!.ok ? [] : [`${paint.red('problem:')} ${e.name}: ${checks[i]!.problem}`]));

@@ -22,7 +22,7 @@ interface PruneOptions extends CommonOptions {
 }
 
 function positiveInteger(value: string): number {
-  if (!/^\s*\d+\s*$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('it must be a positive whole number.');
+  if (!/^\s*\d+\s*$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('Must be a positive whole number.');
   return Number(value);
 }
 
