@@ -22,6 +22,8 @@ const configured = new Set<string>();
 export async function configureS3(urls: readonly string[], settings: S3Settings): Promise<void> {
   if (!urls.some((u) => /^s3:\/\//i.test(u))) return;
   const env = process.env;
+  // The SDK's multi-line notice about future Node versions is not this tool's to print (errors stay one line).
+  env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const endpoint = settings.endpoint ?? env['TFJS_CHECKPOINT_S3_ENDPOINT'] ?? env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL'];
   if (endpoint === undefined || configured.has(endpoint)) return;
   if (!/^https?:\/\/[^/]/i.test(endpoint)) throw new UsageError(`--endpoint must be an http:// or https:// URL; got "${endpoint}".`);
