@@ -9,6 +9,7 @@ import { resolveLocation, type StoreOptions } from '../stores/registry.js';
 import { requirePath } from '../validate.js';
 import { readMetadata as readMetadataAt } from './registry.js';
 import { loadCheckpointContents } from './save_load.js';
+import { isForeignMetadata } from './single_file.js';
 
 /**
  * What a checkpoint records about its save (`checkpoint.json`, or the metadata inside a single file),
@@ -17,7 +18,9 @@ import { loadCheckpointContents } from './save_load.js';
  */
 export async function readMetadata(pathOrUrl: string, options: StoreOptions = {}): Promise<CheckpointMetadata | undefined> {
   const location = resolveLocation(requirePath(pathOrUrl, 'readMetadata'), options);
-  return readMetadataAt(location.store, location.key);
+  const metadata = await readMetadataAt(location.store, location.key);
+  // Listings give files other tools wrote a stand-in record; callers of this function get only what was recorded.
+  return metadata && !isForeignMetadata(metadata) ? metadata : undefined;
 }
 
 /**
