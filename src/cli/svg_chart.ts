@@ -41,7 +41,7 @@ function label(value: number): string {
 export function renderSvg(spec: ChartSpec): string {
   const width = spec.width ?? 720;
   const height = spec.height ?? 400;
-  const margin = { left: 64, right: 24, top: 44, bottom: 64 };
+  const margin = { left: 64, right: 24, top: 44, bottom: 76 };
   const points = spec.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.y));
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y);
@@ -49,8 +49,11 @@ export function renderSvg(spec: ChartSpec): string {
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
   if (x0 === x1) [x0, x1] = [x0 - 1, x1 + 1];
   if (y0 === y1) [y0, y1] = [y0 - Math.abs(y0 || 1) * 0.1, y1 + Math.abs(y1 || 1) * 0.1];
+  // Room around the data, so no marker sits on the frame.
   const pad = (y1 - y0) * 0.08;
   [y0, y1] = [y0 - pad, y1 + pad];
+  const xPad = (x1 - x0) * 0.04;
+  [x0, x1] = [x0 - xPad, x1 + xPad];
   const plotW = width - margin.left - margin.right;
   const plotH = height - margin.top - margin.bottom;
   const sx = (x: number) => margin.left + ((x - x0) / (x1 - x0)) * plotW;
@@ -65,13 +68,13 @@ export function renderSvg(spec: ChartSpec): string {
     out.push(`<line x1="${margin.left}" x2="${width - margin.right}" y1="${f(sy(t))}" y2="${f(sy(t))}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${margin.left - 8}" y="${f(sy(t) + 4)}" text-anchor="end" fill="#444">${label(t)}</text>`);
   }
-  const xTicks = niceTicks(x0, x1, 8).filter((t) => Number.isInteger(t) || x1 - x0 < 8);
+  const xTicks = niceTicks(x0 + xPad, x1 - xPad, 8).filter((t) => Number.isInteger(t) || x1 - x0 < 8);
   for (const t of xTicks) {
     out.push(`<line x1="${f(sx(t))}" x2="${f(sx(t))}" y1="${height - margin.bottom}" y2="${height - margin.bottom + 5}" stroke="#444"/>`);
     out.push(`<text x="${f(sx(t))}" y="${height - margin.bottom + 18}" text-anchor="middle" fill="#444">${label(t)}</text>`);
   }
   out.push(`<rect x="${margin.left}" y="${margin.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#444"/>`);
-  out.push(`<text x="${margin.left + plotW / 2}" y="${height - margin.bottom + 36}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
+  out.push(`<text x="${margin.left + plotW / 2}" y="${height - margin.bottom + 34}" text-anchor="middle">${escapeXml(spec.xLabel)}</text>`);
   for (const s of spec.series) {
     const finite = s.points.filter((p) => Number.isFinite(p.y));
     if (finite.length > 1) out.push(`<polyline fill="none" stroke="${s.colour}" stroke-width="2" points="${finite.map((p) => `${f(sx(p.x))},${f(sy(p.y))}`).join(' ')}"/>`);
@@ -80,11 +83,15 @@ export function renderSvg(spec: ChartSpec): string {
   if (spec.best && Number.isFinite(spec.best.y)) {
     const [bx, by] = [sx(spec.best.x), sy(spec.best.y)];
     out.push(`<circle cx="${f(bx)}" cy="${f(by)}" r="9" fill="none" stroke="#d62728" stroke-width="2.5"/>`);
-    out.push(`<text x="${f(bx)}" y="${f(by - 14)}" text-anchor="middle" fill="#d62728" font-weight="bold">${escapeXml(spec.best.label)}</text>`);
+    // The label leans away from the nearer side edge so it is never cut off.
+    const anchor = bx > margin.left + plotW * 0.75 ? 'end' : bx < margin.left + plotW * 0.25 ? 'start' : 'middle';
+    const lx = anchor === 'end' ? bx + 9 : anchor === 'start' ? bx - 9 : bx;
+    const ly = by - 14 < margin.top + 12 ? by + 24 : by - 14;
+    out.push(`<text x="${f(lx)}" y="${f(ly)}" text-anchor="${anchor}" fill="#d62728" font-weight="bold">${escapeXml(spec.best.label)}</text>`);
   }
   // The legend, in one row under the axis label.
   let lx = margin.left;
-  const ly = height - 14;
+  const ly = height - 10;
   const legend = [...spec.series.map((s) => ({ colour: s.colour, text: s.label, ring: false })), ...(spec.best ? [{ colour: '#d62728', text: 'best checkpoint', ring: true }] : [])];
   for (const item of legend) {
     out.push(item.ring ? `<circle cx="${lx + 8}" cy="${ly - 4}" r="6" fill="none" stroke="${item.colour}" stroke-width="2"/>` : `<line x1="${lx}" x2="${lx + 16}" y1="${ly - 4}" y2="${ly - 4}" stroke="${item.colour}" stroke-width="2"/><circle cx="${lx + 8}" cy="${ly - 4}" r="3" fill="${item.colour}"/>`);
