@@ -286,6 +286,11 @@ describe('plot', () => {
     assert.match(r.stdout, /^epochs: 1 2 3 4 5 {2}\(one point per saved checkpoint\)$/m);
     assert.match(r.stdout, /^\[1\] val_loss \(monitored\) {3}\[2\] loss$/m);
     assert.match(r.stdout, new RegExp(`^best: val_loss \\d\\.\\d{4} at epoch 5 \\(${names[4]}\\)$`, 'm'));
+    const json = JSON.parse((await runCli(['plot', run, '--json'])).stdout) as { format: string; x: string; series: { metric: string; monitored: boolean; points: { x: number; y: number }[] }[]; best: { path: string; x: number } };
+    assert.equal(json.format, 'tfjs-checkpoint-plot');
+    assert.equal(json.x, 'epoch');
+    assert.deepEqual(json.series.map((s) => [s.metric, s.monitored, s.points.map((p) => p.x)]), [['val_loss', true, [1, 2, 3, 4, 5]], ['loss', false, [1, 2, 3, 4, 5]]]);
+    assert.deepEqual([json.best.path, json.best.x], [join(run, names[4]!), 5]);
   });
 });
 

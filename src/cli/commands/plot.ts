@@ -70,6 +70,20 @@ Examples:
       const xLabel = group.every((e) => e.metadata!.epoch !== null) ? 'epoch' : 'step';
       const best = group.find((e) => e.best);
       const bestInfo = best && monitor ? { x: xOf(best)!, y: valueOf(best, monitor) ?? NaN, seriesLabel: series[0]!.label, label: `best: ${best.name}` } : undefined;
+      if (options.out) await writeFile(options.out, renderSvg({ title: `${names.join(' and ')} over ${xLabel}s`, xLabel, series, ...(bestInfo ? { best: bestInfo } : {}) }));
+      if (options.json) {
+        context.out(JSON.stringify({
+          format: 'tfjs-checkpoint-plot',
+          version: 1,
+          location: where,
+          x: xLabel,
+          series: names.map((metric, i) => ({ metric, monitored: metric === monitor, points: series[i]!.points })),
+          checkpoints: group.map((e) => ({ path: e.url, x: xOf(e) })),
+          best: best && monitor ? { path: best.url, x: xOf(best), value: valueOf(best, monitor) } : null,
+          svg: options.out ?? null,
+        }, null, 2));
+        return EXIT_OK;
+      }
       const paint = context.paint();
       const lines: string[] = [`${paint.bold(`Metrics of ${group.length} checkpoints`)} in ${where}`];
       const colours = [asciichart.blue, asciichart.yellow, asciichart.green, asciichart.magenta, asciichart.cyan];
@@ -80,10 +94,7 @@ Examples:
       lines.push(`${xLabel}s: ${group.map((e) => xOf(e)).join(' ')}  (one point per saved checkpoint)`);
       lines.push(series.map((s, i) => `${paint.enabled ? `\u001b[${[34, 33, 32, 35, 36][i % 5]}m──\u001b[39m` : `[${i + 1}]`} ${s.label}`).join('   '));
       if (best && monitor) lines.push(`best: ${monitor} ${formatMetric(valueOf(best, monitor))} at ${xLabel} ${xOf(best)} (${best.name})`);
-      if (options.out) {
-        await writeFile(options.out, renderSvg({ title: `${names.join(' and ')} over ${xLabel}s`, xLabel, series, ...(bestInfo ? { best: bestInfo } : {}) }));
-        lines.push(`Wrote ${options.out}`);
-      }
+      if (options.out) lines.push(`Wrote ${options.out}`);
       context.out(lines.join('\n'));
       return EXIT_OK;
     }));
