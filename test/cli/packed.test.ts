@@ -51,6 +51,10 @@ describe('the packed package', () => {
     // The peers come from this checkout (linked below), so npm is told not to fetch them.
     const installed = run('npm', ['install', '--prefer-offline', '--legacy-peer-deps', '--no-package-lock', '--loglevel=error', tarball], project);
     assert.equal(installed.status, 0, installed.stderr);
+    // Without TF.js beside it, one clear line saying what to install.
+    const noTfjs = run('npx', ['--no-install', 'tfjs-checkpoint', '--help'], project);
+    assert.equal(noTfjs.status, 2);
+    assert.match(noTfjs.stderr, /^tfjs-checkpoint: error: @tensorflow\/tfjs-(core|layers) is not installed; .*npm install @tensorflow\/tfjs\n$/);
     await mkdir(join(project, 'node_modules/@tensorflow'), { recursive: true });
     for (const name of await readdir('node_modules/@tensorflow')) await symlink(join(process.cwd(), 'node_modules/@tensorflow', name), join(project, 'node_modules/@tensorflow', name), 'dir');
 
