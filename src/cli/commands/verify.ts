@@ -6,6 +6,18 @@ import { fullCheck, type CheckResult } from '../checks.js';
 import { formatBytes } from '../format.js';
 import { EXIT_FOUND_PROBLEMS, EXIT_OK } from '../errors.js';
 import type { CommonOptions, Context } from '../context.js';
+import { registerStore, resolveLocation } from '../../index.js';
+import { countingStore } from '../counting_store.js';
+
+/**
+ * Counts the bytes read from the store of `location` while verifying (the wrapper takes the scheme's
+ * place; plain paths keep resolving against the working directory).
+ */
+function countReads(location: string, onBytes: (n: number) => void): void {
+  const { store, scheme } = resolveLocation(location);
+  const counted = countingStore(store, onBytes);
+  registerStore(scheme, scheme === 'file' ? { store: counted, base: () => process.cwd() } : counted);
+}
 
 /** Below this many bytes in all, a progress bar would only flicker. */
 const PROGRESS_FROM_BYTES = 32 * 1024 * 1024;
@@ -30,15 +42,23 @@ Examples:
       const bar = !options.json && process.stderr.isTTY && total >= PROGRESS_FROM_BYTES
         ? new SingleBar({ stream: process.stderr, format: 'verifying {bar} {percentage}% | {done} of {size}', hideCursor: true, clearOnComplete: true })
         : undefined;
-      bar?.start(total, 0, { done: formatBytes(0), size: formatBytes(total) });
       const results: CheckResult[] = [];
-      let done = 0;
-      for (const entry of entries) {
-        results.push(await fullCheck(entry.url));
-        done += entry.bytes ?? 0;
-        bar?.update(done, { done: formatBytes(done), size: formatBytes(total) });
+      if (bar) {
+        // Progress is the bytes verify has read (capped: it also reads the small JSON files).
+        let read = 0;
+        const show = () => bar.update(Math.min(read, total), { done: formatBytes(Math.min(read, total)), size: formatBytes(total) });
+        countReads(entries[0]!.url, (n) => {
+          read += n;
+          show();
+        });
+        bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total) });
+        for (const entry of entries) results.push(await fullCheck(entry.url));
+        read = total;
+        show();
+        bar.stop();
+      } else {
+        for (const entry of entries) results.push(await fullCheck(entry.url));
       }
-      bar?.stop();
       const failed = results.filter((r) => !r.ok).length;
       if (options.json) {
         context.out(JSON.stringify({
