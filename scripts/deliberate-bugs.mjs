@@ -1,6 +1,7 @@
 // `npm run check:deliberate-bugs`: plants each bug the durability promises rule out (no file fsync, no
 // parent fsync, no fsync at all, no CRC check in verify, files written in place, single files that
-// replace instead of claiming or load unchecked, and stores that break the conformance suite's promises) in a scratch git
+// replace instead of claiming or load unchecked, stores that break the conformance suite's promises, and
+// browser stores that commit out of order, confirm nothing, or recover another tab's live save) in a scratch git
 // worktree of HEAD, runs the tests that guard against it, and fails unless every bug turns them red.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -48,18 +49,43 @@ const BUGS = [
     edits: [['src/checkpoint/codec_safetensors.ts', 'if (expected !== undefined && crc32(bytes) !== expected) {', 'if (expected !== undefined && crc32(bytes) !== expected && false) {']],
   },
   {
+    name: 'browser stores: recover ignores the Web Locks of writers in other open tabs',
+    guards: ['test/browser/failures.test.ts'],
+    edits: [['src/stores/browser_storage.ts', 'return (token) => ownWriters.has(token) || held.has(`${LOCK_PREFIX}${token}`);', 'return (token) => ownWriters.has(token);']],
+  },
+  {
+    name: 'opfs: checkpoint.json moved in before the other files',
+    guards: ['test/browser/conformance.test.ts'],
+    env: { TFJS_CKPT_CONFORMANCE_GREP: 'opfs' },
+    edits: [
+      [
+        'src/stores/opfs.ts',
+        '    for (const [file, handle] of staged) if (file !== COMMIT_MARKER) await move(handle, dir, file);\n    const marker = staged.get(COMMIT_MARKER);\n    if (marker) await move(marker, dir, COMMIT_MARKER); // the commit point\n',
+        '    const marker = staged.get(COMMIT_MARKER);\n    if (marker) await move(marker, dir, COMMIT_MARKER);\n    for (const [file, handle] of staged) if (file !== COMMIT_MARKER) await move(handle, dir, file);\n',
+      ],
+    ],
+  },
+  {
+    name: "indexeddb: a reader's confirm() does not check that its generation is still the one at the key",
+    guards: ['test/browser/conformance.test.ts'],
+    env: { TFJS_CKPT_CONFORMANCE_GREP: 'indexeddb' },
+    edits: [['src/stores/indexeddb.ts', "if (now?.kind !== 'folder' || now.gen !== there.gen) throw new GenerationChanged(where);", 'void now;']],
+  },
+  {
     name: 'files written in place',
     guards: DURABILITY,
     edits: [['src/stores/fs.ts', 'const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));', 'const staging = finalPath;']],
   },
 ];
 
-function run(cmd, args, cwd) {
-  return spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28 });
+function run(cmd, args, cwd, env = {}) {
+  return spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 1 << 28, env: { ...process.env, ...env } });
 }
 
+// TFJS_CKPT_BUGS=text plants only the bugs whose name contains `text` (to check a new one).
+const only = process.env.TFJS_CKPT_BUGS;
 let ok = true;
-for (const bug of BUGS) {
+for (const bug of BUGS.filter((b) => !only || b.name.includes(only))) {
   const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-bug-'));
   rmSync(dir, { recursive: true });
   run('git', ['worktree', 'add', '--detach', dir, 'HEAD'], root);
@@ -76,7 +102,7 @@ for (const bug of BUGS) {
       }
       writeFileSync(path, text.split(find).join(replace));
     }
-    const result = run(process.execPath, ['scripts/run-tests.mjs', ...bug.guards], dir);
+    const result = run(process.execPath, ['scripts/run-tests.mjs', ...bug.guards], dir, bug.env);
     const failed = /^# fail [1-9]/m.test(result.stdout);
     console.log(`${applied && failed ? 'caught' : 'MISSED'}: ${bug.name} (${(/^# fail (\d+)/m.exec(result.stdout) ?? [])[1] ?? '?'} failing tests)`);
     ok &&= applied && failed;

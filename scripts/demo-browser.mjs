@@ -14,6 +14,7 @@ const ROUTES = {
   '/tf.js': ['node_modules/@tensorflow/tfjs/dist/tf.fesm.js', 'text/javascript'],
   '/tfjs-checkpoint.js': ['dist/browser/tfjs-checkpoint.js', 'text/javascript'],
   '/tfjs-checkpoint.js.map': ['dist/browser/tfjs-checkpoint.js.map', 'application/json'],
+  '/tfjs-checkpoint.h5wasm.js': ['dist/browser/tfjs-checkpoint.h5wasm.js', 'text/javascript'],
 };
 
 /** Builds the bundle and serves the example; resolves to its URL and a close function. */

@@ -2,14 +2,20 @@
  * tfjs-checkpoint, universal: Keras's ModelCheckpoint for TensorFlow.js, with checkpoints that are
  * complete or invisible, on any store. This entry (the `browser` and `default` export conditions)
  * imports no `node:` module, and its only side effects (registering the memory store and the
- * save/load routers for registered stores' URLs) never throw. Node's entry (index.ts) adds the fs store.
+ * save/load routers for registered stores' URLs, the codecs) never throw. Node's entry (index.ts) adds
+ * the fs store and HDF5 on real files.
  */
 import { registerFileRouter } from './checkpoint/tfjs_router.js';
-import { registerFileCodec } from './checkpoint/file_codec.js';
+import { hasFileCodec, registerFileCodec } from './checkpoint/file_codec.js';
+import { registerHdf5Codecs } from './hdf5/register_hdf5.js';
 import { safetensorsCodec } from './checkpoint/codec_safetensors.js';
 import { registerBrowserStores } from './stores/register_browser.js';
 
 registerFileCodec('safetensors', async () => safetensorsCodec);
+// HDF5 wherever WebAssembly runs, with h5wasm's in-memory files (loaded on first use of an .h5 or
+// .keras file). Where an entry registered its own first (Node's real files, in the CJS build's
+// order), that one stays.
+if (typeof WebAssembly === 'object' && !hasFileCodec('h5')) registerHdf5Codecs(async () => (await import('./hdf5/memfs_host.js')).memfsHdf5Host);
 registerBrowserStores();
 
 try {

@@ -47,20 +47,21 @@ export function requireStep(value: unknown, where: string): number {
 
 interface ScalarLike {
   size: number;
-  dataSync(): ArrayLike<number>;
+  data(): Promise<ArrayLike<number>>;
 }
 
 /**
- * Metrics as plain numbers. TF.js logs may hold scalar tensors: those are read (a scalar's one value);
- * anything else is refused, so every checkpoint's `checkpoint.json` stays readable.
+ * Metrics as plain numbers. TF.js logs may hold scalar tensors: those are read (a scalar's one value,
+ * asynchronously: a synchronous read stalls a GPU backend); anything else is refused, so every
+ * checkpoint's `checkpoint.json` stays readable.
  */
-export function requireMetrics(value: unknown, where: string): Record<string, number> {
+export async function requireMetrics(value: unknown, where: string): Promise<Record<string, number>> {
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidArgument(where, '`metrics` must be an object of metric names to numbers', value);
   const out: Record<string, number> = {};
   for (const [name, metric] of Object.entries(value)) {
     if (typeof metric === 'number') out[name] = metric;
-    else if (metric && typeof (metric as ScalarLike).dataSync === 'function' && (metric as ScalarLike).size === 1) out[name] = (metric as ScalarLike).dataSync()[0]!;
+    else if (metric && typeof (metric as ScalarLike).data === 'function' && (metric as ScalarLike).size === 1) out[name] = (await (metric as ScalarLike).data())[0]!;
     else throw invalidArgument(where, `metric \`${name}\` must be a number or a scalar tensor`, metric);
   }
   return out;

@@ -13,7 +13,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { CheckpointError } from '../src/errors.js';
-import { readDatasets, readH5Tree, writeH5, type H5WritePlan } from '../src/node/h5_file.js';
+import * as h5File from '../src/hdf5/h5_file.js';
+import type { DatasetRead, H5IoOptions, H5WritePlan } from '../src/hdf5/h5_file.js';
+import { nodeHdf5Host } from '../src/node/hdf5_node_host.js';
+
+// The HDF5 file functions on Node's host (real files), as the fs entry uses them.
+const writeH5 = (path: string, plan: H5WritePlan, options?: H5IoOptions) => h5File.writeH5(nodeHdf5Host, path, plan, options);
+const readH5Tree = (path: string) => h5File.readH5Tree(nodeHdf5Host, path);
+const readDatasets = (path: string, reads: DatasetRead[], options?: H5IoOptions) => h5File.readDatasets(nodeHdf5Host, path, reads, options);
 import { keras3Layout, legacyLayout, planKerasLoad, readKerasContents, toSnakeCase, type KerasH5Layout, type LayerDescription, type LoadPlan } from '../src/formats/h5/keras_layout.js';
 import { seededRandom, tempDir } from './helpers.js';
 import { BUILD, expected, FIXTURES, predict, type Expected } from './interop_models.js';

@@ -25,6 +25,7 @@ const WINDOW_CLASSES: [string, RegExp][] = [
   ['pointer', /^pointer(-write)? (latest|best)-pointer$/],
   ['commit', /^rename-commit (best|every|last)$/],
   ['write', /^write /],
+  ['reuse', /^link /],
 ];
 
 /** Share of kills at a random time rather than at a window. */

@@ -128,6 +128,10 @@ describe('backupAndRestore + restoreTraining', () => {
     assert.deepEqual((await readdir(backupDir)).sort(), ['backup-000000000002', 'latest']);
   });
 
+  it('saveOnPageHide needs a page: in Node it is refused with the option to use instead', () => {
+    assert.throws(() => backupAndRestore({ backupDir: 'unused', saveOnPageHide: true }), (e: unknown) => e instanceof CheckpointError && e.code === 'INVALID_ARGUMENT' && /saveOnPageHide.*needs a page.*saveOnSignal/.test(e.message));
+  });
+
   it('on SIGTERM: backs up at the next batch end, stops training cleanly, and (afterSignal: return) lets fit resolve', async () => {
     const dir = await tempDir();
     const backupDir = join(dir, 'backup');

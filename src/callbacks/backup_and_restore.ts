@@ -3,7 +3,8 @@
  * so an interrupted run continues where it stopped. Done right where Keras is not: the previous
  * backup is kept until the new one is committed, so a crash during a backup never loses the last
  * good one; and an optional signal guard saves at the next batch end on SIGTERM/SIGINT, stops
- * training cleanly, then exits as asked.
+ * training cleanly, then exits as asked. In a browser, where there are no signals, the page being
+ * hidden (the last event a closing tab reliably gets) backs up at once (`saveOnPageHide`).
  *
  * TF.js cannot change a running fit's initial epoch from a callback, so resuming is two lines:
  *   const { model, initialEpoch } = await restoreTraining(backupDir, buildAndCompileModel);
@@ -31,6 +32,14 @@ export interface BackupAndRestoreArgs {
   saveOnSignal?: boolean | NodeJS.Signals[];
   /** After a signal-triggered stop: 'reraise' the signal (default), 'exit' with 128+signal, or 'return' from fit. */
   afterSignal?: 'reraise' | 'exit' | 'return';
+  /**
+   * In a browser: back up as soon as the page is hidden during fit (tab switched or closing, window
+   * minimized: `visibilitychange` to hidden, or `pagehide`), and train on. Browsers give a closing page
+   * no time for async work after `pagehide`, and pause TF.js training in hidden tabs (it waits on
+   * animation frames), so the moment the page is hidden is when a backup can still be written.
+   * Default false.
+   */
+  saveOnPageHide?: boolean;
   /** Write backups in the background after capturing the weights. Default true. */
   asyncSave?: boolean;
   /** A local directory in front of a remote `backupDir` (`s3://…`): backups commit there first and upload in the background (see CheckpointManager). */
@@ -63,6 +72,7 @@ export class BackupAndRestore extends Callback {
   readonly deleteCheckpoint: boolean;
   readonly signals: NodeJS.Signals[];
   readonly afterSignal: 'reraise' | 'exit' | 'return';
+  readonly saveOnPageHide: boolean;
   readonly manager: CheckpointManager;
   /** The signal that stopped training, if one did. */
   interruptedBy: NodeJS.Signals | null = null;
@@ -71,6 +81,13 @@ export class BackupAndRestore extends Callback {
   /** A backup due at the last event, taken at the next one (see takePendingBackup). */
   private pendingBackup: { batch: number | null; epoch: number; step: number } | null = null;
   private readonly listeners = new Map<NodeJS.Signals, () => void>();
+  private stopWatchingPage: (() => void) | undefined;
+  /** A backup started because the page was hidden (between fit's events), awaited before training ends. */
+  private pageHideBackup: Promise<void> | undefined;
+  /** Where training stands, for a backup taken between events (page hidden): epochs completed, batches of the current one. */
+  private position: { epoch: number; batch: number | null } = { epoch: 0, batch: null };
+  /** The step of the last backup this run took: the page hidden again without training since takes none. */
+  private lastBackupStep = -1;
   private currentEpoch = 0;
   private step = 0;
   private batchesSinceBackup = 0;
@@ -93,6 +110,13 @@ export class BackupAndRestore extends Callback {
     this.deleteCheckpoint = args.deleteCheckpoint ?? true;
     this.signals = args.saveOnSignal === true ? ['SIGTERM', 'SIGINT'] : Array.isArray(args.saveOnSignal) ? args.saveOnSignal : [];
     this.afterSignal = after;
+    this.saveOnPageHide = args.saveOnPageHide ?? false;
+    if (this.signals.length > 0 && typeof (globalThis as { process?: { on?: unknown } }).process?.on !== 'function') {
+      throw new CheckpointError('INVALID_ARGUMENT', '`saveOnSignal` needs process signals, which this runtime (a browser?) does not have. In a browser use `saveOnPageHide: true`.');
+    }
+    if (this.saveOnPageHide && typeof (globalThis as { addEventListener?: unknown }).addEventListener !== 'function') {
+      throw new CheckpointError('INVALID_ARGUMENT', '`saveOnPageHide` needs a page (a browser window); this runtime has none. In Node use `saveOnSignal`.');
+    }
     this.logger = args.logger ?? consoleLogger;
     this.manager = backupManager(args.backupDir, { ...(args.asyncSave !== undefined ? { asyncSave: args.asyncSave } : {}), ...(args.localCache !== undefined ? { localCache: args.localCache } : {}), ...(args.fs ? { fs: args.fs } : {}), logger: this.logger });
   }
@@ -112,11 +136,14 @@ export class BackupAndRestore extends Callback {
       this.listeners.set(signal, listener);
       process.on(signal, listener);
     }
+    this.position = { epoch: 0, batch: null };
+    if (this.saveOnPageHide) this.stopWatchingPage = watchPageHide(() => this.backupNow());
   }
 
   override async onEpochBegin(epoch: number): Promise<void> {
     await this.takePendingBackup();
     this.currentEpoch = epoch;
+    this.position = { epoch, batch: 0 };
   }
 
   override async onBatchBegin(): Promise<void> {
@@ -125,6 +152,7 @@ export class BackupAndRestore extends Callback {
 
   override async onBatchEnd(batch: number): Promise<void> {
     this.step += 1;
+    this.position = { epoch: this.currentEpoch, batch: batch + 1 };
     this.batchesSinceBackup += 1;
     if (this.pendingSignal) return this.stopForSignal(batch);
     if (this.saveFreq !== 'epoch' && this.batchesSinceBackup >= this.saveFreq) this.backup(batch);
@@ -135,6 +163,7 @@ export class BackupAndRestore extends Callback {
     // After a signal stopped training mid-epoch, this epoch is not complete: keep the mid-epoch backup.
     if (this.interruptedBy) return;
     this.currentEpoch = epoch;
+    this.position = { epoch: epoch + 1, batch: null };
     if (this.saveFreq === 'epoch' || this.pendingSignal) this.backup(null);
     if (this.pendingSignal) await this.stopForSignal(null, true);
   }
@@ -143,6 +172,7 @@ export class BackupAndRestore extends Callback {
     try {
       // A normal end deletes the backups anyway: the last one is not worth writing.
       if (this.deleteCheckpoint && !this.interruptedBy) this.pendingBackup = null;
+      await this.pageHideBackup;
       await this.takePendingBackup();
       await this.manager.flush();
       // Every checkpointing callback of this fit (whatever its place in the list) must have committed
@@ -151,6 +181,8 @@ export class BackupAndRestore extends Callback {
     } finally {
       for (const [signal, listener] of this.listeners) process.off(signal, listener);
       this.listeners.clear();
+      this.stopWatchingPage?.();
+      this.stopWatchingPage = undefined;
     }
     if (this.interruptedBy) return this.finishAfterSignal(this.interruptedBy);
     if (this.deleteCheckpoint) {
@@ -158,6 +190,12 @@ export class BackupAndRestore extends Callback {
       // With a local tier, the remote copies go too before fit returns (or the report says they have not).
       await this.manager.flush();
     }
+  }
+
+  /** Resolves once every backup this callback has started is committed (or has failed and been reported). */
+  async flush(): Promise<void> {
+    await this.pageHideBackup;
+    await this.manager.flush();
   }
 
   /**
@@ -176,7 +214,19 @@ export class BackupAndRestore extends Callback {
     const due = this.pendingBackup;
     if (!due) return;
     this.pendingBackup = null;
+    this.lastBackupStep = due.step;
     await this.manager.save(due.step, this.model as LayersModel, { epoch: due.epoch, batch: due.batch });
+  }
+
+  /**
+   * The page was hidden: back up now, not at the next batch, which a hidden tab may never reach. A
+   * backup already due is that one (the weights have not changed since); a mid-epoch one resumes at
+   * the start of its epoch, as with `saveFreq` in batches.
+   */
+  private backupNow(): void {
+    if (!this.pendingBackup && this.step === this.lastBackupStep) return;
+    this.pendingBackup ??= { ...this.position, step: this.step };
+    this.pageHideBackup = this.takePendingBackup().catch((error: unknown) => this.logger.warn(`Could not back up to ${this.backupDir} when the page was hidden: ${(error as Error)?.message ?? String(error)}`));
   }
 
   private async stopForSignal(batch: number | null, alreadySaved = false): Promise<void> {
@@ -193,6 +243,20 @@ export class BackupAndRestore extends Callback {
     // No listener of ours is left, so the signal's default action (or the program's own handler) runs.
     process.kill(process.pid, signal);
   }
+}
+
+/** Calls `onHide` whenever the page is hidden or being unloaded; returns the function that stops watching. */
+function watchPageHide(onHide: () => void): () => void {
+  const page = globalThis as unknown as { addEventListener(type: string, listener: () => void): void; removeEventListener(type: string, listener: () => void): void; document?: { visibilityState?: string } & EventTarget };
+  const onVisibility = () => {
+    if (page.document?.visibilityState === 'hidden') onHide();
+  };
+  page.document?.addEventListener('visibilitychange', onVisibility);
+  page.addEventListener('pagehide', onHide);
+  return () => {
+    page.document?.removeEventListener('visibilitychange', onVisibility);
+    page.removeEventListener('pagehide', onHide);
+  };
 }
 
 /** Removes this library's backups and pointer from `backupDir`, nothing else. */

@@ -56,12 +56,17 @@ export function registerFileCodec(format: SingleFileFormat, load: () => Promise<
   loaded.delete(format);
 }
 
+/** Whether a codec for `format` is registered (an entry point keeps a platform's own codec). */
+export function hasFileCodec(format: SingleFileFormat): boolean {
+  return loaders.has(format);
+}
+
 /** Throws the clear error for a format no codec is registered for here. */
 export function assertFileCodec(format: SingleFileFormat, path: string): void {
   if (!loaders.has(format)) {
     throw new CheckpointError(
       'UNSUPPORTED_FORMAT',
-      `${path} names a .${format} file, which this build of tfjs-checkpoint cannot read or write here (the ${format === 'safetensors' ? 'safetensors' : 'HDF5'} codec is Node-only for now). ` +
+      `${path} names a .${format} file, which tfjs-checkpoint cannot read or write here (no ${format === 'safetensors' ? 'safetensors' : 'HDF5'} codec is registered: HDF5 needs WebAssembly). ` +
         'Use a path without that extension (a TF.js checkpoint folder), or .safetensors.',
     );
   }

@@ -33,6 +33,7 @@ import { loadCheckpointContents, restoreFrom } from './save_load.js';
 import { nameMatcher } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
 import { writeSnapshot, type SaveContext } from './write.js';
+import type { ReuseSource } from './incremental.js';
 
 export type { CheckpointRecord } from './registry.js';
 
@@ -169,6 +170,8 @@ export class CheckpointManager {
   private readonly latestPointer: string | undefined;
   private readonly bestPointer: string | undefined;
   private inFlight: Promise<void> | null = null;
+  /** The last checkpoint this manager committed, whose unchanged shards the next save reuses (incremental.ts). */
+  private reuseFrom: ReuseSource | undefined;
   private failure: unknown = null;
   private readonly pendingPaths = new Set<string>();
   private readonly cleanedParents = new Set<string>();
@@ -294,7 +297,7 @@ export class CheckpointManager {
     requireStep(step, where);
     if (source == null || typeof source !== 'object') throw invalidArgument(where, '`source` must be a tf.LayersModel or named tensors', source);
     if (info == null || typeof info !== 'object') throw invalidArgument(where, '`info` must be an object', info);
-    const metrics = requireMetrics(info.metrics, where);
+    const metrics = await requireMetrics(info.metrics, where);
     await this.settlePrevious();
     const requested = info.path !== undefined ? this.keyOf(requirePath(info.path, where, 'info.path'), where) : this.formatPath(step, { ...info, metrics });
     const path = await this.choosePath(requested);
@@ -418,11 +421,13 @@ export class CheckpointManager {
       const written = await writeSnapshot(this.locationOf(path), snapshot, {
         maxShardBytes: this.options.maxShardBytes,
         context,
+        ...(this.reuseFrom ? { reuseFrom: this.reuseFrom } : {}),
         beforeCommit: () => turn.ready,
         // Another writer may take the name between choosePath and the commit: never replace its checkpoint.
         ...(versioned ? { claim: (taken: string) => this.nextFreeVersion(requested, taken) } : {}),
       });
       committed = written.key;
+      this.reuseFrom = written.shards ? { key: written.key, shards: written.shards } : undefined;
     } finally {
       snapshot.dispose();
     }

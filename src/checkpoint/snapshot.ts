@@ -6,7 +6,9 @@
  * values alive until the writer has read them.
  */
 import { clone, Variable, type NamedTensorMap, type Tensor } from '@tensorflow/tfjs-core';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { LayersModel, layers as _layers } from '@tensorflow/tfjs-layers';
+
+type Layer = _layers.Layer;
 import { tensorEntry, type WeightEntry } from '../formats/weight_entry.js';
 import type { ModelJson } from '../formats/schema.js';
 import { captureOptimizerExtras, modelJsonOf, optimizerNamedWeights, readOptimizerExtras, type OptimizerExtras } from './model_io.js';
@@ -39,10 +41,12 @@ export interface ModelSnapshotOptions {
   includeOptimizer: boolean;
 }
 
-function build(kind: Snapshot['kind'], named: { name: string; tensor: Tensor; group?: 'optimizer' }[], owned: Tensor[], extra: Partial<Snapshot> = {}): Snapshot {
+type Named = { name: string; tensor: Tensor; group?: 'optimizer'; frozen?: boolean };
+
+function build(kind: Snapshot['kind'], named: Named[], owned: Tensor[], extra: Partial<Snapshot> = {}): Snapshot {
   let entries: WeightEntry[];
   try {
-    entries = named.map((n) => tensorEntry(n.name, n.tensor, n.group));
+    entries = named.map((n) => tensorEntry(n.name, n.tensor, n.group, n.frozen));
   } catch (e) {
     for (const t of owned) t.dispose();
     throw e;
@@ -70,13 +74,33 @@ export function structureOf(model: LayersModel): ModelStructure {
   };
 }
 
+/**
+ * The weights of frozen layers (`trainable: false`, or inside a frozen model used as a layer): they
+ * get shards of their own (see incremental.ts). Non-trainable weights of trained layers (batch-norm
+ * statistics) change with training, so they are not counted.
+ */
+function frozenWeights(model: LayersModel): Set<unknown> {
+  const out = new Set<unknown>();
+  const walk = (layers: readonly Layer[], inFrozen: boolean) => {
+    for (const layer of layers) {
+      const frozen = inFrozen || !layer.trainable;
+      if (frozen) for (const w of layer.weights) out.add(w);
+      const inner = (layer as Layer & { layers?: Layer[] }).layers;
+      if (inner) walk(inner, frozen);
+    }
+  };
+  walk(model.layers, false);
+  return out;
+}
+
 /** Captures a model's weights (and, for full models, topology and optimizer state) at this moment. */
 export async function snapshotModel(model: LayersModel, options: ModelSnapshotOptions): Promise<Snapshot> {
   const owned: Tensor[] = [];
-  const named: { name: string; tensor: Tensor; group?: 'optimizer' }[] = model.weights.map((w) => {
+  const frozen = frozenWeights(model);
+  const named: Named[] = model.weights.map((w) => {
     const t = clone(w.read());
     owned.push(t);
-    return { name: w.originalName, tensor: t };
+    return { name: w.originalName, tensor: t, ...(frozen.has(w) ? { frozen: true } : {}) };
   });
   const structure = structureOf(model);
   if (options.weightsOnly) return build('weights', named, owned, { structure });

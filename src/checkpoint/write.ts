@@ -4,7 +4,9 @@
  * manifest and `checkpoint.json` (last: it is the commit marker), then commit. Memory stays at one
  * weight at a time beyond what the caller holds (and what the store keeps, for the memory store).
  */
-import { planShards, type ShardPlan } from '../formats/shards.js';
+import type { ShardPlan } from '../formats/shards.js';
+import { pieceIdentities, planShardGroups, sameShard, type ReuseSource, type ShardRecord } from './incremental.js';
+import { readMetadata } from './registry.js';
 import { encodeNumber, METADATA_FORMAT, WEIGHTS_FORMAT, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
 import { specOf, type WeightEntry } from '../formats/weight_entry.js';
 import { describeKey, type Location } from '../stores/registry.js';
@@ -55,6 +57,8 @@ export interface WriteOptions {
   beforeCommit?: () => Promise<void>;
   /** When the name is taken at commit time: the name to try instead (else the existing checkpoint is replaced). */
   claim?: (taken: string) => string;
+  /** The previous checkpoint of this run: its shards whose weights have not changed are reused (see incremental.ts). */
+  reuseFrom?: ReuseSource;
 }
 
 /** What was committed, and where (a claimed name can differ from the one asked for). */
@@ -63,6 +67,10 @@ export interface WrittenCheckpoint {
   path: string;
   key: StoreKey;
   metadata: CheckpointMetadata;
+  /** Its shards, for the next save to reuse from (TF.js layout only). */
+  shards?: Map<string, ShardRecord>;
+  /** Bytes of shards reused from `reuseFrom` rather than written. */
+  reusedBytes?: number;
 }
 
 async function* shardChunks(plan: ShardPlan, entries: readonly WeightEntry[], cache: { index: number; bytes?: Uint8Array }) {
@@ -118,22 +126,43 @@ export function stageOptions(options: WriteOptions, contents: CheckpointContents
   return { ...(options.claim ? { claim: options.claim } : {}), expectedBytes };
 }
 
+/**
+ * The shards of `reuseFrom` that may be reused: those its committed `checkpoint.json` still records
+ * with the size and CRC-32 this run saw (another writer may have replaced it meanwhile).
+ */
+async function reusable(location: Location, reuseFrom: ReuseSource | undefined): Promise<ReuseSource | undefined> {
+  if (!reuseFrom) return undefined;
+  const metadata = await readMetadata(location.store, reuseFrom.key).catch(() => undefined);
+  if (!metadata) return undefined;
+  const recorded = new Map(metadata.files.map((f) => [f.name, f]));
+  const shards = new Map([...reuseFrom.shards].filter(([name, shard]) => recorded.get(name)?.size === shard.size && recorded.get(name)?.crc32 === shard.crc32));
+  return shards.size > 0 ? { key: reuseFrom.key, shards } : undefined;
+}
+
 /** Writes and commits one checkpoint directory at `path`. Nothing appears at `path` unless every step succeeds. */
 export async function writeCheckpoint(location: Location, contents: CheckpointContents, options: WriteOptions = {}): Promise<WrittenCheckpoint> {
-  const plans = planShards(
-    contents.entries.map((e) => e.byteLength),
-    options.maxShardBytes ?? DEFAULT_SHARD_BYTES,
-  );
-  const weightsManifest = [{ paths: plans.map((p) => p.fileName), weights: contents.entries.map(specOf) }];
+  const groups = planShardGroups(contents.entries, options.maxShardBytes ?? DEFAULT_SHARD_BYTES);
+  const weightsManifest = groups.map((g) => ({ paths: g.plans.map((p) => p.fileName), weights: g.entries.map(specOf) }));
   const { store } = location;
   const action = `save ${location.url}`;
   const stage = await store.stage(location.key, stageOptions(options, contents)).catch((e: unknown) => {
     throw asCheckpointError(e, action);
   });
   try {
-    const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
-    for (const plan of plans) await stage.write(plan.fileName, shardChunks(plan, contents.entries, cache));
-    cache.bytes = undefined;
+    const from = stage.reuse ? await reusable(location, options.reuseFrom) : undefined;
+    const shards = new Map<string, ShardRecord>();
+    let reusedBytes = 0;
+    for (const group of groups) {
+      const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
+      for (const plan of group.plans) {
+        const pieces = pieceIdentities(plan, group.entries);
+        const previous = from?.shards.get(plan.fileName);
+        let written = sameShard(previous, pieces) ? await stage.reuse!(plan.fileName, from!.key, previous) : undefined;
+        if (written) reusedBytes += written.size;
+        else written = await stage.write(plan.fileName, shardChunks(plan, group.entries, cache));
+        shards.set(plan.fileName, { pieces, size: written.size, crc32: written.crc32 });
+      }
+    }
     if (contents.kind === 'model') {
       const { modelTopology, ...rest } = contents.modelJson ?? { modelTopology: {} };
       // tfjs-node's key order: topology first, then the manifest, then the rest.
@@ -148,7 +177,7 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
     await stage.write(METADATA_FILE, jsonBytes(metadata));
     await options.beforeCommit?.();
     const key = await stage.commit();
-    return { path: describeKey(location.scheme, key), key, metadata };
+    return { path: describeKey(location.scheme, key), key, metadata, shards, reusedBytes };
   } catch (e) {
     await stage.abort().catch(() => undefined);
     throw asCheckpointError(e, action);

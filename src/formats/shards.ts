@@ -26,7 +26,7 @@ export function shardFileName(index: number, count: number): string {
   return count === 1 ? 'weights.bin' : `group1-shard${index + 1}of${count}.bin`;
 }
 
-export function planShards(byteLengths: readonly number[], maxShardBytes: number): ShardPlan[] {
+export function planShards(byteLengths: readonly number[], maxShardBytes: number, fileName: (index: number, count: number) => string = shardFileName): ShardPlan[] {
   if (!(maxShardBytes > 0)) throw new RangeError(`maxShardBytes must be positive, got ${maxShardBytes}`);
   const shards: { byteLength: number; pieces: ShardPiece[] }[] = [];
   let current: { byteLength: number; pieces: ShardPiece[] } = { byteLength: 0, pieces: [] };
@@ -50,5 +50,5 @@ export function planShards(byteLengths: readonly number[], maxShardBytes: number
   close();
   // Always at least one (possibly empty) shard, so every manifest names a file.
   if (shards.length === 0) shards.push(current);
-  return shards.map((s, i) => ({ fileName: shardFileName(i, shards.length), ...s }));
+  return shards.map((s, i) => ({ fileName: fileName(i, shards.length), ...s }));
 }

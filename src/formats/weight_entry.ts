@@ -17,6 +17,13 @@ export interface WeightSpec {
 
 export interface WeightEntry extends WeightSpec {
   byteLength: number;
+  /**
+   * The identity of the weight's data where it comes from a tensor (its data id): TF.js tensors are
+   * immutable, so the same identity at two saves means the same bytes (see incremental.ts).
+   */
+  identity?: object;
+  /** Not trained (a frozen layer's weight): laid out in shards of its own, so those can be reused whole. */
+  frozen?: boolean;
   /** The weight's little-endian bytes; may be a view into memory the caller must not modify. */
   read(): Promise<Uint8Array>;
 }
@@ -36,7 +43,7 @@ export function isStoredDtype(dtype: string): dtype is StoredDtype {
 }
 
 /** An entry whose bytes are read from a tensor when the writer reaches it (no copy on the CPU backend). */
-export function tensorEntry(name: string, tensor: Tensor, group?: 'optimizer'): WeightEntry {
+export function tensorEntry(name: string, tensor: Tensor, group?: 'optimizer', frozen = false): WeightEntry {
   if (!isStoredDtype(tensor.dtype)) {
     throw new CheckpointError(
       'INVALID_ARGUMENT',
@@ -49,6 +56,8 @@ export function tensorEntry(name: string, tensor: Tensor, group?: 'optimizer'): 
     shape: tensor.shape.slice(),
     dtype,
     ...(group ? { group } : {}),
+    identity: (tensor as unknown as { dataId: object }).dataId,
+    ...(frozen ? { frozen } : {}),
     byteLength: tensor.size * bytesPerElement(dtype),
     async read() {
       const values = (await tensor.data()) as Float32Array | Int32Array | Uint8Array;

@@ -6,17 +6,15 @@ import { useZlibCrc32 } from './zlib_crc32.js';
 import { FsStore } from '../stores/fs.js';
 import type { FsOps } from '../stores/fs_ops.js';
 import { lazyStore } from '../stores/lazy.js';
-import { registerFileCodec } from '../checkpoint/file_codec.js';
+import { registerHdf5Codecs } from '../hdf5/register_hdf5.js';
 import { registerStore, setDefaultScheme } from '../stores/registry.js';
 
 /** The fs store with Node's own file-system calls. */
 export const fsStore = new FsStore();
 
-/** The Keras HDF5 and .keras codecs (h5wasm, loaded on first use of such a file). */
+/** The Keras HDF5 and .keras codecs with real files (h5wasm's node build, loaded on first use of such a file); replaces the universal entry's in-memory ones. */
 export function registerKerasCodecs(): void {
-  registerFileCodec('h5', async () => (await import('./codec_h5.js')).h5Codec);
-  registerFileCodec('weights.h5', async () => (await import('./codec_h5.js')).weightsH5Codec);
-  registerFileCodec('keras', async () => (await import('./codec_keras.js')).kerasCodec);
+  registerHdf5Codecs(async () => (await import('./hdf5_node_host.js')).nodeHdf5Host);
 }
 
 export function registerFsStore(): void {

@@ -101,10 +101,11 @@ export async function assertFits(bytes: number | undefined, where: string): Prom
   }
 }
 
-/** True for the browser's "no space" failures (IndexedDB, OPFS, and their wrapped forms). */
+/** True for the browser's "no space" failures (IndexedDB, OPFS). */
 export function isQuotaError(e: unknown): boolean {
-  const name = (e as { name?: unknown })?.name;
-  return name === 'QuotaExceededError' || (typeof (e as Error)?.message === 'string' && /quota/i.test((e as Error).message));
+  // By name (DOMException's code 22 is the legacy spelling of the same); never by message, which any error may mention.
+  const error = e as { name?: unknown; code?: unknown } | null | undefined;
+  return error?.name === 'QuotaExceededError' || (e instanceof DOMException && error?.code === 22);
 }
 
 /** The error for a write the browser refused for lack of space. */

@@ -24,6 +24,7 @@ import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
+import { crcOfFile, crcWorkerAvailable } from './fs_crc_worker.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
@@ -108,6 +109,12 @@ export function isTakenError(e: unknown): boolean {
   return code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'EISDIR';
 }
 
+/** Files up to this size are checksummed inline (a worker round trip would cost more than the CRC). */
+const INLINE_CRC_BYTES = 1024 * 1024;
+
+/** Why a hard link may fail where writing the bytes would work: the source is gone, or links are not possible there. */
+const LINK_IMPOSSIBLE = new Set(['ENOENT', 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
+
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory implements StagedCheckpoint {
   private readonly files: WrittenFile[] = [];
@@ -169,16 +176,20 @@ export class StagedDirectory implements StagedCheckpoint {
     const where = join(this.finalPath, name);
     let size = 0;
     let checksum = 0;
+    // Small files are checksummed here as they are written; past INLINE_CRC_BYTES, on the worker
+    // thread from the file as written (fs_crc_worker.ts): the main thread never walks a shard's bytes.
+    let inline = true;
     let handle: FileHandle | undefined;
     try {
       handle = await this.fs.open(path, 'wx');
       for await (const chunk of chunks) {
-        // The write runs on libuv's thread pool; checksumming the same bytes meanwhile hides its cost.
         const written = writeAll(handle, chunk);
-        checksum = crc32(chunk, checksum);
+        if (inline && size + chunk.byteLength > INLINE_CRC_BYTES && crcWorkerAvailable()) inline = false;
+        if (inline) checksum = crc32(chunk, checksum);
         size += chunk.byteLength;
         await written;
       }
+      if (!inline) checksum = await this.checksumOf(path, size);
     } catch (e) {
       await handle?.close().catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('write', where, e);
@@ -190,6 +201,51 @@ export class StagedDirectory implements StagedCheckpoint {
     const written = { name, size, crc32: checksum };
     this.files.push(written);
     return written;
+  }
+
+  /**
+   * A file of the committed checkpoint at `from` (already durable), hard-linked in: no bytes written,
+   * and the two checkpoints share one inode, so deleting either leaves the other whole. Where links
+   * are impossible (another file system, no link support), undefined: the caller writes the bytes.
+   */
+  async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined> {
+    if (this.done) throw new Error('StagedDirectory already finished');
+    if (!this.fs.link) return undefined;
+    const source = join(from, name);
+    try {
+      const info = await this.fs.stat(source);
+      if (!info.isFile() || info.size !== expected.size) return undefined;
+      await this.fs.link(source, join(this.stagingPath, name));
+    } catch (e) {
+      if (LINK_IMPOSSIBLE.has((e as NodeJS.ErrnoException)?.code ?? '')) return undefined;
+      throw ioError('reuse', join(this.finalPath, name), e);
+    }
+    const written = { name, size: expected.size, crc32: expected.crc32 };
+    this.files.push(written);
+    return written;
+  }
+
+  /** The CRC-32 of the `size` bytes just written to `path`: on the worker thread, or here by reading them back if it is gone. */
+  private async checksumOf(path: string, size: number): Promise<number> {
+    const fromWorker = await crcOfFile(path);
+    if (fromWorker) {
+      if (fromWorker.size !== size) throw new Error(`${size} bytes were written but the file holds ${fromWorker.size}`);
+      return fromWorker.crc32;
+    }
+    let checksum = 0;
+    const buffer = new Uint8Array(Math.min(size, 8 * 1024 * 1024));
+    const reader = await this.fs.open(path, 'r');
+    try {
+      for (let at = 0; at < size; ) {
+        const { bytesRead } = await reader.read(buffer, 0, Math.min(buffer.byteLength, size - at), at);
+        if (bytesRead === 0) throw new Error(`the file ended at ${at} of the ${size} bytes written`);
+        checksum = crc32(buffer.subarray(0, bytesRead), checksum);
+        at += bytesRead;
+      }
+    } finally {
+      await reader.close();
+    }
+    return checksum;
   }
 
   /** Waits for every file's fsync; the first failure is thrown. */

@@ -24,6 +24,7 @@ import { crc32 } from '../formats/crc32.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, writersAlive, writerToken } from './browser_storage.js';
 import { inTransaction, openDatabase, request } from './idb_requests.js';
 import { isInside, joinKey, keyBasename, keyDirname, relativeKey, tempSiblingName, type StoreKey } from './keys.js';
+import { removeStockCopy, STOCK_COPY_MAX_BYTES, writeStockCopy } from './idb_stock_copy.js';
 import { stagedCheckpoint, stagedFile } from './staged.js';
 import {
   GenerationChanged,
@@ -48,6 +49,14 @@ export interface IndexedDbStoreOptions {
   indexedDB?: IDBFactory;
   /** Called before each step; throwing fails it (fault injection for tests). */
   faults?: (step: IndexedDbStep, key: StoreKey) => void;
+  /**
+   * Full models in the TF.js layout up to this many bytes also get a copy where stock TF.js reads
+   * `indexeddb://` models, so `tf.loadLayersModel('indexeddb://name')` loads them (see
+   * idb_stock_copy.ts). Default 64 MiB; 0 turns the copies off.
+   */
+  stockCopyMaxBytes?: number;
+  /** Where a failed stock copy is reported (default `console`); the checkpoint itself is committed by then. */
+  logger?: { warn(message: string): void };
 }
 
 const ENTRIES = 'entries';
@@ -222,7 +231,13 @@ export class IndexedDbStore implements CheckpointStore {
         this.step('write', joinKey(key, name));
         return this.writeRecords(gen, name, chunks, key, options.expectedBytes);
       },
-      commit: (at, files) => this.commitEntry(at, gen, () => ({ kind: 'folder', gen, files: [...files], modifiedNs: tick().toString() }), options.claim),
+      commit: async (at, files) => {
+        // Replacing `at`: its stock copy goes first, so a copy never outlives the checkpoint it copies.
+        if (!options.claim) await this.removeStockCopy(at);
+        const target = await this.commitEntry(at, gen, () => ({ kind: 'folder', gen, files: [...files], modifiedNs: tick().toString() }), options.claim);
+        await this.writeStockCopy(target, gen, files);
+        return target;
+      },
       discard: () => this.discard(gen),
       release,
     });
@@ -301,6 +316,46 @@ export class IndexedDbStore implements CheckpointStore {
       },
       'strict',
     );
+  }
+
+  private factory(): IDBFactory {
+    return (this.options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB)!;
+  }
+
+  private get stockCopyMaxBytes(): number {
+    return this.options.stockCopyMaxBytes ?? STOCK_COPY_MAX_BYTES;
+  }
+
+  /** TF.js's name for the model at `key`: what follows `indexeddb://`. */
+  private static modelPath(key: StoreKey): string {
+    return key.slice(1);
+  }
+
+  /** @internal The committed checkpoint at `key`, copied for stock TF.js when it is a small full model. Never fails the save. */
+  async writeStockCopy(key: StoreKey, gen: string, files: readonly FileRecord[]): Promise<void> {
+    if (this.stockCopyMaxBytes <= 0) return;
+    const where = this.show(key);
+    const records = new Map(files.map((f) => [f.name, f]));
+    try {
+      await writeStockCopy(this.factory(), IndexedDbStore.modelPath(key), files, async (name) => {
+        const record = records.get(name);
+        return record && this.storedFile(gen, record, name, `${where}/${name}`);
+      }, this.stockCopyMaxBytes);
+    } catch (e) {
+      (this.options.logger ?? console).warn(
+        `The checkpoint ${where} is saved, but its copy for stock tf.loadLayersModel('${where}') could not be written: ${(e as Error)?.message ?? String(e)}. Load it with loadModel('${where}') instead.`,
+      );
+    }
+  }
+
+  /** @internal Removes the stock TF.js copy at `key`, if any. */
+  async removeStockCopy(key: StoreKey): Promise<void> {
+    if (this.stockCopyMaxBytes <= 0) return;
+    try {
+      await removeStockCopy(this.factory(), IndexedDbStore.modelPath(key));
+    } catch (e) {
+      throw new CheckpointError('IO_ERROR', `Could not remove the stock TF.js copy of ${this.show(key)}: ${(e as Error)?.message ?? String(e)}. The checkpoint is untouched.`, { cause: e });
+    }
   }
 
   /** @internal Reads one record of a generation; undefined when it is gone (replaced or deleted). */
@@ -388,6 +443,7 @@ export class IndexedDbStore implements CheckpointStore {
 
   async remove(key: StoreKey): Promise<void> {
     this.step('remove', key);
+    if ((await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key)))?.kind === 'folder') await this.removeStockCopy(key);
     // The entry and its records go in one transaction: no reader sees it half-deleted.
     await this.run(
       [ENTRIES, CHUNKS],

@@ -101,6 +101,11 @@ export class MemoryStore implements CheckpointStore {
     return new MemoryStaged(this, key, options.claim);
   }
 
+  /** @internal A committed checkpoint's file, for reuse. */
+  committedFile(key: StoreKey, name: string): Uint8Array | undefined {
+    return this.checkpoints.get(key)?.files.get(name);
+  }
+
   /** @internal the staged checkpoint's write step. */
   writeStep(key: StoreKey): void {
     this.step('write', key);
@@ -245,6 +250,18 @@ class MemoryStaged implements StagedCheckpoint {
     const { bytes, size, crc32 } = await collectChunks(chunks);
     this.files.set(name, bytes);
     const written = { name, size, crc32 };
+    this.record.push(written);
+    return written;
+  }
+
+  /** The same bytes as the committed checkpoint at `from` holds (stored bytes are never changed in place). */
+  async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    this.store.writeStep(joinKey(this.key, name));
+    const bytes = this.store.committedFile(from, name);
+    if (!bytes || bytes.byteLength !== expected.size) return undefined;
+    this.files.set(name, bytes);
+    const written = { name, size: expected.size, crc32: expected.crc32 };
     this.record.push(written);
     return written;
   }

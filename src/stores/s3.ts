@@ -432,6 +432,21 @@ export class S3Store implements CheckpointStore {
     }
   }
 
+  /**
+   * @internal For reuse: copies `from` (of `size` bytes) to `to` on the server; false, copying nothing,
+   * when `from` is not there at that size (replaced or deleted meanwhile: the caller uploads instead).
+   */
+  async copyIfPresent(from: ObjectRef, to: ObjectRef, size: number): Promise<boolean> {
+    if ((await this.head(from))?.size !== size) return false;
+    try {
+      await this.copyObject(from, to, size, false);
+      return true;
+    } catch (e) {
+      if (isMissing((e as { cause?: unknown })?.cause)) return false;
+      throw e;
+    }
+  }
+
   /** @internal Whether an object is at `key`. */
   async objectExists(key: StoreKey): Promise<boolean> {
     return (await this.head(objectOf(key))) !== undefined;
@@ -643,6 +658,19 @@ class S3Staged implements StagedCheckpoint {
       await this.store.upload(this.store.generationObject(this.originalKey, this.generation, name), chunks, totals);
     }
     const file = { name, ...totals };
+    this.files.push(file);
+    return file;
+  }
+
+  /** A file of the committed checkpoint at `from`, copied on the server into this generation: no bytes through this process. */
+  async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    if (name === MARKER) return undefined;
+    const generation = await this.store.markerOf(from);
+    if (generation === undefined) return undefined;
+    const copied = await this.store.copyIfPresent(this.store.generationObject(from, generation, name), this.store.generationObject(this.originalKey, this.generation, name), expected.size);
+    if (!copied) return undefined;
+    const file = { name, size: expected.size, crc32: expected.crc32 };
     this.files.push(file);
     return file;
   }

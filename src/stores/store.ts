@@ -60,6 +60,14 @@ export interface StagedCheckpoint {
   readonly key: StoreKey;
   /** Streams one file in, recording its size and CRC-32. `checkpoint.json` is written last. */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile>;
+  /**
+   * Optional: puts file `name` of the committed checkpoint at `from` into this one without writing
+   * its bytes again (a hard link, a shared buffer), recording `expected`: its size and CRC-32 as the
+   * caller knows them. Resolves to undefined, having changed nothing, when that file is gone or cannot
+   * be shared here: the caller then writes it. Each checkpoint stays complete on its own, and
+   * deleting one never affects the other.
+   */
+  reuse?(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined>;
   /** The files written so far, in order. */
   written(): readonly WrittenFile[];
   /** Makes the checkpoint visible, all at once; resolves to the key it is visible at. */

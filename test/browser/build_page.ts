@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { SourceMap, type SourceMapPayload, type SourceMapping } from 'node:module';
 import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { TFJS_ESM } from './harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,9 +27,20 @@ export const NODE_SHIMS: Record<string, string> = {
   'node:fs/promises': shim('fs_promises.ts'),
 };
 
-/** Bundles `entry` into `outfile` (plus `outfile.map`) for a page, with modules swapped as `alias` says; returns esbuild's metafile. */
-export async function buildPage(entry: string, outfile: string, alias: Record<string, string> = {}): Promise<Metafile> {
+/**
+ * Bundles `entry` into `outfile` (plus `outfile.map`) for a page, with modules swapped as `alias` says;
+ * returns esbuild's metafile. `tfjsUrl` makes TF.js an import of that URL instead of a bare name: a
+ * module worker has no import map.
+ */
+export async function buildPage(entry: string, outfile: string, alias: Record<string, string> = {}, { tfjsUrl }: { tfjsUrl?: string } = {}): Promise<Metafile> {
+  const tfjsAt: Plugin = {
+    name: 'tfjs-at-url',
+    setup(b) {
+      b.onResolve({ filter: /^@tensorflow\/tfjs(-core|-layers)?$/ }, () => ({ path: tfjsUrl!, external: true }));
+    },
+  };
   const result = await build({
+    ...(tfjsUrl ? { plugins: [tfjsAt] } : {}),
     entryPoints: [entry],
     outfile,
     bundle: true,

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { tempDir } from '../helpers.js';
 import { buildPage, PAGE_EXTERNALS, pageRoutes, stackMapper } from './build_page.js';
@@ -19,7 +19,10 @@ import type { ConformanceReport } from './conformance_page.js';
 import { CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serve } from './harness.js';
 
 const ENTRY = fileURLToPath(new URL('./conformance_page.ts', import.meta.url));
+const WORKER_PAGE = fileURLToPath(new URL('./conformance_worker_page.ts', import.meta.url));
+const WORKER = fileURLToPath(new URL('./conformance_worker.ts', import.meta.url));
 const SCRIPT = '/conformance.js';
+const WORKER_SCRIPT = '/conformance-worker.js';
 /** The whole suite on every browser fixture; generous, as a slow machine may need it. */
 const RUN_TIMEOUT_MS = 10 * 60_000;
 const VERBOSE = Boolean(process.env['TFJS_CKPT_BROWSER_VERBOSE']);
@@ -27,9 +30,16 @@ const VERBOSE = Boolean(process.env['TFJS_CKPT_BROWSER_VERBOSE']);
 const GREP = process.env['TFJS_CKPT_CONFORMANCE_GREP'];
 
 let bundle: string;
+let workerPage: string;
+let workerBundle: string;
 before(async () => {
-  bundle = join(await tempDir('tfjs-ckpt-page-'), 'conformance.js');
+  const dir = await tempDir('tfjs-ckpt-page-');
+  bundle = join(dir, 'conformance.js');
+  workerPage = join(dir, 'conformance-worker-page.js');
+  workerBundle = join(dir, 'conformance-worker.js');
   await buildPage(ENTRY, bundle);
+  await buildPage(WORKER_PAGE, workerPage);
+  await buildPage(WORKER, workerBundle, {}, { tfjsUrl: '/tf.js' });
 });
 
 describe('store conformance in the browser', () => {
@@ -44,17 +54,29 @@ describe('store conformance in the browser', () => {
   describe('in headless Chromium', { skip: NO_CHROMIUM }, () => {
     let browser: Browser;
     let server: Awaited<ReturnType<typeof serve>>;
+    let workerServer: Awaited<ReturnType<typeof serve>>;
     before(async () => {
       server = await serve(pageRoutes(bundle, SCRIPT, 'store conformance'));
+      workerServer = await serve({ ...pageRoutes(workerPage, SCRIPT, 'store conformance in a worker'), [WORKER_SCRIPT]: workerBundle, [`${WORKER_SCRIPT}.map`]: `${workerBundle}.map` });
       browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     });
     after(async () => {
       await browser?.close();
       await server?.close();
+      await workerServer?.close();
     });
 
     it('runs the conformance suite on every browser fixture (each page test a subtest)', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
-      const mapStack = await stackMapper(bundle, `${server.url}${SCRIPT}`);
+      await runSuite(t, server.url, bundle, SCRIPT);
+    });
+
+    it('runs it in a dedicated worker on OPFS (synchronous access handles) and IndexedDB', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
+      const report = await runSuite(t, workerServer.url, workerBundle, WORKER_SCRIPT);
+      assert.ok((report.syncHandles ?? 0) > 0, 'OPFS wrote through synchronous access handles in the worker');
+    });
+
+    async function runSuite(t: TestContext, url: string, bundleFile: string, script: string): Promise<ConformanceReport> {
+      const mapStack = await stackMapper(bundleFile, `${url}${script}`);
       const tab = await browser.newPage();
       const pageErrors: string[] = [];
       let failLoad!: (e: Error) => void;
@@ -76,7 +98,7 @@ describe('store conformance in the browser', () => {
       const wall = performance.now();
       let report: ConformanceReport;
       try {
-        await tab.goto(`${server.url}/${GREP ? `?grep=${encodeURIComponent(GREP)}` : ''}`);
+        await tab.goto(`${url}/${GREP ? `?grep=${encodeURIComponent(GREP)}` : ''}`);
         const handle = await Promise.race([tab.waitForFunction(() => window.__conformance, undefined, { timeout: RUN_TIMEOUT_MS, polling: 250 }), loadFailed]);
         report = (await handle.jsonValue()) as ConformanceReport;
       } finally {
@@ -107,6 +129,7 @@ describe('store conformance in the browser', () => {
         `${report.results.length} page tests: ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped; ` +
           `suite ${(report.ms / 1000).toFixed(1)} s, page ${seconds} s (backend ${report.backend}, ${report.userAgent})`,
       );
-    });
+      return report;
+    }
   });
 });

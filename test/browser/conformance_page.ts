@@ -15,6 +15,8 @@ export interface ConformanceReport {
   ms: number;
   backend: string;
   userAgent: string;
+  /** In the worker: how many synchronous access handles OPFS writes opened. */
+  syncHandles?: number;
   /** Set when the page itself failed (not one of its tests). */
   error?: string;
 }

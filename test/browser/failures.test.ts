@@ -109,5 +109,32 @@ describe('failures in the browser', { skip: NO_CHROMIUM }, () => {
         await context.close();
       }
     });
+
+    it(`${kind}: recover in one tab never touches a save another open tab is writing`, { timeout: 120_000 }, async () => {
+      const context = await browser.newContext();
+      try {
+        const writer = await open(context);
+        const scheme = await call(writer, 'setup', kind);
+        const dir = `${scheme}://two`;
+        await call(writer, 'train', dir);
+        await call(writer, 'pauseSave', kind, 'two/w04', 24);
+        await writer.waitForFunction(() => window.failures!.isPaused(), undefined, { polling: 5 });
+
+        const other = await open(context);
+        await call(other, 'setup', kind);
+        const leftovers = await call(other, 'leftovers', kind);
+        assert.ok(leftovers > 0, 'the writing tab has temporaries');
+        assert.deepEqual(await call(other, 'recover', kind, '/two'), [], "the other tab's save is alive: nothing to recover");
+        assert.equal(await call(other, 'leftovers', kind), leftovers);
+        assert.deepEqual(await call(other, 'state', dir), { ...EARLIER, latest: `${dir}/w03` }, 'not listed while being written');
+
+        assert.deepEqual(await call(writer, 'resumeSave'), { ok: true });
+        assert.equal(await call(other, 'leftovers', kind), 0);
+        const after = await call(other, 'state', dir);
+        assert.deepEqual(after.verified, ['verified', 'verified', 'verified', 'verified'], 'the save committed whole, seen from the other tab');
+      } finally {
+        await context.close();
+      }
+    });
   }
 });

@@ -10,6 +10,39 @@ import { CheckpointManager, IndexedDbStore, latestCheckpoint, modelCheckpoint, O
 const stores: Record<string, CheckpointStore> = {};
 let writes = 0;
 
+/** A save held after its first file (see pauseSave), and the switch that lets it go on. */
+let held: { paused: boolean; go: () => void; goes: Promise<void>; result?: Promise<{ ok: true } | { code?: string; message: string }> } | undefined;
+
+/** `store`, with each staged checkpoint's first written file holding the save while `held` is set. */
+function holding(store: CheckpointStore): CheckpointStore {
+  const bind = <T extends object>(target: T, prop: string | symbol) => {
+    const value = Reflect.get(target, prop) as unknown;
+    return typeof value === 'function' ? value.bind(target) : value;
+  };
+  return new Proxy(store, {
+    get: (target, prop) =>
+      prop !== 'stage'
+        ? bind(target, prop)
+        : async (...args: Parameters<CheckpointStore['stage']>) => {
+            const staged = await target.stage(...args);
+            let files = 0;
+            return new Proxy(staged, {
+              get: (inner, p) =>
+                p !== 'write'
+                  ? bind(inner, p)
+                  : async (...a: Parameters<typeof staged.write>) => {
+                      const written = await inner.write(...a);
+                      if (++files === 1 && held) {
+                        held.paused = true;
+                        await held.goes;
+                      }
+                      return written;
+                    },
+            });
+          },
+  });
+}
+
 function model(units: number): tf.LayersModel {
   return tf.sequential({ layers: [tf.layers.dense({ inputShape: [units], units, kernelInitializer: tf.initializers.glorotUniform({ seed: 3 }) })] });
 }
@@ -27,6 +60,23 @@ const api = {
     return `${kind}-test`;
   },
   writes: () => writes,
+  /** Starts saving `mib` MiB to `<kind>-held://<path>` and holds it after its first file (its writer alive, its temporaries present). */
+  pauseSave(kind: string, path: string, mib: number): string {
+    let go!: () => void;
+    const goes = new Promise<void>((resolve) => (go = resolve));
+    held = { paused: false, go, goes };
+    registerStore(`${kind}-held`, holding(stores[kind]!));
+    held.result = api.saveBig(`${kind}-held://${path}`, mib);
+    return `${kind}-held`;
+  },
+  isPaused: () => held?.paused === true,
+  /** Lets the held save go on; resolves to how it ended. */
+  async resumeSave() {
+    held!.go();
+    const result = await held!.result!;
+    held = undefined;
+    return result;
+  },
   /** Three epochs of a small model with a checkpoint each. */
   async train(dir: string): Promise<void> {
     const m = model(8);

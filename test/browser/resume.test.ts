@@ -78,7 +78,10 @@ describe('train, reload and resume in the browser', { skip: NO_CHROMIUM }, () =>
           assert.equal(resumed['backend'], backend);
           assert.deepEqual(resumed['bestPredictions'], trained['atBest'], 'the best model holds exactly the weights of its epoch');
           assert.deepEqual(resumed['stockPredictions'], trained['atBest'], 'stock tf.loadLayersModel(fileLoadHandler(url)) loads it');
-          if (store === 'indexeddb') assert.deepEqual(resumed['stockIndexedDb'], trained['atBest'], "TF.js's own indexeddb:// handler still works beside ours");
+          if (store === 'indexeddb') {
+            assert.deepEqual(resumed['stockIndexedDb'], trained['atBest'], "TF.js's own indexeddb:// handler still works beside ours");
+            assert.deepEqual(resumed['stockByName'], trained['atBest'], `stock tf.loadLayersModel('${store}://resume-${backend}/best') loads the checkpoint by name`);
+          }
           assert.equal(resumed['initialEpoch'], 3);
           assert.deepEqual(resumed['restored'], trained['trained'], 'the backup holds the weights training ended with');
           assert.equal(resumed['bestAtStart'], trained['best'], 'the resumed checkpoint knows the best score');

@@ -94,7 +94,9 @@ async function resume(): Promise<Record<string, unknown>> {
   // Before training on (which may save a new best). Stock TF.js: our checkpoint through an IOHandler, and its own indexeddb:// handler, untouched by ours.
   const stock = await tf.loadLayersModel(fileLoadHandler(`${dir}/best`));
   let stockIndexedDb: number[] | undefined;
+  let stockByName: number[] | undefined;
   if (store === 'indexeddb') {
+    stockByName = await predict(await tf.loadLayersModel(`${dir}/best`));
     await stock.save(`indexeddb://stock-${backend}`);
     stockIndexedDb = await predict(await tf.loadLayersModel(`indexeddb://stock-${backend}`));
   }
@@ -110,7 +112,7 @@ async function resume(): Promise<Record<string, unknown>> {
     validationData: [vx, vy],
     callbacks: [checkpoint, new tf.CustomCallback({ onTrainBegin: async () => void (bestAtStart = checkpoint.best) }), backupAndRestore({ backupDir: `${dir}/backup` })],
   });
-  return { stockPredictions: await predict(stock), stockIndexedDb, bestPredictions: await predict(bestModel), initialEpoch, restored, bestAtStart, bestAfter: checkpoint.best, latest: await latestCheckpoint(`${dir}/best`) };
+  return { stockPredictions: await predict(stock), stockIndexedDb, stockByName, bestPredictions: await predict(bestModel), initialEpoch, restored, bestAtStart, bestAfter: checkpoint.best, latest: await latestCheckpoint(`${dir}/best`) };
 }
 
 try {

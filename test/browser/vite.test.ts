@@ -1,8 +1,9 @@
 /**
  * The package's `browser` export through Vite, as an app would use it: a project that imports
  * 'tfjs-checkpoint' and '@tensorflow/tfjs' (linked to this package's build and its TF.js) is built
- * with Vite, which must find no Node module to stub out; the built page then saves and loads
- * weights on IndexedDB in headless Chromium.
+ * with Vite, which must find no Node module to stub out and which puts h5wasm in a chunk of its own
+ * (fetched on first use of an HDF5 file); the built page then saves and loads weights on IndexedDB,
+ * in the TF.js layout and as `.weights.h5`, in headless Chromium.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,11 @@ try {
   const back = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 })] });
   await loadWeights(back, 'indexeddb://vite/w');
   const same = model.getWeights().every((w, i) => tf.equal(w, back.getWeights()[i]).all().dataSync()[0] === 1);
-  window.__vite = { same, checksums: (await verify('indexeddb://vite/w')).checksums };
+  await saveWeights(model, 'indexeddb://vite/w.weights.h5');
+  const h5 = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 })] });
+  await loadWeights(h5, 'indexeddb://vite/w.weights.h5');
+  const sameH5 = model.getWeights().every((w, i) => tf.equal(w, h5.getWeights()[i]).all().dataSync()[0] === 1);
+  window.__vite = { same, checksums: (await verify('indexeddb://vite/w')).checksums, sameH5, checksumsH5: (await verify('indexeddb://vite/w.weights.h5')).checksums };
 } catch (e) { window.__vite = { error: String(e && e.stack || e) }; }
 `;
 
@@ -60,6 +65,12 @@ describe('the browser export through Vite', () => {
     assert.doesNotMatch(code, /__vite-browser-external/);
     assert.doesNotMatch(code, /["']node:/);
     assert.deepEqual(warnings.filter((w) => /externalized for browser|node:/.test(w)), []);
+    // h5wasm (its WASM glue calls H5open) is in a chunk the entry chunk only imports dynamically.
+    const entry = /src="\/assets\/([^"]+\.js)"/.exec(await readFile(join(outDir, 'index.html'), 'utf8'))![1]!;
+    const entryCode = await readFile(join(assets, entry), 'utf8');
+    assert.doesNotMatch(entryCode, /H5open/);
+    assert.ok((await readdir(assets)).some((f) => f !== entry && f.endsWith('.js')), 'a chunk besides the entry');
+    assert.match(code, /H5open/);
   });
 
   describe('in headless Chromium', { skip: NO_CHROMIUM }, () => {
@@ -69,7 +80,7 @@ describe('the browser export through Vite', () => {
     });
     after(() => browser?.close());
 
-    it('the built app saves, loads and verifies weights on IndexedDB', async () => {
+    it('the built app saves, loads and verifies weights on IndexedDB, also as .weights.h5', async () => {
       const files = await readdir(join(outDir, 'assets'));
       const routes: Record<string, string> = { '/index.html': join(outDir, 'index.html') };
       for (const f of files) routes[`/assets/${f}`] = join(outDir, 'assets', f);
@@ -78,7 +89,7 @@ describe('the browser export through Vite', () => {
       try {
         await tab.goto(`${server.url}/index.html`);
         const result = await (await tab.waitForFunction(() => (window as unknown as { __vite?: unknown }).__vite, undefined, { timeout: 60_000 })).jsonValue();
-        assert.deepEqual(result, { same: true, checksums: 'verified' });
+        assert.deepEqual(result, { same: true, checksums: 'verified', sameH5: true, checksumsH5: 'verified' });
       } finally {
         await tab.close();
         await server.close();

@@ -251,6 +251,30 @@ export function runConformance(fixture: StoreFixture): void {
         await stage.commit();
         assert.deepEqual(await listed(t.store, dir), [`${dir}/a`]);
       });
+
+      it('reuse (where offered): a file of a committed checkpoint joins a new one unwritten; each stays whole when the other goes', async (t) => {
+        const f = await fixture.create();
+        const dir = keyOf(f.base);
+        const probe = await f.store.stage(`${dir}/probe`);
+        const offered = typeof probe.reuse === 'function';
+        await probe.abort();
+        if (!offered) return t.skip('this store writes every file (no reuse)');
+        const shared = new Uint8Array(50_000).map((_, i) => i % 251);
+        const first = await commitFiles(f.store, `${dir}/a`, { 'shard.bin': shared, 'checkpoint.json': META(1) });
+        const stage = await f.store.stage(`${dir}/b`);
+        assert.equal(await stage.reuse!('gone.bin', first, { size: 3, crc32: 0 }), undefined, 'a file the source lacks: undefined, nothing recorded');
+        assert.equal(await stage.reuse!('shard.bin', `${dir}/never`, { size: shared.byteLength, crc32: crc32(shared) }), undefined, 'a source that does not exist');
+        const reused = await stage.reuse!('shard.bin', first, { size: shared.byteLength, crc32: crc32(shared) });
+        assert.deepEqual(reused, { name: 'shard.bin', size: shared.byteLength, crc32: crc32(shared) });
+        await stage.write('checkpoint.json', [enc(META(2))]);
+        assert.deepEqual(stage.written().map((w) => w.name), ['shard.bin', 'checkpoint.json']);
+        const second = await stage.commit();
+        await f.store.remove(first);
+        const back = await readAllBytes(f.store, second, ['shard.bin', 'checkpoint.json']);
+        assert.ok(back && back !== 'replaced');
+        assert.deepEqual(back['shard.bin'], shared);
+        assert.equal(dec(back['checkpoint.json']), META(2));
+      });
     });
 
     describe('single-file checkpoints', () => {

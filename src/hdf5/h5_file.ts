@@ -1,16 +1,16 @@
 /**
- * HDF5 files on a local path, through h5wasm: writing a planned tree (groups, attributes, datasets)
+ * HDF5 files at a path of the platform's HDF5 host (a real file in Node, an in-memory one in the
+ * browser: see hdf5_host.ts), through h5wasm: writing a planned tree (groups, attributes, datasets)
  * and reading a file's tree and datasets.
  *
  * Memory: h5wasm's WASM heap is capped at 2 GiB and never shrinks, so no tensor crosses it whole.
  * Large datasets are chunked and written, or read, in boxes of at most `sliceBytes` (16 MiB): the
  * heap holds one box at a time, beyond the caller's own bytes.
  */
-import { rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { CheckpointError, CorruptCheckpointError, WeightMismatchError } from '../errors.js';
 import { elementCount, type H5AttributeRead, type H5AttributeWrite, type H5DatasetNode, type H5Dtype, type H5GroupNode, type H5Tree } from '../formats/h5/h5_types.js';
-import { hdf5Reason, loadH5Wasm, type H5Module, type H5Wasm } from './h5wasm_node.js';
+import type { Hdf5Host } from './hdf5_host.js';
+import { hdf5Reason, type H5Module, type H5Wasm } from './h5wasm_module.js';
 
 export interface H5DatasetWrite {
   path: string;
@@ -30,6 +30,8 @@ export interface H5WritePlan {
 export interface H5IoOptions {
   /** The largest block moved through the WASM heap at once. */
   sliceBytes?: number;
+  /** The file as messages name it (a scratch copy's path means nothing to the user); default: the path. */
+  where?: string;
 }
 
 /** 16 MiB: a box holds the main thread for a few milliseconds (copy into the heap, write to the page cache). */
@@ -97,9 +99,9 @@ function typedView(bytes: Uint8Array, dtype: 'float32' | 'int32', start: number,
   return new Type(bytes.slice(start * 4, (start + count) * 4).buffer);
 }
 
-function ioError(action: string, path: string, error: unknown): CheckpointError {
+function ioError(host: Hdf5Host, action: string, path: string, error: unknown): CheckpointError {
   if (error instanceof CheckpointError) return error;
-  return new CheckpointError('IO_ERROR', `Could not ${action} HDF5 file ${path}: ${hdf5Reason(error)}. Check the directory exists, is writable and has space.`, { cause: error });
+  return new CheckpointError('IO_ERROR', `Could not ${action} HDF5 file ${path}: ${hdf5Reason(error)}. ${host.writeAdvice}`, { cause: error });
 }
 
 function writeAttribute(file: H5File, attr: H5AttributeWrite): void {
@@ -118,7 +120,7 @@ function writeAttribute(file: H5File, attr: H5AttributeWrite): void {
   }
 }
 
-async function writeDataset(file: H5File, d: H5DatasetWrite, sliceBytes: number): Promise<void> {
+async function writeDataset(host: Hdf5Host, file: H5File, d: H5DatasetWrite, sliceBytes: number): Promise<void> {
   const count = elementCount(d.shape);
   const bytes = await d.read();
   if (bytes.byteLength !== count * 4) {
@@ -150,7 +152,7 @@ async function writeDataset(file: H5File, d: H5DatasetWrite, sliceBytes: number)
     const ranges = box.start.map((s, i) => [s, s + box.count[i]!] as [number, number]);
     dataset.write_slice(ranges, typedView(bytes, d.dtype, box.flatStart, box.flatCount));
     // Each box is a synchronous WASM call (and file write): let training run between them.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await host.pause();
   }
 }
 
@@ -158,16 +160,16 @@ async function writeDataset(file: H5File, d: H5DatasetWrite, sliceBytes: number)
  * Writes `plan` as a new HDF5 file at `path` (replacing any file there). On failure the partial file
  * is removed and the error is a CheckpointError.
  */
-export async function writeH5(path: string, plan: H5WritePlan, options: H5IoOptions = {}): Promise<void> {
-  const { h5 } = await loadH5Wasm();
-  const absolute = resolve(path);
+export async function writeH5(host: Hdf5Host, path: string, plan: H5WritePlan, options: H5IoOptions = {}): Promise<void> {
+  const { h5 } = await host.h5wasm();
+  const absolute = host.absolute(path);
   const sliceBytes = options.sliceBytes ?? DEFAULT_SLICE_BYTES;
   let file: H5File | undefined;
   try {
     file = new h5.File(absolute, 'w');
     for (const g of plan.groups) if (g) file.create_group(g);
     for (const attr of plan.attributes) writeAttribute(file, attr);
-    for (const d of plan.datasets) await writeDataset(file, d, sliceBytes);
+    for (const d of plan.datasets) await writeDataset(host, file, d, sliceBytes);
     file.flush();
   } catch (error) {
     try {
@@ -176,8 +178,8 @@ export async function writeH5(path: string, plan: H5WritePlan, options: H5IoOpti
       // The write failed already; closing is best effort.
     }
     file = undefined;
-    await rm(absolute, { force: true }).catch(() => {});
-    throw ioError('write', path, error);
+    await host.remove(absolute).catch(() => {});
+    throw ioError(host, 'write', path, error);
   } finally {
     file?.close();
   }
@@ -188,18 +190,18 @@ function corrupt(path: string, error: unknown): CorruptCheckpointError {
   return new CorruptCheckpointError(`${path} could not be read as HDF5: ${hdf5Reason(error)}. The file is damaged, truncated or not an HDF5 file; use an intact copy.`, { cause: error });
 }
 
-async function openForReading(path: string): Promise<{ file: H5File; module: H5Module; h5: H5Wasm }> {
-  const { h5, module } = await loadH5Wasm();
-  const absolute = resolve(path);
+async function openForReading(host: Hdf5Host, path: string, where: string): Promise<{ file: H5File; module: H5Module; h5: H5Wasm }> {
+  const { h5, module } = await host.h5wasm();
+  const absolute = host.absolute(path);
   let file: H5File;
   try {
     file = new h5.File(absolute, 'r');
   } catch (error) {
     const reason = hdf5Reason(error);
-    if (/No such file or directory/.test((error as Error)?.message ?? '')) throw new CheckpointError('NOT_FOUND', `No HDF5 file at ${path}.`, { cause: error });
-    throw new CorruptCheckpointError(`${path} is not a readable HDF5 file (${reason}). Check the path points to an intact .h5 file.`, { cause: error });
+    if (/No such file or directory/.test((error as Error)?.message ?? '')) throw new CheckpointError('NOT_FOUND', `No HDF5 file at ${where}.`, { cause: error });
+    throw new CorruptCheckpointError(`${where} is not a readable HDF5 file (${reason}). Check the path points to an intact .h5 file.`, { cause: error });
   }
-  if (file.file_id < 0n) throw new CorruptCheckpointError(`${path} is not a readable HDF5 file. Check the path points to an intact .h5 file.`);
+  if (file.file_id < 0n) throw new CorruptCheckpointError(`${where} is not a readable HDF5 file. Check the path points to an intact .h5 file.`);
   return { file, module, h5 };
 }
 
@@ -251,8 +253,9 @@ function readAttributes(h5: H5Wasm, module: H5Module, file: H5File, path: string
 }
 
 /** Every group and dataset of the HDF5 file at `path`: attributes, dataset shapes and dtypes. */
-export async function readH5Tree(path: string): Promise<H5Tree> {
-  const { file, module, h5 } = await openForReading(path);
+export async function readH5Tree(host: Hdf5Host, path: string, options: H5IoOptions = {}): Promise<H5Tree> {
+  const where = options.where ?? path;
+  const { file, module, h5 } = await openForReading(host, path, where);
   try {
     const nodes: H5Tree['nodes'] = new Map();
     nodes.set('', { kind: 'group', path: '', attributes: readAttributes(h5, module, file, '') });
@@ -270,7 +273,7 @@ export async function readH5Tree(path: string): Promise<H5Tree> {
     }
     return { nodes };
   } catch (error) {
-    throw corrupt(path, error);
+    throw corrupt(where, error);
   } finally {
     file.close();
   }
@@ -352,19 +355,20 @@ function readOne(h5: H5Wasm, module: H5Module, file: H5File, path: string, read:
 }
 
 /** Reads datasets of the HDF5 file at `path` into their destinations (see `DatasetRead`), opening the file once. */
-export async function readDatasets(path: string, reads: DatasetRead[], options: H5IoOptions = {}): Promise<void> {
-  const { file, module, h5 } = await openForReading(path);
+export async function readDatasets(host: Hdf5Host, path: string, reads: DatasetRead[], options: H5IoOptions = {}): Promise<void> {
+  const where = options.where ?? path;
+  const { file, module, h5 } = await openForReading(host, path, where);
   try {
-    for (const read of reads) readOne(h5, module, file, path, read, options.sliceBytes ?? DEFAULT_SLICE_BYTES);
+    for (const read of reads) readOne(h5, module, file, where, read, options.sliceBytes ?? DEFAULT_SLICE_BYTES);
   } catch (error) {
     if (error instanceof CheckpointError) throw error;
-    throw corrupt(path, error);
+    throw corrupt(where, error);
   } finally {
     file.close();
   }
 }
 
 /** Reads one dataset into `dest` (little-endian float32 or int32 bytes; float16/bfloat16 widened). */
-export async function readDataset(path: string, datasetPath: string, dest: Uint8Array, options: H5IoOptions = {}): Promise<void> {
-  await readDatasets(path, [{ datasetPath, dest }], options);
+export async function readDataset(host: Hdf5Host, path: string, datasetPath: string, dest: Uint8Array, options: H5IoOptions = {}): Promise<void> {
+  await readDatasets(host, path, [{ datasetPath, dest }], options);
 }

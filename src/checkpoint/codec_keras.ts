@@ -5,9 +5,9 @@
  * a ZIP64-capable stream into the store; read with ranged reads (the weights entry is stored
  * uncompressed, so it is copied out as it is for HDF5 to open).
  */
-import { rm, stat } from 'node:fs/promises';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
-import { readH5Tree } from './h5_file.js';
+import { readH5Tree } from '../hdf5/h5_file.js';
+import { localCopy, type Hdf5Host } from '../hdf5/hdf5_host.js';
 import { keras3Layout } from '../formats/h5/keras_layout.js';
 import { fromKeras3Config } from '../formats/keras/from_keras.js';
 import type { JsonObject, TfjsTopology } from '../formats/keras/json.js';
@@ -15,11 +15,10 @@ import { kerasZipStream, readKerasZip } from '../formats/keras/keras_zip.js';
 import { toKeras3Config, type TfjsTrainingConfig } from '../formats/keras/to_keras.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
 import type { OpenedFile, StagedFile } from '../stores/store.js';
-import type { FileCodec, FileContents } from '../checkpoint/file_codec.js';
-import type { CheckpointContents } from '../checkpoint/write.js';
+import type { FileCodec, FileContents } from './file_codec.js';
+import type { CheckpointContents } from './write.js';
 import { VERSION } from '../version.js';
 import { h5Contents, layerDescriptions, ourRecord, parseOurRecord, writeLayoutFile } from './codec_h5.js';
-import { fileChunks, localCopy } from './local_copy.js';
 
 function parseJson(bytes: Uint8Array, what: string, where: string): JsonObject {
   try {
@@ -31,26 +30,26 @@ function parseJson(bytes: Uint8Array, what: string, where: string): JsonObject {
   }
 }
 
-async function write(staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata): Promise<CheckpointMetadata> {
+async function write(host: Hdf5Host, staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata): Promise<CheckpointMetadata> {
   const modelJson = contents.modelJson;
   if (!modelJson) throw new CheckpointError('INVALID_ARGUMENT', 'A .keras file holds a whole model; this checkpoint has no model topology.');
   const trainingConfig = (modelJson.trainingConfig ?? null) as TfjsTrainingConfig | null;
   const config = toKeras3Config(modelJson.modelTopology as unknown as TfjsTopology, { trainingConfig });
   const { layers, structure, byName } = layerDescriptions(contents);
-  const file = await writeLayoutFile(keras3Layout(layers, { modelName: structure.name, modelClass: structure.className }), [], byName, contents);
+  const file = await writeLayoutFile(host, keras3Layout(layers, { modelName: structure.name, modelClass: structure.className }), [], byName, contents);
   try {
     const metadata: CheckpointMetadata = { ...base, container: 'keras', weights: file.weights };
     await staged.write(
       kerasZipStream({
         config: new TextEncoder().encode(JSON.stringify(config)),
         metadata: ourRecord(metadata, modelJson),
-        weights: fileChunks(file.path),
-        weightsSize: (await stat(file.path)).size,
+        weights: host.chunks(file.path),
+        weightsSize: await host.size(file.path),
       }),
     );
     return metadata;
   } finally {
-    await rm(file.path, { force: true });
+    await host.remove(file.path);
   }
 }
 
@@ -60,7 +59,7 @@ async function readRecord(file: OpenedFile) {
   return { zip, metadataJson, record: parseOurRecord(metadataJson) };
 }
 
-async function open(file: OpenedFile): Promise<FileContents> {
+async function open(host: Hdf5Host, file: OpenedFile): Promise<FileContents> {
   const { zip, metadataJson, record } = await readRecord(file);
   let modelJson = record.modelJson;
   if (!modelJson) {
@@ -68,20 +67,24 @@ async function open(file: OpenedFile): Promise<FileContents> {
     const topology = fromKeras3Config(parseJson(await zip.readConfig(), 'config.json', file.where), kerasVersion ? { kerasVersion } : {});
     modelJson = { modelTopology: topology as unknown as Record<string, unknown>, format: 'layers-model', generatedBy: `Keras ${kerasVersion ?? ''}`.trim(), convertedBy: `tfjs-checkpoint v${VERSION}` };
   }
-  const local = await localCopy(file, '.h5', zip.weights);
+  const local = await localCopy(host, file, '.h5', zip.weights);
   try {
-    const tree = await readH5Tree(local.path);
-    return { ...h5Contents(local.path, `${file.where} (model.weights.h5)`, tree, record, modelJson), close: local.cleanup };
+    const where = `${file.where} (model.weights.h5)`;
+    const tree = await readH5Tree(host, local.path, { where });
+    return { ...h5Contents(host, local.path, where, tree, record, modelJson), close: local.cleanup };
   } catch (e) {
     await local.cleanup();
     throw e;
   }
 }
 
-export const kerasCodec: FileCodec = {
-  write,
-  readMetadata: async (file) => (await readRecord(file)).record.metadata,
-  // The zip's central directory is written last: readable means complete.
-  probe: async (file) => ((await readKerasZip(file, file.where).then(() => true, () => false)) ? 'model' : undefined),
-  open,
-};
+/** The codec of `.keras` files on the platform of `host`. */
+export function kerasCodec(host: Hdf5Host): FileCodec {
+  return {
+    write: (staged, contents, base) => write(host, staged, contents, base),
+    readMetadata: async (file) => (await readRecord(file)).record.metadata,
+    // The zip's central directory is written last: readable means complete.
+    probe: async (file) => ((await readKerasZip(file, file.where).then(() => true, () => false)) ? 'model' : undefined),
+    open: (file) => open(host, file),
+  };
+}

@@ -1,17 +1,18 @@
 /**
- * The Keras HDF5 codecs (Node: h5wasm opens files by path). Three layouts, chosen by extension and
- * kind: `.weights.h5` (Keras 3 `save_weights`), `.h5`/`.hdf5` weights-only (tf.keras 2
- * `save_weights`), and `.h5`/`.hdf5` full models (tf.keras 2 `model.save`: `model_config`,
- * `training_config`, `model_weights`). The file is written to a local temporary file (HDF5 writes by
- * path, in slices: see formats/h5/h5_file.ts), our trailer is appended (see formats/h5_trailer.ts),
- * then it is streamed into the store's staged file. Reading works on any store: the trailer is read
- * in place; the HDF5 data from the file itself on disk, or from a temporary local copy.
+ * The Keras HDF5 codecs, on any platform with an HDF5 host (hdf5/hdf5_host.ts: h5wasm opens files by
+ * path). Three layouts, chosen by extension and kind: `.weights.h5` (Keras 3 `save_weights`),
+ * `.h5`/`.hdf5` weights-only (tf.keras 2 `save_weights`), and `.h5`/`.hdf5` full models (tf.keras 2
+ * `model.save`: `model_config`, `training_config`, `model_weights`). The file is written to a scratch
+ * file of the host (HDF5 writes by path, in slices: see hdf5/h5_file.ts), our trailer is appended
+ * (see formats/h5_trailer.ts), then it is streamed into the store's staged file. Reading works on any
+ * store: the trailer is read in place; the HDF5 data from the file itself on a local disk, or from a
+ * scratch copy.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { appendFile, rm } from 'node:fs/promises';
 import { CorruptCheckpointError, WeightMismatchError } from '../errors.js';
 import { crc32 } from '../formats/crc32.js';
-import { readDatasets, readH5Tree, writeH5, type H5DatasetWrite } from './h5_file.js';
+import { readDatasets, readH5Tree, writeH5, type H5DatasetWrite } from '../hdf5/h5_file.js';
+import { localCopy, type Hdf5Host } from '../hdf5/hdf5_host.js';
 import type { H5AttributeWrite, H5Tree } from '../formats/h5/h5_types.js';
 import { keras3Layout, legacyLayout, planKerasLoad, readKerasContents, type KerasH5Contents, type KerasH5Layout, type LayerDescription } from '../formats/h5/keras_layout.js';
 import { encodeTrailer, readTrailer } from '../formats/h5_trailer.js';
@@ -22,12 +23,11 @@ import { toLegacyModelConfig, toLegacyTrainingConfig } from '../formats/keras/to
 import { metadataSchema, modelJsonSchema, type CheckpointMetadata, type ModelJson } from '../formats/schema.js';
 import type { WeightEntry, WeightSpec } from '../formats/weight_entry.js';
 import type { OpenedFile, StagedFile } from '../stores/store.js';
-import type { FileCodec, FileContents } from '../checkpoint/file_codec.js';
-import type { StoredWeight } from '../checkpoint/read.js';
-import { structureOf, type ModelStructure } from '../checkpoint/snapshot.js';
-import type { CheckpointContents } from '../checkpoint/write.js';
+import type { FileCodec, FileContents } from './file_codec.js';
+import type { StoredWeight } from './read.js';
+import { structureOf, type ModelStructure } from './snapshot.js';
+import type { CheckpointContents } from './write.js';
 import { VERSION } from '../version.js';
-import { fileChunks, localCopy, tempPath } from './local_copy.js';
 
 type ModelJsonPart = Omit<ModelJson, 'weightsManifest'>;
 
@@ -115,13 +115,14 @@ function datasetsOf(layout: KerasH5Layout, byName: Map<string, WeightEntry>, crc
  */
 const OPTIMIZER_GROUP = 'tfjs_optimizer';
 
-/** Writes the HDF5 file of `layout` (plus root attributes, and the optimizer state of `contents`) at a temporary path; returns the path and the weights' records. */
+/** Writes the HDF5 file of `layout` (plus root attributes, and the optimizer state of `contents`) at a scratch path; returns the path and the weights' records. */
 export async function writeLayoutFile(
+  host: Hdf5Host,
   layout: KerasH5Layout,
   rootAttributes: H5AttributeWrite[],
   byName: Map<string, WeightEntry>,
   contents: CheckpointContents,
-  path = tempPath('.h5'),
+  path = host.tempPath('.h5'),
 ): Promise<{ path: string; weights: NonNullable<CheckpointMetadata['weights']> }> {
   const crcs = new Map<string, number>();
   const optimizer = contents.entries.filter((e) => e.group === 'optimizer').map((entry, i) => ({ entry, path: `${OPTIMIZER_GROUP}/${i}` }));
@@ -138,9 +139,9 @@ export async function writeLayoutFile(
   ];
   try {
     const groups = optimizer.length > 0 ? [...layout.groups, OPTIMIZER_GROUP] : layout.groups;
-    await writeH5(path, { groups, attributes: [...rootAttributes, ...layout.attributes], datasets });
+    await writeH5(host, path, { groups, attributes: [...rootAttributes, ...layout.attributes], datasets });
   } catch (e) {
-    await rm(path, { force: true });
+    await host.remove(path);
     throw e;
   }
   return {
@@ -156,7 +157,7 @@ function jsonAttribute(name: string, value: unknown): H5AttributeWrite {
   return { group: '', name, value: { type: 'string', value: JSON.stringify(value) } };
 }
 
-async function write(staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata, format: 'h5' | 'weights.h5'): Promise<CheckpointMetadata> {
+async function write(host: Hdf5Host, staged: StagedFile, contents: CheckpointContents, base: CheckpointMetadata, format: 'h5' | 'weights.h5'): Promise<CheckpointMetadata> {
   const { layers, structure, byName } = layerDescriptions(contents);
   const full = contents.kind === 'model' && format === 'h5';
   let layout: KerasH5Layout;
@@ -176,24 +177,24 @@ async function write(staged: StagedFile, contents: CheckpointContents, base: Che
     layout = legacyLayout(layers);
   }
   const modelJson = contents.kind === 'model' ? contents.modelJson : undefined;
-  // On a local disk, HDF5 writes straight into the store's temporary file; elsewhere into one of ours, streamed over.
-  if (staged.writeLocal) {
+  // On a local disk h5wasm opens, HDF5 writes straight into the store's temporary file; elsewhere into a scratch file, streamed over.
+  if (staged.writeLocal && host.storePaths) {
     let metadata: CheckpointMetadata | undefined;
     await staged.writeLocal(async (path) => {
-      const file = await writeLayoutFile(layout, root, byName, contents, path);
+      const file = await writeLayoutFile(host, layout, root, byName, contents, path);
       metadata = { ...base, container: format, weights: file.weights };
-      await appendFile(path, encodeTrailer(ourRecord(metadata, modelJson)));
+      await host.append(path, encodeTrailer(ourRecord(metadata, modelJson)));
     });
     return metadata!;
   }
-  const file = await writeLayoutFile(layout, root, byName, contents);
+  const file = await writeLayoutFile(host, layout, root, byName, contents);
   try {
     const metadata: CheckpointMetadata = { ...base, container: format, weights: file.weights };
-    await appendFile(file.path, encodeTrailer(ourRecord(metadata, modelJson)));
-    await staged.write(fileChunks(file.path));
+    await host.append(file.path, encodeTrailer(ourRecord(metadata, modelJson)));
+    await staged.write(host.chunks(file.path));
     return metadata;
   } finally {
-    await rm(file.path, { force: true });
+    await host.remove(file.path);
   }
 }
 
@@ -218,7 +219,7 @@ function modelJsonOf(tree: H5Tree, record: OurRecord, where: string): ModelJsonP
  * The contents of a Keras HDF5 file at `local` (its datasets read from there), with our record when
  * it has one. Shared by the .keras codec (its model.weights.h5).
  */
-export function h5Contents(local: string, where: string, tree: H5Tree, record: OurRecord, modelJson: ModelJsonPart | undefined): Omit<FileContents, 'close'> {
+export function h5Contents(host: Hdf5Host, local: string, where: string, tree: H5Tree, record: OurRecord, modelJson: ModelJsonPart | undefined): Omit<FileContents, 'close'> {
   const keras: KerasH5Contents = readKerasContents(tree, where);
   const stored: { path: string; name: string; shape: number[]; dtype: string; group?: 'optimizer' }[] = keras.layers.flatMap((l) => l.weights);
   // Our optimizer state (see OPTIMIZER_GROUP), as our record lists it.
@@ -244,7 +245,7 @@ export function h5Contents(local: string, where: string, tree: H5Tree, record: O
   const read = async (indices: ReadonlySet<number>): Promise<Map<number, StoredWeight>> => {
     const wanted = [...indices].sort((a, b) => a - b);
     const reads = wanted.map((i) => ({ datasetPath: stored[i]!.path, dest: new Uint8Array(specs[i]!.shape.reduce((n, d) => n * d, 1) * 4) }));
-    await readDatasets(local, reads);
+    await readDatasets(host, local, reads, { where });
     const out = new Map<number, StoredWeight>();
     wanted.forEach((index, k) => {
       const bytes = reads[k]!.dest;
@@ -284,12 +285,12 @@ export function h5Contents(local: string, where: string, tree: H5Tree, record: O
   };
 }
 
-async function open(file: OpenedFile): Promise<FileContents> {
+async function open(host: Hdf5Host, file: OpenedFile): Promise<FileContents> {
   const record = parseOurRecord(await readTrailer(file));
-  const local = await localCopy(file, '.h5');
+  const local = await localCopy(host, file, '.h5');
   try {
-    const tree = await readH5Tree(local.path);
-    const contents = h5Contents(local.path, file.where, tree, record, modelJsonOf(tree, record, file.where));
+    const tree = await readH5Tree(host, local.path, { where: file.where });
+    const contents = h5Contents(host, local.path, file.where, tree, record, modelJsonOf(tree, record, file.where));
     return { ...contents, close: local.cleanup };
   } catch (e) {
     await local.cleanup();
@@ -297,14 +298,12 @@ async function open(file: OpenedFile): Promise<FileContents> {
   }
 }
 
-function codec(format: 'h5' | 'weights.h5'): FileCodec {
+/** The codec of `.h5` or `.weights.h5` files on the platform of `host`. */
+export function h5Codec(host: Hdf5Host, format: 'h5' | 'weights.h5'): FileCodec {
   return {
-    write: (staged, contents, base) => write(staged, contents, base, format),
+    write: (staged, contents, base) => write(host, staged, contents, base, format),
     readMetadata: async (file) => parseOurRecord(await readTrailer(file)).metadata,
     probe: async (file) => ((await hdf5Complete(file)) ? (format === 'weights.h5' ? 'weights' : 'model') : undefined),
-    open,
+    open: (file) => open(host, file),
   };
 }
-
-export const h5Codec = codec('h5');
-export const weightsH5Codec = codec('weights.h5');
