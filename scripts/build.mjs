@@ -8,6 +8,7 @@ const tsc = (...args) => execFileSync(process.execPath, ['node_modules/typescrip
 rmSync('dist', { recursive: true, force: true });
 tsc('-p', 'tsconfig.json');
 // CJS: tsconfig.cjs.json (Node10 resolution cannot see h5wasm's "exports"; it maps the types).
+// The command-line tool (src/cli) is ESM only (the `bin` runs dist/esm/cli/main.js): tsconfig.cjs.json excludes it.
 tsc('-p', 'tsconfig.cjs.json');
 // tsc's CommonJS output turns the browser HDF5 host's `import('h5wasm')` into require('h5wasm'), which
 // h5wasm (an ES module exporting only "import") refuses, and which a CJS consumer's bundler could not

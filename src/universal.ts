@@ -35,6 +35,7 @@ export { latestCheckpoint } from './checkpoint/latest.js';
 export { CheckpointManager, restoreInto } from './checkpoint/manager.js';
 export type { CheckpointManagerOptions, SaveBehaviourOptions, CheckpointRecord, SaveInfo, SaveSource, UploadReport } from './checkpoint/manager.js';
 export { verifyCheckpoint as verify } from './checkpoint/read.js';
+export { readMetadata, loadCheckpoint } from './checkpoint/public_read.js';
 export type { VerifiedCheckpoint } from './checkpoint/read.js';
 export { backupAndRestore, BackupAndRestore, restoreTraining } from './callbacks/backup_and_restore.js';
 export type { BackupAndRestoreArgs, RestoredTraining } from './callbacks/backup_and_restore.js';

@@ -81,6 +81,14 @@ export async function readFileCheckpoint<T>(location: Location, read: (contents:
   });
 }
 
+/** The writer recorded in the stand-in metadata of files other tools wrote (see foreignMetadata). */
+const FOREIGN_WRITER = 'unknown';
+
+/** True for the stand-in metadata of a file another tool wrote (it records nothing of a save). */
+export function isForeignMetadata(metadata: CheckpointMetadata): boolean {
+  return metadata.library.name === FOREIGN_WRITER && metadata.template === undefined && metadata.files.length === 0 && metadata.weights === undefined;
+}
+
 /**
  * What a file other tools wrote stands for in listings (latest, resume): a complete one gets metadata
  * with nothing but its kind, format and modification time; it has no template, so retention never
@@ -94,7 +102,7 @@ function foreignMetadata(kind: 'model' | 'weights', format: SingleFileFormat, mo
     kind,
     createdAt: at,
     committedAt: at,
-    library: { name: 'unknown', version: '' },
+    library: { name: FOREIGN_WRITER, version: '' },
     tfjsVersion: null,
     epoch: null,
     batch: null,

@@ -31,7 +31,7 @@ export const CHROMIUM_ARGS = [
 /** Also WebGPU, on SwiftShader (no GPU here). */
 export const CHROMIUM_WEBGPU_ARGS = [...CHROMIUM_ARGS, '--enable-unsafe-webgpu', '--use-angle=swiftshader', '--enable-unsafe-swiftshader'];
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json', '.json': 'application/json', '.wasm': 'application/wasm' };
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.map': 'application/json', '.json': 'application/json', '.wasm': 'application/wasm', '.svg': 'image/svg+xml' };
 
 /** Serves `routes` (URL path → file on disk, or inline text) on 127.0.0.1; nothing else. */
 export async function serve(routes: Record<string, string | { text: string }>): Promise<{ url: string; close(): Promise<void> }> {
