@@ -136,7 +136,9 @@ Examples:
           `Created     ${m.createdAt}${m.committedAt ? ` (committed ${m.committedAt})` : ''}`,
           `Epoch       ${m.epoch ?? '-'}   step ${m.step ?? '-'}   batch ${m.batch ?? '-'}   samples seen ${m.samplesSeen ?? '-'}`,
         );
-        if (m.monitor) lines.push(`Monitor     ${m.monitor.name} (${m.monitor.mode}) = ${formatMetric(m.monitor.value)}, best so far ${formatMetric(m.monitor.best)}`);
+        // Keras tracks the best only when saving the best only; an unset best (±Infinity) says nothing.
+        const best = m.monitor && m.monitor.best !== null && Number.isFinite(Number(m.monitor.best)) ? `, best so far ${formatMetric(m.monitor.best)}` : '';
+        if (m.monitor) lines.push(`Monitor     ${m.monitor.name} (${m.monitor.mode}) = ${formatMetric(m.monitor.value)}${best}`);
         const metrics = Object.entries(m.metrics);
         if (metrics.length) lines.push(`Metrics     ${metrics.map(([k, v]) => `${k}=${formatMetric(v)}`).join('  ')}`);
         if (m.template) lines.push(`Template    ${m.template}`);
