@@ -1,6 +1,7 @@
 /**
- * The package's `browser` export through Vite, as an app would use it: a project that imports
- * 'tfjs-checkpoint' and '@tensorflow/tfjs' (linked to this package's build and its TF.js) is built
+ * The package's `browser` export through Vite, as an app would use it: a project with the packed
+ * tarball installed (and this checkout's TF.js linked) that imports 'tfjs-checkpoint' and
+ * '@tensorflow/tfjs' is built
  * with Vite, which must find no Node module to stub out and which puts h5wasm in a chunk of its own
  * (fetched on first use of an HDF5 file); the built page then saves and loads weights on IndexedDB,
  * in the TF.js layout and as `.weights.h5`, in headless Chromium.
@@ -8,12 +9,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { build } from 'vite';
-import { tempDir } from '../helpers.js';
+import { installPacked, linkTfjs } from '../packed_install.js';
 import { CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serve } from './harness.js';
 
 const APP = `import * as tf from '@tensorflow/tfjs';
@@ -41,10 +42,9 @@ before(async () => {
     const built = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
     assert.equal(built.status, 0, 'npm run build failed');
   }
-  const project = await tempDir('tfjs-ckpt-vite-');
-  await mkdir(join(project, 'node_modules/@tensorflow'), { recursive: true });
-  await symlink(process.cwd(), join(project, 'node_modules/tfjs-checkpoint'), 'dir');
-  for (const name of await readdir('node_modules/@tensorflow')) await symlink(join(process.cwd(), 'node_modules/@tensorflow', name), join(project, 'node_modules/@tensorflow', name), 'dir');
+  // The package as published: the packed tarball installed with its dependencies (TF.js linked).
+  const project = await installPacked();
+  await linkTfjs(project);
   await writeFile(join(project, 'index.html'), '<!doctype html><script type="module" src="/main.js"></script>');
   await writeFile(join(project, 'main.js'), APP);
   outDir = join(project, 'dist');

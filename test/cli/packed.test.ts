@@ -4,20 +4,13 @@
  * package's `bin`.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { tempDir } from '../helpers.js';
+import { installPacked, linkTfjs, runOutside } from '../packed_install.js';
 import { ensureBuilt } from './cli_helpers.js';
 
-function run(command: string, args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
-  const env: Record<string, string | undefined> = { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
-  delete env['NODE_TEST_CONTEXT'];
-  delete env['NODE_OPTIONS'];
-  const result = spawnSync(command, args, { cwd, env, encoding: 'utf8', maxBuffer: 1 << 26 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const run = runOutside;
 
 /** Every .ts file under `dir`. */
 async function sources(dir: string): Promise<string[]> {
@@ -42,21 +35,12 @@ describe('the packed package', () => {
 
   it('npx tfjs-checkpoint --help works from the tarball installed in an empty project', { timeout: 120_000 }, async () => {
     ensureBuilt();
-    const packDir = await tempDir('tfjs-ckpt-pack-');
-    const packed = run('npm', ['pack', '--pack-destination', packDir, '--silent'], process.cwd());
-    assert.equal(packed.status, 0, packed.stderr);
-    const tarball = join(packDir, packed.stdout.trim().split('\n').pop()!);
-    const project = await tempDir('tfjs-ckpt-project-');
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'empty-project', version: '1.0.0', private: true }));
-    // The peers come from this checkout (linked below), so npm is told not to fetch them.
-    const installed = run('npm', ['install', '--prefer-offline', '--legacy-peer-deps', '--no-package-lock', '--loglevel=error', tarball], project);
-    assert.equal(installed.status, 0, installed.stderr);
+    const project = await installPacked();
     // Without TF.js beside it, one clear line saying what to install.
     const noTfjs = run('npx', ['--no-install', 'tfjs-checkpoint', '--help'], project);
     assert.equal(noTfjs.status, 2);
     assert.match(noTfjs.stderr, /^tfjs-checkpoint: error: @tensorflow\/tfjs-(core|layers) is not installed; .*npm install @tensorflow\/tfjs\n$/);
-    await mkdir(join(project, 'node_modules/@tensorflow'), { recursive: true });
-    for (const name of await readdir('node_modules/@tensorflow')) await symlink(join(process.cwd(), 'node_modules/@tensorflow', name), join(project, 'node_modules/@tensorflow', name), 'dir');
+    await linkTfjs(project);
 
     const help = run('npx', ['--no-install', 'tfjs-checkpoint', '--help'], project);
     assert.equal(help.status, 0, help.stderr);
