@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs';
 import { chromium, type Browser } from 'playwright-core';
 import { loadModel, loadWeights } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { lcgNumbers } from '../model_helpers.js';
 import { findPython, NO_PYTHON_MESSAGE, runPython } from '../python.js';
 import { buildPage, pageRoutes } from './build_page.js';
 import { CHROMIUM, CHROMIUM_ARGS, NO_CHROMIUM, serve } from './harness.js';
@@ -33,16 +34,7 @@ interface PageResult {
   files: { keras: string; h5: string; weightsH5: string };
 }
 
-/** The page's numbers (hdf5_page.ts): a 32-bit LCG. */
-function numbers(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+const numbers = lcgNumbers;
 const PROBE = () => tf.tensor2d(numbers(4 * 5, 15), [4, 5]);
 
 /** The page's architecture (weights come from the files). */

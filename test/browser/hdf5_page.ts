@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { latestCheckpoint, loadModel, loadWeights, modelCheckpoint, resolveLocation, verify } from '../../src/universal.js';
+import { lcgNumbers } from '../model_helpers.js';
 
 declare global {
   interface Window {
@@ -18,16 +19,7 @@ declare global {
 const store = new URLSearchParams(location.search).get('store')!;
 const dir = `${store}://h5run`;
 
-/** Deterministic numbers (a 32-bit LCG), as the test's Node side makes them too. */
-function numbers(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+const numbers = lcgNumbers;
 
 function build(): tf.LayersModel {
   const model = tf.sequential({

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { backupAndRestore, fileLoadHandler, latestCheckpoint, loadModel, modelCheckpoint, restoreTraining, verify } from '../../src/universal.js';
+import { lcgNumbers } from '../model_helpers.js';
 
 declare global {
   interface Window {
@@ -25,16 +26,7 @@ const backend = params.get('backend')!;
 const phase = params.get('phase')!;
 const dir = `${store}://resume-${backend}`;
 
-/** Deterministic numbers (a 32-bit LCG), so both phases see the same data. */
-function numbers(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+const numbers = lcgNumbers;
 
 function build(): tf.LayersModel {
   const model = tf.sequential({
