@@ -9,13 +9,16 @@ export const GROUPS: Record<string, readonly string[]> = {
   'ours-full': ['ours-full'],
   'ours-weights': ['ours-weights'],
   naive: ['naive'],
-  load: ['load-ours', 'load-stock', 'load-url'],
+  load: ['load-ceiling', 'load-ours', 'load-stock', 'load-url'],
   keras: ['keras'],
   lightning: ['lightning'],
   peers: ['keras', 'lightning'],
   s3: ['s3-ceiling', 's3-ours', 's3-tier'],
+  fit: ['fit', 'keras-fit', 'lightning-fit'],
+  'fit-ours': ['fit'],
+  'fit-peers': ['keras-fit', 'lightning-fit'],
 };
-const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers', 's3'];
+const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers', 's3', 'fit'];
 
 export interface BenchArgs {
   sizes: SizeSpec[];
