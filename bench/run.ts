@@ -11,7 +11,7 @@ import { machineInfo } from './lib/machine.js';
 import { PEER_ENV, PEERS, peerFitResult, peerResult, preparePeers, type PeerName, type PeerSetup } from './lib/peers.js';
 import { METHOD, TARGETS_INTRO } from './lib/method.js';
 import { FIT_INTRO, fitTable } from './lib/fit_report.js';
-import { firstSavesTable, headline, loadsTable, s3Table, savesTable, type Outcomes } from './lib/report.js';
+import { firstSavesTable, frozenTable, headline, loadsTable, s3Table, savesTable, type Outcomes } from './lib/report.js';
 import { targetsTable } from './lib/targets.js';
 import type { CaseOutcome, CaseResult } from './lib/result.js';
 import { bytesOf, type SizeSpec } from './lib/sizes.js';
@@ -171,6 +171,7 @@ async function main(): Promise<void> {
   const targets = targetsTable(outcomes, bench.sizes);
   const firstSaves = firstSavesTable(outcomes, bench.sizes);
   const fits = fitTable(outcomes, bench.sizes);
+  const frozen = frozenTable(outcomes, bench.sizes);
   const command = `npm run bench${bench.argv.length ? ` -- ${bench.argv.join(' ')}` : ''}`;
   const md = [
     '# tfjs-checkpoint benchmark',
@@ -188,6 +189,7 @@ async function main(): Promise<void> {
     savesTable(outcomes, bench.sizes),
     '',
     ...(firstSaves ? ['First save in a fresh process (the warm-up rep, not in the medians above); ours shows blocked / durable when they differ:', '', firstSaves, ''] : []),
+    ...(frozen ? ['Incremental checkpoints, frozen base: layers 1–3 of 4 `trainable: false`, only the head changes between saves (weights only, `keepLast: 2`); their shards are reused by hard link:', '', frozen, ''] : []),
     ...(fits ? ['## `fit` overhead', '', FIT_INTRO, '', fits, ''] : []),
     '## Loads',
     '',

@@ -8,6 +8,7 @@ export const GROUPS: Record<string, readonly string[]> = {
   ours: ['ours-full', 'ours-weights'],
   'ours-full': ['ours-full'],
   'ours-weights': ['ours-weights'],
+  frozen: ['ours-frozen'],
   naive: ['naive'],
   load: ['load-ceiling', 'load-ours', 'load-stock', 'load-url'],
   keras: ['keras'],
@@ -18,7 +19,7 @@ export const GROUPS: Record<string, readonly string[]> = {
   'fit-ours': ['fit'],
   'fit-peers': ['keras-fit', 'lightning-fit'],
 };
-const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers', 's3', 'fit'];
+const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'frozen', 'naive', 'load', 'peers', 's3', 'fit'];
 
 export interface BenchArgs {
   sizes: SizeSpec[];
