@@ -189,7 +189,7 @@ async function main(): Promise<void> {
     savesTable(outcomes, bench.sizes),
     '',
     ...(firstSaves ? ['First save in a fresh process (the warm-up rep, not in the medians above); ours shows blocked / durable when they differ:', '', firstSaves, ''] : []),
-    ...(frozen ? ['Incremental checkpoints, frozen base: layers 1–3 of 4 `trainable: false`, only the head changes between saves (weights only, `keepLast: 2`); their shards are reused by hard link:', '', frozen, ''] : []),
+    ...(frozen ? ['Incremental checkpoints, frozen base: layers 1–3 of 4 `trainable: false`, only the head changes between saves (weights only; the checkpoint before the newest is deleted untimed); their shards are reused by hard link:', '', frozen, ''] : []),
     ...(fits ? ['## `fit` overhead', '', FIT_INTRO, '', fits, ''] : []),
     '## Loads',
     '',

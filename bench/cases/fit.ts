@@ -46,8 +46,8 @@ async function timedFit(model: tf.LayersModel, x: tf.Tensor, variant: Variant, d
   // First in the list, so epoch k's time includes checkpoint k-1's blocked part, as training sees it.
   const callbacks: (tf.CustomCallback | tf.Callback)[] = [new tf.CustomCallback({ onEpochEnd: async () => void ends.push(nowMs()) })];
   if (variant !== 'none') {
-    // keepLast bounds the disk used; deleting the oldest is part of what a real run pays.
-    const cb = modelCheckpoint({ filepath: join(ckptDir, 'ckpt.{epoch:03d}'), saveWeightsOnly: variant === 'weights', keepLast: 2, logger: silent });
+    // Every checkpoint is kept during the fit (deleted untimed after it), as the peers' fits do.
+    const cb = modelCheckpoint({ filepath: join(ckptDir, 'ckpt.{epoch:03d}'), saveWeightsOnly: variant === 'weights', logger: silent });
     callbacks.push(cb);
   }
   collectGarbage();
@@ -63,7 +63,7 @@ async function timedFit(model: tf.LayersModel, x: tf.Tensor, variant: Variant, d
 /** Our time to durable for a full-model save of this model (the larger of the two variants), median of 3. */
 async function timeToDurable(model: tf.LayersModel, dir: string): Promise<number> {
   const ckptDir = freshDir(join(dir, 'calibrate'));
-  const cb = modelCheckpoint({ filepath: join(ckptDir, 'ckpt.{epoch:03d}'), keepLast: 1, logger: silent });
+  const cb = modelCheckpoint({ filepath: join(ckptDir, 'ckpt.{epoch:03d}'), logger: silent });
   cb.setModel(model);
   await cb.onTrainBegin({});
   const times: number[] = [];
@@ -75,6 +75,8 @@ async function timeToDurable(model: tf.LayersModel, dir: string): Promise<number
     await cb.onEpochEnd(epoch, { loss: 0 });
     await cb.flush();
     if (epoch > 0) times.push(nowMs() - t0);
+    // Untimed, as in ours_callback.ts; the newest stays (a save may reuse from it).
+    if (epoch > 0) removeDir(join(ckptDir, `ckpt.${String(epoch).padStart(3, '0')}`));
   }
   await cb.onTrainEnd({});
   removeDir(ckptDir);

@@ -12,6 +12,7 @@ import { buildModel, mutateLayers } from '../lib/model.js';
 import { WARMUP_REPS, MB, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
 import { memoryWindow } from '../lib/rss.js';
 import { nowMs } from '../lib/stats.js';
+import { removeDir } from '../lib/workdir.js';
 
 const silent = { log: () => {}, warn: () => {} };
 const FROZEN = 3;
@@ -33,7 +34,7 @@ export async function runFrozen(ctx: CaseContext): Promise<CaseResult> {
   for (let i = 0; i < FROZEN; i++) model.layers[i]!.trainable = false;
   const head = model.layers.slice(FROZEN).map((_, i) => FROZEN + i);
   const changedBytes = head.reduce((n, i) => n + model.layers[i]!.weights.reduce((m, w) => m + w.read().size * 4, 0), 0);
-  const cb = modelCheckpoint({ filepath: join(ctx.dir, 'ckpt.{epoch:03d}'), saveWeightsOnly: true, keepLast: 2, logger: silent });
+  const cb = modelCheckpoint({ filepath: join(ctx.dir, 'ckpt.{epoch:03d}'), saveWeightsOnly: true, logger: silent });
   cb.setModel(model);
   await cb.onTrainBegin({});
   const reps: Rep[] = [];
@@ -51,6 +52,8 @@ export async function runFrozen(ctx: CaseContext): Promise<CaseResult> {
     const mainThread = blocked + busyMs(background);
     const extra = mem.extra();
     const { written, linked } = shardBytes(join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`));
+    // Untimed, as in ours_callback.ts: the one before is deleted, the newest stays for the next save to reuse.
+    if (epoch > 0) removeDir(join(ctx.dir, `ckpt.${String(epoch).padStart(3, '0')}`));
     const rep: Rep = { blocked_ms: blocked, main_ms: mainThread, durable_ms: durable, written_mb: written / MB, linked_mb: linked / MB, changed_mb: changedBytes / MB, extra_peak_mib: extra };
     // The first save has nothing to reuse; the next is the warm-up.
     if (epoch === 0) continue;
