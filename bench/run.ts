@@ -8,6 +8,7 @@ import { join, relative } from 'node:path';
 import { parseArgs, usage, type BenchArgs } from './lib/args.js';
 import { runChild } from './lib/child.js';
 import { machineInfo } from './lib/machine.js';
+import { writeResults } from './lib/results_file.js';
 import { PEER_ENV, PEERS, peerFitResult, peerResult, preparePeers, type PeerName, type PeerSetup } from './lib/peers.js';
 import { METHOD, TARGETS_INTRO } from './lib/method.js';
 import { FIT_INTRO, fitTable } from './lib/fit_report.js';
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(md);
   const resultsPath = join(BENCH_DIR, 'RESULTS.md');
-  writeFileSync(resultsPath, md);
+  writeResults(resultsPath, md);
   writeFileSync(join(WORK_DIR, 'results.json'), JSON.stringify(Object.fromEntries([...outcomes].map(([k, v]) => [k, Object.fromEntries(v)])), null, 1));
   say(`\nWrote ${relative(REPO_DIR, resultsPath)} (${minutes.toFixed(1)} min).`);
 }

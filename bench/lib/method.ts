@@ -15,6 +15,7 @@ export const METHOD = [
 
 export const TARGETS_INTRO =
   'Ratios of medians (RSS: worst rep) from this one run. "(info)" marks sizes where a target does not apply: ' +
-  'blocked-time targets from 100M parameters, durability, memory and load targets from 100 MB of weights. ' +
+  'main-thread, blocked-time and load-ceiling targets from 100M parameters; durability, memory, `fit`-overhead and other load targets from 100 MB of weights. ' +
+  'A `fit` target whose longest epoch came out shorter than 10× gives no verdict. ' +
   'The RSS target for a save is ≈ 0 because this is the CPU backend (≤ 1.2× weights applies to backends whose ' +
   'reads copy, not run here). Disk timings on this VM drift by up to 1.5× between runs, so a ratio near its limit can flip.';
