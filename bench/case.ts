@@ -1,12 +1,14 @@
 /**
  * Runs one bench case in this process and prints its result as one JSON line on stdout.
  * Usage: tsx bench/case.ts <case> <size> <reps> [dir]   (run.ts spawns it with --expose-gc)
- * Cases: ours-full ours-weights snapshot naive raw load-prep load-ours load-stock load-url crc32 s3-ceiling s3-ours s3-tier
+ * Cases: ours-full ours-weights ours-frozen snapshot naive raw load-prep load-ceiling load-ours load-stock load-url fit crc32 s3-ceiling s3-ours s3-tier
  * (crc32 is run by hand, not by run.ts: see bench/cases/crc32.ts)
  */
 import { join } from 'node:path';
 import { runCrc32 } from './cases/crc32.js';
-import { runLoad, runLoadPrep } from './cases/load.js';
+import { runFit } from './cases/fit.js';
+import { runFrozen } from './cases/frozen.js';
+import { runLoad, runLoadCeiling, runLoadPrep } from './cases/load.js';
 import { runNaive } from './cases/naive.js';
 import { runOursCallback } from './cases/ours_callback.js';
 import { runRawDisk } from './cases/raw_disk.js';
@@ -20,6 +22,7 @@ import { WORK_DIR, freshDir, removeDir } from './lib/workdir.js';
 export const CASES: Record<string, (ctx: CaseContext) => Promise<CaseResult>> = {
   'ours-full': (ctx) => runOursCallback(ctx, false),
   'ours-weights': (ctx) => runOursCallback(ctx, true),
+  'ours-frozen': runFrozen,
   snapshot: runSnapshot,
   naive: runNaive,
   raw: runRawDisk,
@@ -27,6 +30,8 @@ export const CASES: Record<string, (ctx: CaseContext) => Promise<CaseResult>> = 
   'load-ours': (ctx) => runLoad(ctx, 'load-ours'),
   'load-stock': (ctx) => runLoad(ctx, 'load-stock'),
   'load-url': (ctx) => runLoad(ctx, 'load-url'),
+  'load-ceiling': runLoadCeiling,
+  fit: runFit,
   crc32: runCrc32,
   's3-ceiling': runS3Ceiling,
   's3-ours': (ctx) => runS3Ours(ctx, false),

@@ -1,9 +1,11 @@
 /**
  * Loading a full-model checkpoint. 'load-prep' builds the model once and writes both layouts plus the
  * expected checksums; each loader then runs in its own fresh process against those files.
+ * 'load-ceiling' reads our checkpoint's shard files into fresh memory, under the same conditions: the
+ * least any loader must do.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadModel, saveModel } from '../../src/index.js';
 import { buildModel, weightChecksums } from '../lib/model.js';
@@ -78,4 +80,41 @@ export async function runLoad(ctx: CaseContext, which: LoaderCase): Promise<Case
     reps.push({ load_ms: ms, mbps: mbPerSec(bytes, ms), extra_peak_mib: extra, verified: verified ? 1 : 0 });
   }
   return { case: which, size: ctx.size.key, params: paramsOf(ctx.size), bytes, reps };
+}
+
+/** Reads a whole file into a fresh ArrayBuffer of its size (not Node's pool), as a loader must. */
+function readFresh(path: string): ArrayBuffer {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const buffer = new ArrayBuffer(size);
+    const view = new Uint8Array(buffer);
+    for (let at = 0; at < size; ) {
+      const n = readSync(fd, view, at, size - at, at);
+      if (n === 0) throw new Error(`${path}: short read at ${at} of ${size}`);
+      at += n;
+    }
+    return buffer;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The load ceiling: the shard bytes of the same checkpoint read into fresh ArrayBuffers with fs. */
+export async function runLoadCeiling(ctx: CaseContext): Promise<CaseResult> {
+  const dir = join(ctx.dir, OURS);
+  const shards = readdirSync(dir).filter((f) => f.endsWith('.bin')).sort();
+  const bytes = bytesOf(ctx.size);
+  const reps: Rep[] = [];
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    const mem = memoryWindow();
+    const t0 = nowMs();
+    const buffers = shards.map((f) => readFresh(join(dir, f)));
+    const ms = nowMs() - t0;
+    const extra = mem.extra();
+    const read = buffers.reduce((n, b) => n + b.byteLength, 0);
+    if (read < bytes) throw new Error(`read ${read} bytes of shards, fewer than the ${bytes} weight bytes`);
+    reps.push({ load_ms: ms, mbps: mbPerSec(bytes, ms), extra_peak_mib: extra });
+  }
+  return { case: 'load-ceiling', size: ctx.size.key, params: paramsOf(ctx.size), bytes, reps, info: { shards: shards.length } };
 }

@@ -2,9 +2,10 @@
  * Ours, the way training sees it: the ModelCheckpoint callback's onEpochEnd is what holds training
  * ("blocked"); the checkpoint is durable once any pending background work has finished.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelCheckpoint, type ModelCheckpoint } from '../../src/index.js';
+import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
 import { memoryWindow } from '../lib/rss.js';
@@ -46,18 +47,24 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
   for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
     mutateWeights(model, epoch);
     await cb.onEpochBegin(epoch, {});
+    // memoryWindow() collects the previous step's garbage first, so it is not charged to the save.
     const mem = memoryWindow();
     const t0 = nowMs();
     await cb.onEpochEnd(epoch, { loss: 0.1 });
     const blocked = nowMs() - t0;
+    const background = mainThreadMark();
     await waiter.wait();
     const durable = nowMs() - t0;
+    const mainThread = blocked + busyMs(background);
     const extra = mem.extra();
     const saved = join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`);
     if (!existsSync(join(saved, 'checkpoint.json'))) throw new Error(`No committed checkpoint at ${saved} after waiting via ${waiter.via}`);
+    // A shard hard-linked from the previous checkpoint was not written: the step left a weight unchanged.
+    const linked = readdirSync(saved).filter((f) => f.endsWith('.bin') && statSync(join(saved, f)).nlink > 1);
+    if (linked.length) throw new Error(`Shards reused by hard link, not written: ${linked.join(', ')}; mutateWeights must change every weight`);
     removeDir(saved);
     await waiter.resume();
-    const rep = { blocked_ms: blocked, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra };
+    const rep = { blocked_ms: blocked, main_ms: mainThread, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra };
     if (epoch < WARMUP_REPS) warmup = rep;
     else reps.push(rep);
   }

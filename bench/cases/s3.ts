@@ -1,21 +1,22 @@
 /**
  * S3 against a local S3 server (s3rver in a child process, on the same disk as the other cases):
  * - `s3-ours`: the ModelCheckpoint callback (weights only) writing `s3://bench/run/ckpt.{epoch:03d}`:
- *   blocked (onEpochEnd), time to committed in the bucket (flush), the main thread's busy time over
- *   both (blocked plus what the background upload ran on it), extra peak memory.
+ *   blocked (onEpochEnd), time to committed in the bucket (flush), the main-thread time per checkpoint
+ *   (blocked plus what the background upload ran on the main thread, lib/main_thread.ts), extra peak memory.
  * - `s3-tier`: the same with `localCache`: blocked, durable on local disk (wait), committed in the bucket (flush).
  * - `s3-ceiling`: one plain `@aws-sdk/lib-storage` Upload of the same weight bytes with the same part
- *   size and concurrency, awaited: the most any S3 writer could do against this server.
+ *   size and concurrency, awaited: the most any S3 writer could do against this server. Its main_ms is
+ *   the main thread's busy time during the upload (awaited, so all of it is blocked).
  * The server's own time and memory are not in the case process's figures (it is another process), but
  * it shares the machine's two cores with the case.
  */
 import { S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { CheckpointManager, modelCheckpoint, registerStore } from '../../src/index.js';
 import { S3Store } from '../../src/stores/s3.js';
 import { startS3Server } from '../../test/stores/s3_server.js';
+import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
 import { memoryWindow } from '../lib/rss.js';
@@ -25,11 +26,6 @@ const silent = { log: () => {}, warn: () => {} };
 /** The S3 store's defaults, used by the ceiling too. */
 const PART_SIZE = 8 * 1024 * 1024;
 const QUEUE_SIZE = 4;
-
-/** Milliseconds the main thread was busy between two eventLoopUtilization() readings. */
-function busyMs(since: ReturnType<typeof performance.eventLoopUtilization>): number {
-  return performance.eventLoopUtilization(since).active;
-}
 
 export async function runS3Ours(ctx: CaseContext, tier: boolean): Promise<CaseResult> {
   const server = await startS3Server({ buckets: ['bench'] });
@@ -49,15 +45,15 @@ export async function runS3Ours(ctx: CaseContext, tier: boolean): Promise<CaseRe
       mutateWeights(model, epoch);
       await cb.onEpochBegin(epoch, {});
       const mem = memoryWindow();
-      const elu = performance.eventLoopUtilization();
       const t0 = nowMs();
       await cb.onEpochEnd(epoch, { loss: 0.1 });
       const blocked = nowMs() - t0;
+      const background = mainThreadMark();
       await manager.wait();
       const durable = nowMs() - t0;
       const report = await cb.flush();
       const committed = nowMs() - t0;
-      const mainThread = busyMs(elu);
+      const mainThread = blocked + busyMs(background);
       const extra = mem.extra();
       if (report.notUploaded.length > 0) throw new Error(`not uploaded: ${report.notUploaded.join(', ')}: ${report.error?.message}`);
       const saved = `${scheme}://bench/run/ckpt.${String(epoch + 1).padStart(3, '0')}`;
@@ -93,7 +89,7 @@ export async function runS3Ceiling(ctx: CaseContext): Promise<CaseResult> {
         return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
       });
       const mem = memoryWindow();
-      const elu = performance.eventLoopUtilization();
+      const elu = mainThreadMark();
       const t0 = nowMs();
       let next = 0;
       const body = new ReadableStream<Uint8Array>({

@@ -8,14 +8,18 @@ export const GROUPS: Record<string, readonly string[]> = {
   ours: ['ours-full', 'ours-weights'],
   'ours-full': ['ours-full'],
   'ours-weights': ['ours-weights'],
+  frozen: ['ours-frozen'],
   naive: ['naive'],
-  load: ['load-ours', 'load-stock', 'load-url'],
+  load: ['load-ceiling', 'load-ours', 'load-stock', 'load-url'],
   keras: ['keras'],
   lightning: ['lightning'],
   peers: ['keras', 'lightning'],
   s3: ['s3-ceiling', 's3-ours', 's3-tier'],
+  fit: ['fit', 'keras-fit', 'lightning-fit'],
+  'fit-ours': ['fit'],
+  'fit-peers': ['keras-fit', 'lightning-fit'],
 };
-const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'naive', 'load', 'peers', 's3'];
+const DEFAULT_GROUPS = ['raw', 'snapshot', 'ours', 'frozen', 'naive', 'load', 'peers', 's3', 'fit'];
 
 export interface BenchArgs {
   sizes: SizeSpec[];
@@ -60,7 +64,7 @@ export function usage(): string {
   return [
     'Usage: npm run bench -- [--sizes 1,25,100] [--reps 3] [--only ours,naive,…] [--huge]',
     `  --sizes  model sizes: ${SIZES.map((s) => `${s.key} (${s.label})`).join(', ')}`,
-    '  --reps   reported repetitions per case (default 3; saves add one unreported warm-up)',
+    '  --reps   reported repetitions per case (default 3; saves add one unreported warm-up; for fit, rounds of with/without fits)',
     `  --only   cases: ${Object.keys(GROUPS).join(', ')}`,
     '  --huge   also run the 1B (4 GB) and 5 GiB models',
   ].join('\n');

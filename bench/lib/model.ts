@@ -48,12 +48,26 @@ export function buildModel(size: SizeSpec): BenchModel {
   return { model, params, bytes: params * 4, buildMs: nowMs() - t0 };
 }
 
-/** One "training step": replaces one layer's kernel with new values, as an optimizer would (new dataId). */
+/**
+ * One "training step": gives every weight new values, as an optimizer step would (new data ids). Every
+ * weight, not one layer: unchanged weights are reused between checkpoints by hard link
+ * (src/checkpoint/incremental.ts), so a save after a partial step would write only part of the model.
+ * The replaced arrays become garbage here; cases collect it (gc(), run.ts passes --expose-gc) before
+ * timing, so it is not charged to the save.
+ */
 export function mutateWeights(model: tf.LayersModel, step: number): void {
-  const kernel = model.layers[step % model.layers.length]!.weights[0]!;
-  tf.tidy(() => {
-    kernel.write(kernel.read().add(1));
-  });
+  mutateLayers(model, model.layers.map((_, i) => i), step);
+}
+
+/** Gives new values to the weights of the given layers only (the others keep their data ids). */
+export function mutateLayers(model: tf.LayersModel, layers: readonly number[], step: number): void {
+  for (const i of layers) {
+    for (const w of model.layers[i]!.weights) {
+      tf.tidy(() => {
+        w.write(w.read().add(step % 2 === 0 ? 1 : -1));
+      });
+    }
+  }
 }
 
 /** CRC-32 of every weight's bytes, in model.weights order, to check that a load returned the same values. */

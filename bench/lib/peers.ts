@@ -16,6 +16,8 @@ export const PEER_ENV: NodeJS.ProcessEnv = { ...process.env, KERAS_BACKEND: 'jax
 
 interface PeerSpec {
   script: string;
+  /** The fit-overhead script (bench/peers/fit_common.py): WIDTH DIR ROUNDS. */
+  fitScript: string;
   /** Python that must import for the peer to run. */
   probe: string;
   /** pip requirement sets to try in order. */
@@ -23,9 +25,10 @@ interface PeerSpec {
 }
 
 export const PEERS: Record<'keras' | 'lightning', PeerSpec> = {
-  keras: { script: join(BENCH_DIR, 'peers', 'keras_ckpt.py'), probe: 'import keras, jax, h5py', installs: [['keras', 'jax', 'h5py']] },
+  keras: { script: join(BENCH_DIR, 'peers', 'keras_ckpt.py'), fitScript: join(BENCH_DIR, 'peers', 'keras_fit.py'), probe: 'import keras, jax, h5py', installs: [['keras', 'jax', 'h5py']] },
   lightning: {
     script: join(BENCH_DIR, 'peers', 'lightning_ckpt.py'),
+    fitScript: join(BENCH_DIR, 'peers', 'lightning_fit.py'),
     probe: 'import torch\ntry:\n import lightning.pytorch\nexcept ImportError:\n import pytorch_lightning',
     installs: [
       ['torch', 'lightning'],
@@ -97,14 +100,63 @@ interface PeerJson {
 export function peerResult(name: PeerName, sizeKey: string, json: unknown): CaseResult {
   const j = json as PeerJson;
   if (!Array.isArray(j?.blocked_ms) || j.blocked_ms.length === 0) throw new Error(`peer ${name} printed no save times`);
-  const reps: Rep[] = j.blocked_ms.map((ms, i) => ({ blocked_ms: ms, extra_peak_mib: j.extra_peak_mib[i] ?? NaN }));
+  // A synchronous save in Python: the main thread's time per checkpoint is the save call's time.
+  const reps: Rep[] = j.blocked_ms.map((ms, i) => ({ blocked_ms: ms, main_ms: ms, extra_peak_mib: j.extra_peak_mib[i] ?? NaN }));
   return {
     case: name,
     size: sizeKey,
     params: j.params,
     bytes: j.params * 4,
     reps,
-    warmup: { blocked_ms: j.first_blocked_ms },
+    warmup: { blocked_ms: j.first_blocked_ms, main_ms: j.first_blocked_ms },
     info: { ...j.versions },
+  };
+}
+
+interface PeerFitJson {
+  params: number;
+  save_ms: number;
+  per_batch_ms: number;
+  epochs: number;
+  plans: { multiple: number; batches: number; rounds: { none: { wall_ms: number; epoch_ms: number }; ckpt: { wall_ms: number; epoch_ms: number } }[] }[];
+  versions: Record<string, string>;
+}
+
+/**
+ * Turns a peer fit script's JSON into the shape of bench/cases/fit.ts, its checkpoint as the 'weights'
+ * variant (the peers save weights only); the multiple is of the peer's own save time.
+ */
+export function peerFitResult(name: PeerName, sizeKey: string, json: unknown): CaseResult {
+  const j = json as PeerFitJson;
+  if (!Array.isArray(j?.plans) || j.plans.length === 0) throw new Error(`peer ${name} printed no fit times`);
+  const rounds = Math.min(...j.plans.map((p) => p.rounds.length));
+  const reps: Rep[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const rep: Rep = {};
+    for (const plan of j.plans) {
+      const { none, ckpt } = plan.rounds[r]!;
+      const m = `x${plan.multiple}`;
+      rep[`${m}_none_ms`] = none.wall_ms;
+      rep[`${m}_epoch_ms`] = none.epoch_ms;
+      rep[`${m}_multiple`] = none.epoch_ms / j.save_ms;
+      rep[`${m}_weights_pct`] = (100 * (ckpt.wall_ms - none.wall_ms)) / none.wall_ms;
+      rep[`${m}_weights_epoch_pct`] = (100 * (ckpt.epoch_ms - none.epoch_ms)) / none.epoch_ms;
+    }
+    reps.push(rep);
+  }
+  return {
+    case: `${name}-fit`,
+    size: sizeKey,
+    params: j.params,
+    bytes: j.params * 4,
+    reps,
+    info: {
+      plans: j.plans.map((p) => p.multiple).join(','),
+      ...Object.fromEntries(j.plans.map((p) => [`x${p.multiple}_batches`, p.batches])),
+      epochs: j.epochs,
+      saveMs: Number(j.save_ms.toFixed(1)),
+      perBatchMs: Number(j.per_batch_ms.toFixed(2)),
+      ...j.versions,
+    },
   };
 }

@@ -1,4 +1,5 @@
 /** Turns case outcomes into the markdown tables of RESULTS.md: saves, loads, first saves, targets. */
+import { longestFit } from './fit_report.js';
 import type { CaseOutcome } from './result.js';
 import { bytesOf, paramsOf, type SizeSpec } from './sizes.js';
 import { fmtNum, fmtSummary, summarize, type Summary } from './stats.js';
@@ -32,20 +33,23 @@ function missing(o: CaseOutcome): string | undefined {
 interface SaveRow {
   case: string;
   label: string;
+  /** Metric for the main thread's time per checkpoint (none where it is not measured). */
+  main?: string;
   blocked: string;
   /** Metric for time to durable, or the text to show when the case never makes data durable. */
   durable: string | { text: string };
 }
 
 const SAVE_ROWS: SaveRow[] = [
-  { case: 'ours-full', label: 'ours: callback, full model', blocked: 'blocked_ms', durable: 'durable_ms' },
-  { case: 'ours-weights', label: 'ours: callback, weights only', blocked: 'blocked_ms', durable: 'durable_ms' },
-  { case: 'snapshot', label: 'bare snapshot: `dataSync()` references', blocked: 'ref_ms', durable: { text: '—' } },
-  { case: 'snapshot', label: 'bare snapshot: copy into a reused pool', blocked: 'pool_ms', durable: { text: '—' } },
+  { case: 'ours-full', label: 'ours: callback, full model', main: 'main_ms', blocked: 'blocked_ms', durable: 'durable_ms' },
+  { case: 'ours-weights', label: 'ours: callback, weights only', main: 'main_ms', blocked: 'blocked_ms', durable: 'durable_ms' },
+  { case: 'ours-frozen', label: 'ours: callback, weights only, frozen base (3 of 4 layers; see the incremental table)', main: 'main_ms', blocked: 'blocked_ms', durable: 'durable_ms' },
+  { case: 'snapshot', label: 'bare snapshot: `dataSync()` references', main: 'ref_ms', blocked: 'ref_ms', durable: { text: '—' } },
+  { case: 'snapshot', label: 'bare snapshot: copy into a reused pool', main: 'pool_ms', blocked: 'pool_ms', durable: { text: '—' } },
   { case: 'naive', label: 'naive: `model.save(withSaveHandler)` + 2 × `writeFile`', blocked: 'blocked_ms', durable: { text: 'never (no fsync)' } },
   { case: 'raw', label: 'raw disk: 16 MiB writes + fsync + rename (ceiling)', blocked: 'blocked_ms', durable: 'durable_ms' },
-  { case: 'keras', label: 'Keras 3 `ModelCheckpoint(save_weights_only=True)`, `.weights.h5`', blocked: 'blocked_ms', durable: { text: 'never (no fsync)' } },
-  { case: 'lightning', label: 'Lightning `ModelCheckpoint(save_weights_only=True)`', blocked: 'blocked_ms', durable: { text: 'never (no fsync)' } },
+  { case: 'keras', label: 'Keras 3 `ModelCheckpoint(save_weights_only=True)`, `.weights.h5`', main: 'main_ms', blocked: 'blocked_ms', durable: { text: 'never (no fsync)' } },
+  { case: 'lightning', label: 'Lightning `ModelCheckpoint(save_weights_only=True)`', main: 'main_ms', blocked: 'blocked_ms', durable: { text: 'never (no fsync)' } },
 ];
 
 function rssCells(o: CaseOutcome, size: SizeSpec): string[] {
@@ -62,7 +66,7 @@ export function savesTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
       if (!o) continue;
       const gone = missing(o);
       if (gone) {
-        rows.push([size.label, row.label, gone, '', '', '', '']);
+        rows.push([size.label, row.label, gone, '', '', '', '', '']);
         continue;
       }
       const durable = typeof row.durable === 'string' ? metric(o, row.durable) : undefined;
@@ -70,6 +74,7 @@ export function savesTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
       rows.push([
         size.label,
         row.label,
+        row.main ? fmtSummary(metric(o, row.main)) : '—',
         fmtSummary(metric(o, row.blocked)),
         typeof row.durable === 'string' ? fmtSummary(durable) : row.durable.text,
         mbps ? fmtSummary(mbps) : '—',
@@ -77,7 +82,32 @@ export function savesTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
       ]);
     }
   }
-  return table(['model', 'case', 'blocked ms', 'time to durable ms', 'MB/s to durable', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'], rows);
+  return table(['model', 'case', 'main-thread ms per checkpoint', 'blocked ms', 'time to durable ms', 'MB/s to durable', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'], rows);
+}
+
+/** Incremental checkpoints with a frozen base: what a save writes against what changed. */
+export function frozenTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
+  const rows: string[][] = [];
+  for (const size of sizes) {
+    const o = outcomes.get(size.key)?.get('ours-frozen');
+    if (!o) continue;
+    const gone = missing(o);
+    if (gone) {
+      rows.push([size.label, gone, '', '', '', '', '']);
+      continue;
+    }
+    rows.push([
+      size.label,
+      fmtSummary(metric(o, 'written_mb')),
+      fmtSummary(metric(o, 'changed_mb')),
+      fmtSummary(metric(o, 'linked_mb')),
+      fmtSummary(metric(o, 'durable_ms')),
+      fmtSummary(metric(o, 'main_ms')),
+      fmtSummary(metric(o, 'blocked_ms')),
+    ]);
+  }
+  if (rows.length === 0) return '';
+  return table(['model', 'MB written per checkpoint', 'MB changed (the head)', 'MB reused by hard link', 'time to durable ms', 'main-thread ms', 'blocked ms'], rows);
 }
 
 const S3_ROWS: [string, string][] = [
@@ -114,12 +144,13 @@ export function s3Table(outcomes: Outcomes, sizes: SizeSpec[]): string {
     }
   }
   return table(
-    ['model', 'case', 'blocked ms', 'durable on local disk ms', 'committed in bucket ms', 'MB/s to bucket', '× ceiling', 'main-thread busy ms', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'],
+    ['model', 'case', 'blocked ms', 'durable on local disk ms', 'committed in bucket ms', 'MB/s to bucket', '× ceiling', 'main-thread ms', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB'],
     rows,
   );
 }
 
 export const LOAD_ROWS: [string, string][] = [
+  ['load-ceiling', 'ceiling: our shard files read into fresh `ArrayBuffer`s with `fs`'],
   ['load-ours', 'ours: `loadModel(dir)`'],
   ['load-stock', 'stock: `readFileSync` × 2 + `tf.loadLayersModel(tf.io.fromMemory(…))`'],
   ['load-url', "`tf.loadLayersModel('file://…/model.json')` (goes through our handler)"],
@@ -128,26 +159,29 @@ export const LOAD_ROWS: [string, string][] = [
 export function loadsTable(outcomes: Outcomes, sizes: SizeSpec[]): string {
   const rows: string[][] = [];
   for (const size of sizes) {
+    const ceiling = metric(outcomes.get(size.key)?.get('load-ceiling'), 'load_ms');
     for (const [name, label] of LOAD_ROWS) {
       const o = outcomes.get(size.key)?.get(name);
       if (!o) continue;
       const gone = missing(o);
       if (gone) {
-        rows.push([size.label, label, gone, '', '', '', '']);
+        rows.push([size.label, label, gone, '', '', '', '', '']);
         continue;
       }
       const verified = values(o, 'verified');
+      const load = metric(o, 'load_ms');
       rows.push([
         size.label,
         label,
-        fmtSummary(metric(o, 'load_ms')),
+        fmtSummary(load),
+        ceiling && load ? `${(load.median / ceiling.median).toFixed(2)}×` : '—',
         fmtSummary(metric(o, 'mbps')),
         ...rssCells(o, size),
-        `${verified.filter((v) => v === 1).length}/${verified.length}`,
+        name === 'load-ceiling' ? '—' : `${verified.filter((v) => v === 1).length}/${verified.length}`,
       ]);
     }
   }
-  return table(['model', 'loader', 'load ms', 'MB/s', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB', 'values verified'], rows);
+  return table(['model', 'loader', 'load ms', '× ceiling', 'MB/s', 'extra peak RSS MiB (max × weights)', 'process max RSS MiB', 'values verified'], rows);
 }
 
 const FIRST_SAVE_CASES: [string, string][] = [
@@ -187,9 +221,34 @@ export function headline(outcomes: Outcomes, sizes: SizeSpec[]): string[] {
     return s ? `${fmtNum(s[pick])} ${unit}` : 'n/a';
   };
   const lines = [`At ${size.label} (${fmtNum(bytesOf(size) / MiB)} MiB of weights), medians:`];
+  /** The ratio of two cases' medians of `key`, e.g. how many times below a peer ours is. */
+  const times = (a_: string, b_: string, key = 'main_ms') => {
+    const a = metric(get(a_), key);
+    const b = metric(get(b_), key);
+    return a && b ? `${fmtNum(a.median / b.median)}×` : 'n/a';
+  };
+  if (has('ours-full', 'ours-weights', 's3-ours')) {
+    lines.push(
+      `**main-thread time per checkpoint** (blocked plus the background persist's time on the main thread, until durable): ours **${num('ours-full', 'main_ms', 'ms')}** full model, ` +
+        `**${num('ours-weights', 'main_ms', 'ms')}** weights only, ${num('s3-ours', 'main_ms', 'ms')} to S3 (weights only, until committed in the bucket); ` +
+        `Keras 3 ${num('keras', 'main_ms', 'ms')} and Lightning ${num('lightning', 'main_ms', 'ms')} (their save time), ` +
+        `so ours (weights only) is ${times('keras', 'ours-weights')} / ${times('lightning', 'ours-weights')} below Keras 3 / Lightning on disk and ${times('keras', 's3-ours')} / ${times('lightning', 's3-ours')} on S3.`,
+    );
+  }
+  const fitSize = [size, ...[...sizes].reverse()].find((s) => outcomes.get(s.key)?.get('fit')?.result);
+  if (fitSize) {
+    const at = (c: string, v: 'weights' | 'full') => {
+      const p = longestFit(outcomes.get(fitSize.key)?.get(c), v);
+      return p ? `${p.overheadPct.median >= 0 ? '+' : ''}${fmtNum(p.overheadPct.median)}% (epoch ${p.multiple ? fmtNum(p.multiple.median) : '?'}×)` : 'n/a';
+    };
+    lines.push(
+      `**\`fit\` overhead** with a checkpoint every epoch, at ${fitSize.label}, epoch ≥ 10× the time per checkpoint: ours **${at('fit', 'weights')}** weights only, **${at('fit', 'full')}** full model; ` +
+        `Keras 3 ${at('keras-fit', 'weights')}, Lightning ${at('lightning-fit', 'weights')} (see the fit table for shorter epochs).`,
+    );
+  }
   if (has('ours-full', 'ours-weights')) {
     lines.push(
-      `ours, full model: training blocked **${num('ours-full', 'blocked_ms', 'ms')}** per checkpoint, durable after ${num('ours-full', 'durable_ms', 'ms')} (${num('ours-full', 'mbps', 'MB/s')}); ` +
+      `ours, full model: training blocked ${num('ours-full', 'blocked_ms', 'ms')} per checkpoint, durable after ${num('ours-full', 'durable_ms', 'ms')} (${num('ours-full', 'mbps', 'MB/s')}); ` +
         `weights only: ${num('ours-weights', 'blocked_ms', 'ms')} blocked, durable after ${num('ours-weights', 'durable_ms', 'ms')}.`,
       `extra peak RSS during our saves (worst rep): ${num('ours-full', 'extra_peak_mib', 'MiB', 'max')} (full), ${num('ours-weights', 'extra_peak_mib', 'MiB', 'max')} (weights only).`,
     );
@@ -205,7 +264,8 @@ export function headline(outcomes: Outcomes, sizes: SizeSpec[]): string[] {
   }
   if (has('load-ours', 'load-stock')) {
     lines.push(
-      `load: ours ${num('load-ours', 'load_ms', 'ms')} (extra peak ${num('load-ours', 'extra_peak_mib', 'MiB', 'max')}) vs stock ${num('load-stock', 'load_ms', 'ms')} (${num('load-stock', 'extra_peak_mib', 'MiB', 'max')}).`,
+      `load: ours ${num('load-ours', 'load_ms', 'ms')} (extra peak ${num('load-ours', 'extra_peak_mib', 'MiB', 'max')}) vs stock ${num('load-stock', 'load_ms', 'ms')} (${num('load-stock', 'extra_peak_mib', 'MiB', 'max')}); ` +
+        `ceiling (the shard bytes read into fresh memory) ${num('load-ceiling', 'load_ms', 'ms')}, so ours is ${times('load-ours', 'load-ceiling', 'load_ms')} the ceiling.`,
     );
   }
   return lines.length > 1 ? lines : [];

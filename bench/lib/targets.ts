@@ -2,6 +2,7 @@
  * The performance targets, checked on the medians of one run. Each applies from a model size up;
  * below it the ratio is still shown, marked "(info)".
  */
+import { longestFit } from './fit_report.js';
 import type { CaseOutcome } from './result.js';
 import { LOAD_ROWS, metric, table, values, type Outcomes } from './report.js';
 import { bytesOf, paramsOf, type SizeSpec } from './sizes.js';
@@ -57,7 +58,50 @@ function rssNearZero(c: string, label: string): Target {
   };
 }
 
+function mainThreadAtMost(c: string, label: string, limitMs: number): Target {
+  return {
+    name: `main-thread time per checkpoint ≤ ${limitMs} ms (${label})`,
+    applies: at100M,
+    check: (get) => {
+      const ms = med(get(c), 'main_ms');
+      return ms === undefined ? `n/a (no result for ${c})` : { text: `${fmtNum(ms)} ms`, met: ms <= limitMs };
+    },
+  };
+}
+
+function mainThreadBelow(peer: string, peerLabel: string, ours: string, where: string): Target {
+  return {
+    name: `main-thread time ≥ 30× below ${peerLabel} (weights only, ${where})`,
+    applies: at100M,
+    check: (get) => ratio(med(get(peer), 'main_ms'), med(get(ours), 'main_ms'), [peerLabel, ours], (r) => r >= 30),
+  };
+}
+
+function fitOverhead(variant: 'weights' | 'full'): Target {
+  return {
+    name: `\`fit\` overhead ≤ 2% at an epoch ≥ 10× time to durable (${variant === 'full' ? 'full' : 'weights only'}, whole fit)`,
+    applies: at100MB,
+    check: (get) => {
+      const p = longestFit(get('fit'), variant);
+      if (!p) return 'n/a (no fit result)';
+      const multiple = p.multiple?.median ?? NaN;
+      const text = `${fmtNum(p.overheadPct.median)}% at an epoch of ${fmtNum(multiple)}× durable`;
+      if (!(multiple >= 10)) return `${text}: the epoch was shorter than 10× (no verdict)`;
+      return { text, met: p.overheadPct.median <= 2 };
+    },
+  };
+}
+
 const TARGETS: Target[] = [
+  mainThreadAtMost('ours-full', 'full, disk', 5),
+  mainThreadAtMost('ours-weights', 'weights only, disk', 5),
+  mainThreadAtMost('s3-ours', 'weights only, S3 until committed', 5),
+  mainThreadBelow('keras', 'Keras 3', 'ours-weights', 'disk'),
+  mainThreadBelow('lightning', 'Lightning', 'ours-weights', 'disk'),
+  mainThreadBelow('keras', 'Keras 3', 's3-ours', 'S3'),
+  mainThreadBelow('lightning', 'Lightning', 's3-ours', 'S3'),
+  fitOverhead('weights'),
+  fitOverhead('full'),
   ...(['ours-full', 'ours-weights'] as const).map(
     (c): Target => ({
       name: `blocked ≤ 1.5× bare snapshot, pool copy (${c === 'ours-full' ? 'full' : 'weights only'})`,
@@ -83,20 +127,26 @@ const TARGETS: Target[] = [
     check: (get) => ratio(med(get('load-stock'), 'load_ms'), med(get('load-ours'), 'load_ms'), ['stock load', 'our load'], (r) => r >= 2),
   },
   {
-    name: 'load extra peak RSS ≤ 1.2× weights (`loadModel`, worst rep)',
+    name: 'load ≤ 1.2× the ceiling (`loadModel` vs the shard bytes read into fresh memory)',
+    applies: at100M,
+    check: (get) => ratio(med(get('load-ours'), 'load_ms'), med(get('load-ceiling'), 'load_ms'), ['our load', 'load ceiling'], (r) => r <= 1.2),
+  },
+  {
+    // Issue 13 lowered this from 1.2×: the ceiling itself needs 1.0× (the fresh memory the weights end up in).
+    name: 'load extra peak RSS ≤ 1.0× weights (`loadModel`, worst rep)',
     applies: at100MB,
     check: (get, size) => {
       const extra = metric(get('load-ours'), 'extra_peak_mib');
       if (!extra) return 'n/a';
       const r = extra.max / (bytesOf(size) / MiB);
-      return { text: `${r.toFixed(2)}× (${fmtNum(extra.max)} MiB)`, met: r <= 1.2 };
+      return { text: `${r.toFixed(2)}× (${fmtNum(extra.max)} MiB)`, met: r <= 1.0 };
     },
   },
   {
     name: 'every load returned the saved values',
     applies: () => true,
     check: (get) => {
-      const flags = LOAD_ROWS.flatMap(([c]) => values(get(c), 'verified'));
+      const flags = LOAD_ROWS.filter(([c]) => c !== 'load-ceiling').flatMap(([c]) => values(get(c), 'verified'));
       if (flags.length === 0) return 'n/a';
       const ok = flags.filter((v) => v === 1).length;
       return { text: `${ok}/${flags.length}`, met: ok === flags.length };

@@ -57,12 +57,17 @@ def report(peer, params, timer, versions):
         "first_blocked_ms": timer.blocked_ms[0],
         "versions": versions,
     }
+    report_json(out)
+
+
+def report_json(out):
+    """The one JSON line on the real stdout."""
     _REAL_STDOUT.write(json.dumps(out) + "\n")
     _REAL_STDOUT.flush()
 
 
 def args():
-    """WIDTH DIR SAVES: 4 x Dense/Linear(WIDTH) on input WIDTH; SAVES saves (the first is dropped)."""
+    """WIDTH DIR COUNT: 4 x Dense/Linear(WIDTH) on input WIDTH; COUNT saves (the first is dropped) or fit rounds."""
     if len(sys.argv) != 4:
-        sys.exit(f"usage: {sys.argv[0]} WIDTH DIR SAVES")
+        sys.exit(f"usage: {sys.argv[0]} WIDTH DIR COUNT")
     return int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
