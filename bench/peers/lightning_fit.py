@@ -2,48 +2,19 @@
 
 Usage: python lightning_fit.py WIDTH DIR ROUNDS
 """
-import logging
 import statistics
 import time
-import warnings
 
 from fit_common import BATCH, EPOCHS, MAX_BATCHES, measure
 from peer_common import SaveTimer, args, remove_files, report_json
 
 import torch
 
-try:
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
-except ImportError:  # the older package name
-    import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import Callback, ModelCheckpoint
-
-for name in ("lightning", "lightning.pytorch", "pytorch_lightning"):
-    logging.getLogger(name).setLevel(logging.ERROR)
-warnings.filterwarnings("ignore")
+from lightning_net import Callback, ModelCheckpoint, make_net, pl
 
 width, directory, rounds = args()
 torch.manual_seed(42)
 data = torch.rand(MAX_BATCHES * BATCH, width)
-
-
-class Net(pl.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.net = torch.nn.Sequential(*[torch.nn.Linear(width, width) for _ in range(4)])
-        with torch.no_grad():
-            for k, p in enumerate(self.net.parameters()):
-                p.fill_(0.001 * (k + 1))
-
-    def training_step(self, batch, _index):
-        loss = ((self.net(batch[0]) - batch[0]) ** 2).mean()
-        self.log("loss", loss)
-        return loss
-
-    def configure_optimizers(self):
-        # A small rate keeps the values finite over every fit of the run.
-        return torch.optim.SGD(self.parameters(), lr=1e-6)
 
 
 class Clock(Callback):
@@ -54,7 +25,7 @@ class Clock(Callback):
         self.clock.tick()
 
 
-model = Net()
+model = make_net(width, 1e-6)  # a small rate keeps the values finite over every fit of the run
 
 
 def trainer(epochs, callbacks):
