@@ -7,11 +7,9 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelCheckpoint } from '../../src/index.js';
-import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { buildModel, mutateLayers } from '../lib/model.js';
 import { WARMUP_REPS, MB, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
-import { memoryWindow } from '../lib/rss.js';
-import { nowMs } from '../lib/stats.js';
+import { timedCheckpoint } from '../lib/timed_checkpoint.js';
 import { removeDir } from '../lib/workdir.js';
 
 const silent = { log: () => {}, warn: () => {} };
@@ -42,15 +40,7 @@ export async function runFrozen(ctx: CaseContext): Promise<CaseResult> {
   for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS + 1; epoch++) {
     mutateLayers(model, head, epoch);
     await cb.onEpochBegin(epoch, {});
-    const mem = memoryWindow();
-    const t0 = nowMs();
-    await cb.onEpochEnd(epoch, { loss: 0.1 });
-    const blocked = nowMs() - t0;
-    const background = mainThreadMark();
-    await cb.flush();
-    const durable = nowMs() - t0;
-    const mainThread = blocked + busyMs(background);
-    const extra = mem.extra();
+    const { blocked, doneAt: [durable], mainThread, extra } = await timedCheckpoint(cb, epoch, [() => cb.flush()]);
     const { written, linked } = shardBytes(join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`));
     // Untimed, as in ours_callback.ts: the one before is deleted, the newest stays for the next save to reuse.
     if (epoch > 0) removeDir(join(ctx.dir, `ckpt.${String(epoch).padStart(3, '0')}`));

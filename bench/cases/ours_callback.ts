@@ -5,10 +5,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { modelCheckpoint, type ModelCheckpoint } from '../../src/index.js';
-import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
-import { memoryWindow } from '../lib/rss.js';
+import { timedCheckpoint } from '../lib/timed_checkpoint.js';
 import { nowMs } from '../lib/stats.js';
 import { removeDir } from '../lib/workdir.js';
 
@@ -47,16 +46,7 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
   for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
     mutateWeights(model, epoch);
     await cb.onEpochBegin(epoch, {});
-    // memoryWindow() collects the previous step's garbage first, so it is not charged to the save.
-    const mem = memoryWindow();
-    const t0 = nowMs();
-    await cb.onEpochEnd(epoch, { loss: 0.1 });
-    const blocked = nowMs() - t0;
-    const background = mainThreadMark();
-    await waiter.wait();
-    const durable = nowMs() - t0;
-    const mainThread = blocked + busyMs(background);
-    const extra = mem.extra();
+    const { blocked, doneAt: [durable], mainThread, extra } = await timedCheckpoint(cb, epoch, [() => waiter.wait()]);
     const saved = join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`);
     if (!existsSync(join(saved, 'checkpoint.json'))) throw new Error(`No committed checkpoint at ${saved} after waiting via ${waiter.via}`);
     // A shard hard-linked from the previous checkpoint was not written: the step left a weight unchanged.

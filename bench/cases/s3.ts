@@ -21,6 +21,7 @@ import { buildModel, mutateWeights } from '../lib/model.js';
 import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
 import { memoryWindow } from '../lib/rss.js';
 import { nowMs } from '../lib/stats.js';
+import { timedCheckpoint } from '../lib/timed_checkpoint.js';
 
 const silent = { log: () => {}, warn: () => {} };
 /** The S3 store's defaults, used by the ceiling too. */
@@ -44,17 +45,9 @@ export async function runS3Ours(ctx: CaseContext, tier: boolean): Promise<CaseRe
     for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
       mutateWeights(model, epoch);
       await cb.onEpochBegin(epoch, {});
-      const mem = memoryWindow();
-      const t0 = nowMs();
-      await cb.onEpochEnd(epoch, { loss: 0.1 });
-      const blocked = nowMs() - t0;
-      const background = mainThreadMark();
-      await manager.wait();
-      const durable = nowMs() - t0;
-      const report = await cb.flush();
-      const committed = nowMs() - t0;
-      const mainThread = blocked + busyMs(background);
-      const extra = mem.extra();
+      let report!: Awaited<ReturnType<typeof cb.flush>>;
+      const timed = await timedCheckpoint(cb, epoch, [() => manager.wait(), async () => void (report = await cb.flush())]);
+      const { blocked, doneAt: [durable, committed], mainThread, extra } = timed;
       if (report.notUploaded.length > 0) throw new Error(`not uploaded: ${report.notUploaded.join(', ')}: ${report.error?.message}`);
       const saved = `${scheme}://bench/run/ckpt.${String(epoch + 1).padStart(3, '0')}`;
       if (!(await bucket.list()).some((r) => r.path === saved)) throw new Error(`No committed checkpoint at ${saved}`);
