@@ -350,9 +350,14 @@ export class IndexedDbStore implements CheckpointStore {
     }
   }
 
-  /** @internal Removes the stock TF.js copy at `key`, if any. */
+  /**
+   * @internal Removes the stock TF.js copy of the checkpoint folder at `key`, if any. Only a folder of
+   * ours can have one: other names (a new checkpoint's, a model the user saved with TF.js) are left alone,
+   * and TF.js's database is not even opened for them.
+   */
   async removeStockCopy(key: StoreKey): Promise<void> {
     if (this.stockCopyMaxBytes <= 0) return;
+    if ((await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key)))?.kind !== 'folder') return;
     try {
       await removeStockCopy(this.factory(), IndexedDbStore.modelPath(key));
     } catch (e) {
@@ -445,7 +450,7 @@ export class IndexedDbStore implements CheckpointStore {
 
   async remove(key: StoreKey): Promise<void> {
     this.step('remove', key);
-    if ((await this.run([ENTRIES], 'readonly', (tx) => this.entry(tx, key)))?.kind === 'folder') await this.removeStockCopy(key);
+    await this.removeStockCopy(key);
     // The entry and its records go in one transaction: no reader sees it half-deleted.
     await this.run(
       [ENTRIES, CHUNKS],
