@@ -72,6 +72,17 @@ const BUGS = [
     edits: [['src/stores/indexeddb.ts', "if (now?.kind !== 'folder' || now.gen !== there.gen) throw new GenerationChanged(where);", 'void now;']],
   },
   {
+    name: 'incremental: shards reused without checking that the previous checkpoint still records them',
+    guards: ['test/incremental.test.ts'],
+    edits: [
+      [
+        'src/checkpoint/write.ts',
+        'const shards = new Map([...reuseFrom.shards].filter(([name, shard]) => recorded.get(name)?.size === shard.size && recorded.get(name)?.crc32 === shard.crc32));',
+        'const shards = new Map([...reuseFrom.shards]); void recorded;',
+      ],
+    ],
+  },
+  {
     name: 'files written in place',
     guards: DURABILITY,
     edits: [['src/stores/fs.ts', 'const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));', 'const staging = finalPath;']],

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileLoadHandler, loadModel, MemoryStore, modelCheckpoint, registerStore, verify } from '../src/index.js';
+import { CheckpointManager, fileLoadHandler, loadModel, MemoryStore, modelCheckpoint, registerStore, saveModel, verify } from '../src/index.js';
 import { tempDir, toyData } from './helpers.js';
 
 /** A "pretrained" base (frozen) and a new head: the classic TF.js fine-tuning setup. */
@@ -66,6 +66,22 @@ describe('incremental checkpoints', () => {
     shard[100] = shard[100]! ^ 0xff;
     await writeFile(join(c!, FROZEN), shard, { flag: 'r+' });
     for (const path of [b!, c!]) await assert.rejects(verify(path), /checksum|CRC/i);
+  });
+
+  it('a previous checkpoint replaced by another writer is not reused from: the next save writes its shards', async () => {
+    const dir = await tempDir();
+    const model = fineTuneModel();
+    const manager = new CheckpointManager({ directory: dir, name: 'ck-{step}', asyncSave: false });
+    const first = await manager.save(1, model);
+    // Another writer puts a different model (other frozen values) at the same name.
+    const other = fineTuneModel();
+    other.layers[0]!.setWeights(other.layers[0]!.getWeights().map((w) => tf.onesLike(w)));
+    await saveModel(other, first);
+    const second = await manager.save(2, model);
+    assert.notEqual((await stat(join(second, FROZEN))).ino, (await stat(join(first, FROZEN))).ino);
+    assert.equal((await verify(second)).checksums, 'verified');
+    const { x } = toyData(8);
+    assert.deepEqual(predict(await loadModel(second), x), predict(model, x));
   });
 
   it('one fixed filepath overwritten each epoch: the base shard is carried over from the checkpoint being replaced', async () => {
