@@ -83,6 +83,11 @@ const BUGS = [
     ],
   },
   {
+    name: "fs store: the worker thread's checksum of a large file is wrong",
+    guards: ['test/stores/fs.test.ts'],
+    edits: [['src/stores/fs_crc_worker.ts', '    parentPort.postMessage({ id, size, crc32: crc });', '    parentPort.postMessage({ id, size, crc32: (crc + 1) >>> 0 });']],
+  },
+  {
     name: 'files written in place',
     guards: DURABILITY,
     edits: [['src/stores/fs.ts', 'const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));', 'const staging = finalPath;']],

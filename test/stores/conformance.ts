@@ -109,7 +109,8 @@ export function runConformance(fixture: StoreFixture): void {
         const dir = keyOf(t.base);
         const key = `${dir}/a`;
         const stage = await t.store.stage(key);
-        const chunks = [enc('hello '), enc('world'), new Uint8Array(70_000).fill(7)];
+        // Over 1 MiB: stores that checksum large files elsewhere (the fs store's worker thread, a page's CRC worker) take that path.
+        const chunks = [enc('hello '), enc('world'), new Uint8Array(2_500_000).map((_, i) => (i * 31) & 0xff)];
         const written = await stage.write('data.bin', chunks);
         const whole = concat(chunks);
         assert.deepEqual(written, { name: 'data.bin', size: whole.byteLength, crc32: crc32(whole) });
@@ -303,7 +304,8 @@ export function runConformance(fixture: StoreFixture): void {
         const dir = keyOf(t.base);
         const key = `${dir}/w-01.safetensors`;
         const staged = await t.store.stageFile(key);
-        const chunks = [enc('hello '), enc('world'), new Uint8Array(70_000).fill(7)];
+        // Over 1 MiB: stores that checksum large files elsewhere (the fs store's worker thread, a page's CRC worker) take that path.
+        const chunks = [enc('hello '), enc('world'), new Uint8Array(2_500_000).map((_, i) => (i * 31) & 0xff)];
         const whole = concat(chunks);
         assert.deepEqual(await staged.write(chunks), { name: 'w-01.safetensors', size: whole.byteLength, crc32: crc32(whole) });
         assert.equal(await t.store.openFile(key), undefined);
