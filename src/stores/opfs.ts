@@ -223,12 +223,18 @@ export class OpfsStore implements CheckpointStore {
     return { parent, found: parent && (await entryOf(parent, keyBasename(key))) };
   }
 
-  /** Why a checkpoint folder cannot go in `found` (what is at its key now); undefined when it can. */
-  private async folderConflict(key: StoreKey, found: Found | undefined): Promise<CheckpointError | undefined> {
+  /**
+   * Why a checkpoint folder cannot go in `found` (what is at its key now); undefined when it can.
+   * Before staging (`when: 'stage'`, outside the folder's lock) a folder holding a commit placeholder
+   * is another writer's commit or deletion under way, half moved in: the check under the lock at
+   * commit time decides, once that writer is done.
+   */
+  private async folderConflict(key: StoreKey, found: Found | undefined, when: 'stage' | 'commit'): Promise<CheckpointError | undefined> {
     if (!found) return undefined;
     if (found.kind === 'file') return new CheckpointError('PATH_CONFLICT', `Cannot write a checkpoint to ${this.show(key)}: an object with that name exists. Remove it or choose another filepath.`);
-    const entries = await names(found.handle);
-    if (entries.has(COMMIT_MARKER) || [...entries.keys()].every((name) => isTemporaryName(name))) return undefined;
+    const entries = [...(await names(found.handle)).keys()];
+    if (entries.includes(COMMIT_MARKER) || entries.every((name) => isTemporaryName(name))) return undefined;
+    if (when === 'stage' && entries.some((name) => tokenOf(name) !== undefined && name.startsWith(`.${COMMIT_MARKER}${TEMP_MARK}`))) return undefined;
     return new CheckpointError(
       'PATH_CONFLICT',
       `Please specify a non-directory filepath: ${this.show(key)} is a folder that is not a checkpoint, and replacing it would hide its contents. ` +
@@ -269,7 +275,7 @@ export class OpfsStore implements CheckpointStore {
   }
 
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
-    return this.begin(key, options, (found) => this.folderConflict(key, found), async (parent, tempName, token, release) => {
+    return this.begin(key, options, (found) => this.folderConflict(key, found, 'stage'), async (parent, tempName, token, release) => {
       const temp = await parent.getDirectoryHandle(tempName, { create: true });
       return stagedCheckpoint(key, {
         write: (name, chunks) => {
@@ -304,7 +310,7 @@ export class OpfsStore implements CheckpointStore {
         target = claim(target);
         found = await entryOf(parent, keyBasename(target));
       }
-      const refused = await this.folderConflict(target, found);
+      const refused = await this.folderConflict(target, found, 'commit');
       if (refused) throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: ${refused.message} Nothing was committed.`);
       const name = keyBasename(target);
       const dir = await parent.getDirectoryHandle(name, { create: true });

@@ -49,6 +49,18 @@ describe('failures in the browser', { skip: NO_CHROMIUM }, () => {
     return tab;
   }
 
+  it('opfs: a writer staging a name whose commit another writer has half done claims -vN instead of refusing the folder', { timeout: 120_000 }, async () => {
+    const context = await browser.newContext();
+    try {
+      const tab = await open(context);
+      const scheme = await call(tab, 'setup', 'opfs');
+      assert.deepEqual(await call(tab, 'stageDuringHalfCommit', `${scheme}://race`), { ok: true, names: ['w02', 'w02-v1'] });
+      assert.deepEqual((await call(tab, 'state', `${scheme}://race`)).verified, ['verified', 'verified']);
+    } finally {
+      await context.close();
+    }
+  });
+
   for (const kind of ['indexeddb', 'opfs'] as const) {
     it(`${kind}: a save over the quota fails clearly, before or while writing, and loses nothing`, { timeout: 120_000 }, async () => {
       const context = await browser.newContext();

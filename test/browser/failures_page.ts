@@ -7,6 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { CheckpointManager, IndexedDbStore, latestCheckpoint, modelCheckpoint, OpfsStore, registerStore, saveWeights, verify, type CheckpointStore } from '../../src/universal.js';
 
+/** The Web Lock a live writer holds (src/stores/browser_storage.ts). */
+const WRITER_LOCK_PREFIX = 'tfjs-checkpoint:writer:';
+
 const stores: Record<string, CheckpointStore> = {};
 let writes = 0;
 
@@ -108,6 +111,82 @@ const api = {
       await staged.abort();
       return caught(e);
     }
+  },
+  /**
+   * OPFS: a second writer stages `<dir>/w02` while another writer's commit of that name is half done
+   * (its placeholder and files moved in, no marker yet, the folder's lock held). Built by hand from a
+   * real checkpoint: the half state is set up, the lock taken, the second save started; once it waits
+   * for the lock (seen in `navigator.locks.query()`), the first commit completes and lets go. The second
+   * save must then claim `w02-v1`, never refuse the folder as "not a checkpoint".
+   */
+  async stageDuringHalfCommit(dir: string): Promise<{ ok: true; names: string[] } | { code?: string; message: string }> {
+    const folder = dir.slice(dir.indexOf('://') + 3);
+    const m = model(8);
+    await saveWeights(m, `${dir}/source`);
+    const root = await navigator.storage.getDirectory();
+    const parent = await root.getDirectoryHandle(folder, { create: true });
+    const source = await parent.getDirectoryHandle('source');
+    const half = await parent.getDirectoryHandle('w02', { create: true });
+    const copy = async (name: string) => {
+      const bytes = await (await (await source.getFileHandle(name)).getFile()).arrayBuffer();
+      const writable = await (await half.getFileHandle(name, { create: true })).createWritable();
+      await writable.write(bytes);
+      await writable.close();
+    };
+    const files: string[] = [];
+    for await (const name of (source as unknown as { keys(): AsyncIterable<string> }).keys()) files.push(name);
+    await half.getFileHandle('.checkpoint.json.tmp-0123456789abcdef', { create: true });
+    for (const name of files) if (name !== 'checkpoint.json') await copy(name);
+
+    // The first writer is alive: it holds its writer lock (so recover leaves its half commit alone).
+    let writerDone!: () => void;
+    await new Promise<void>((granted) => {
+      void navigator.locks.request(`${WRITER_LOCK_PREFIX}0123456789abcdef`, () => new Promise<void>((release) => ((writerDone = release), granted())));
+    });
+    let letGo!: () => void;
+    const lockName = `tfjs-checkpoint:lock:opfs:/${folder}`; // the folder's commit lock (see withLock)
+    const held = new Promise<void>((resolve) => {
+      void navigator.locks.request(lockName, () => new Promise<void>((release) => {
+        letGo = release;
+        resolve();
+      }));
+    });
+    await held;
+    // The store's own stage and commit, as the manager calls them once its name check (which ran
+    // before the first writer made the folder) chose w02; the claim gives the next version.
+    const manager = new CheckpointManager({ filepath: `${dir}/w{epoch:02d}`, asyncSave: false });
+    let settled: { ok: true } | { code?: string; message: string } | undefined;
+    const second = (async () => {
+      const staged = await stores.opfs!.stage(`/${folder}/w02`, { claim: (taken) => `${taken}-v1` });
+      try {
+        for (const name of files) {
+          const bytes = new Uint8Array(await (await (await source.getFileHandle(name)).getFile()).arrayBuffer());
+          await staged.write(name, [bytes]);
+        }
+        await staged.commit();
+      } catch (e) {
+        await staged.abort();
+        throw e;
+      }
+    })().then(() => ({ ok: true as const }), caught);
+    void second.then((r) => (settled = r));
+    // Wait (on the lock manager's own state, not a clock) until the second save queues for the lock.
+    while (!(await navigator.locks.query()).pending?.some((l) => l.name === lockName)) {
+      if (settled) {
+        letGo();
+        writerDone();
+        return 'ok' in settled ? { message: 'the second save finished without waiting for the lock' } : settled;
+      }
+    }
+    await copy('checkpoint.json');
+    await half.removeEntry('.checkpoint.json.tmp-0123456789abcdef');
+    letGo();
+    writerDone();
+    const result = await second;
+    if (!('ok' in result)) return result;
+    await parent.removeEntry('source', { recursive: true });
+    const names = (await manager.list()).map((r) => r.key.slice(r.key.lastIndexOf('/') + 1)).sort();
+    return { ok: true, names };
   },
   /** What a user sees: the checkpoints listed, each verified, and the latest. */
   async state(dir: string): Promise<{ epochs: (number | null)[]; verified: string[]; latest: string | null }> {
