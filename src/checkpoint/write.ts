@@ -149,13 +149,16 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
     throw asCheckpointError(e, action);
   });
   try {
-    const from = stage.reuse ? await reusable(location, options.reuseFrom) : undefined;
+    // The previous checkpoint's record is read only once a shard could be reused (most steps change
+    // every weight, and then nothing is read).
+    let from: ReuseSource | undefined | null = stage.reuse && options.reuseFrom ? null : undefined;
     const shards = new Map<string, ShardRecord>();
     let reusedBytes = 0;
     for (const group of groups) {
       const cache: { index: number; bytes?: Uint8Array } = { index: -1 };
       for (const plan of group.plans) {
         const pieces = pieceIdentities(plan, group.entries);
+        if (from === null && sameShard(options.reuseFrom!.shards.get(plan.fileName), pieces)) from = await reusable(location, options.reuseFrom);
         const previous = from?.shards.get(plan.fileName);
         let written = sameShard(previous, pieces) ? await stage.reuse!(plan.fileName, from!.key, previous) : undefined;
         if (written) reusedBytes += written.size;

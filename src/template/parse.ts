@@ -133,8 +133,22 @@ function checkSupported(template: string, index: number, name: string, conversio
   return { kind: 'field', name, conversion: conversion === 's' ? 's' : undefined, spec, index };
 }
 
+/** Parsed templates: a save formats its filepath and matches names on the main thread every time. */
+const parsedTemplates = new Map<string, readonly TemplatePart[]>();
+const MAX_CACHED_TEMPLATES = 256;
+
 /** The literal and field parts of `template`; throws TEMPLATE_SYNTAX on malformed or unsupported templates. */
-export function parseTemplate(template: string): TemplatePart[] {
+export function parseTemplate(template: string): readonly TemplatePart[] {
+  let parts = parsedTemplates.get(template);
+  if (!parts) {
+    parts = Object.freeze(parseTemplateUncached(template));
+    if (parsedTemplates.size >= MAX_CACHED_TEMPLATES) parsedTemplates.clear();
+    parsedTemplates.set(template, parts);
+  }
+  return parts;
+}
+
+function parseTemplateUncached(template: string): TemplatePart[] {
   const parts: TemplatePart[] = [];
   let literal = '';
   let pos = 0;
