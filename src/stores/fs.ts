@@ -24,7 +24,7 @@ import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
-import { crcOfFile, crcWorkerAvailable } from './fs_crc_worker.js';
+import { helperAvailable, onHelper } from './fs_worker.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
@@ -90,15 +90,37 @@ export async function ensureParent(finalPath: string, fs: FsOps): Promise<void> 
       for (let dir = parent; dir !== dirname(firstCreated); dir = dirname(dir)) await fsyncPath(dirname(dir), fs);
     }
   } catch (e) {
-    if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTDIR') {
-      throw new CheckpointError(
-        'PATH_CONFLICT',
-        `Cannot create the directory ${parent} for ${finalPath}: part of that path is an existing file. Choose another filepath.`,
-        { cause: e },
-      );
-    }
-    throw ioError('create the directory', parent, e);
+    throw parentError(finalPath, e);
   }
+}
+
+/** Why the folder holding `finalPath` could not be created. */
+function parentError(finalPath: string, e: unknown): CheckpointError {
+  const parent = dirname(finalPath);
+  if (errnoOf(e) === 'EEXIST' || errnoOf(e) === 'ENOTDIR') {
+    return new CheckpointError(
+      'PATH_CONFLICT',
+      `Cannot create the directory ${parent} for ${finalPath}: part of that path is an existing file. Choose another filepath.`,
+      { cause: e },
+    );
+  }
+  return ioError('create the directory', parent, e);
+}
+
+/** Why a checkpoint folder cannot be written where `what` is. */
+function stageRefusal(finalPath: string, what: 'file' | 'other' | 'folder'): CheckpointError {
+  if (what === 'folder') {
+    return new CheckpointError(
+      'PATH_CONFLICT',
+      `Please specify a non-directory filepath: ${finalPath} is an existing directory that is not a checkpoint, ` +
+        'and replacing it would delete its contents. Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
+    );
+  }
+  return new CheckpointError(
+    'PATH_CONFLICT',
+    `Cannot write a checkpoint to ${finalPath}: a file with that name exists, and a checkpoint is a directory. ` +
+      'Remove the file or choose another filepath.',
+  );
 }
 
 /** Attempts at a commit whose name keeps being taken by other writers. */
@@ -114,6 +136,32 @@ const INLINE_CRC_BYTES = 1024 * 1024;
 
 /** Why a hard link may fail where writing the bytes would work: the source is gone, or links are not possible there. */
 const LINK_IMPOSSIBLE = new Set(['ENOENT', 'EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
+
+/** The chunks one at a time, awaited (a sync iterable may yield promises). */
+async function* eachChunk(chunks: ByteChunks): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) yield chunk;
+}
+
+async function* concatIterables(first: Iterable<Uint8Array>, rest: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* first;
+  yield* rest;
+}
+
+/**
+ * The chunks as one array of their own: a message to another thread copies a view's whole buffer,
+ * and a small file's chunk may be a view into a large tensor.
+ */
+function ownBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
+  const only = chunks[0];
+  if (chunks.length === 1 && only && only.byteOffset === 0 && only.byteLength === only.buffer.byteLength) return only;
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
 
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory implements StagedCheckpoint {
@@ -136,35 +184,42 @@ export class StagedDirectory implements StagedCheckpoint {
   static async begin(finalPath: string, fs: FsOps = nodeFs, options: StageOptions = {}): Promise<StagedDirectory> {
     const tooLong = nameTooLong(basename(finalPath), 'Cannot write a checkpoint');
     if (tooLong) throw tooLong;
-    const kind = await pathKind(finalPath, fs);
-    if (kind === 'file' || kind === 'other') {
-      throw new CheckpointError(
-        'PATH_CONFLICT',
-        `Cannot write a checkpoint to ${finalPath}: a file with that name exists, and a checkpoint is a directory. ` +
-          'Remove the file or choose another filepath.',
-      );
-    }
-    if (kind === 'directory') {
-      const entries = await listDirectory(finalPath, fs);
-      if (entries.length > 0 && !entries.some((e) => REPLACEABLE_MARKERS.includes(e))) {
-        throw new CheckpointError(
-          'PATH_CONFLICT',
-          `Please specify a non-directory filepath: ${finalPath} is an existing directory that is not a checkpoint, ` +
-            'and replacing it would delete its contents. Choose a filepath that names the checkpoint itself (e.g. add {epoch:02d}).',
-        );
-      }
-    }
-    await ensureParent(finalPath, fs);
     const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));
     // Registered before it exists, so no cleanup in this process can take it for a crashed writer's.
     const release = holdTemporary(staging);
     try {
-      await fs.mkdir(staging);
+      // The real file system: the checks and folders in one step on the helper thread (fs_worker.ts).
+      const staged = fs === nodeFs ? await onHelper('stage', { finalPath, staging, replaceable: REPLACEABLE_MARKERS }) : undefined;
+      if (staged) {
+        if (staged.refused) throw stageRefusal(finalPath, staged.refused);
+      } else {
+        await StagedDirectory.prepare(finalPath, staging, fs);
+      }
     } catch (e) {
       release();
+      if (e instanceof CheckpointError) throw e;
+      const step = (e as { step?: string }).step;
+      if (step === 'inspect') throw ioError('inspect', finalPath, e);
+      if (step === 'parent') throw parentError(finalPath, e);
       throw ioError('create a temporary directory to write', finalPath, e);
     }
     return new StagedDirectory(finalPath, staging, fs, release, options.claim);
+  }
+
+  /** `begin`'s checks and folders, one call at a time on this thread (injected file systems, or no helper thread). */
+  private static async prepare(finalPath: string, staging: string, fs: FsOps): Promise<void> {
+    const kind = await pathKind(finalPath, fs);
+    if (kind === 'file' || kind === 'other') throw stageRefusal(finalPath, kind);
+    if (kind === 'directory') {
+      const entries = await listDirectory(finalPath, fs);
+      if (entries.length > 0 && !entries.some((e) => REPLACEABLE_MARKERS.includes(e))) throw stageRefusal(finalPath, 'folder');
+    }
+    await ensureParent(finalPath, fs);
+    try {
+      await fs.mkdir(staging);
+    } catch (e) {
+      throw ioError('create a temporary directory to write', finalPath, e);
+    }
   }
 
   /**
@@ -174,17 +229,42 @@ export class StagedDirectory implements StagedCheckpoint {
   async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     const path = join(this.stagingPath, name);
     const where = join(this.finalPath, name);
+    // Up to INLINE_CRC_BYTES the chunks are gathered (views, no copy) before anything is opened: on
+    // the real file system a small file then goes to the helper thread whole, one step for the main
+    // thread instead of an open, writes, an fsync and a close.
+    const iterator = eachChunk(chunks);
+    const head: Uint8Array[] = [];
+    let headBytes = 0;
+    let ended = false;
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) {
+          ended = true;
+          break;
+        }
+        head.push(next.value);
+        headBytes += next.value.byteLength;
+        if (headBytes > INLINE_CRC_BYTES) break;
+      }
+      if (ended && this.fs === nodeFs) {
+        const done = await onHelper('writeFile', { path, bytes: ownBytes(head, headBytes) });
+        if (done) return this.record({ name, ...done });
+      }
+    } catch (e) {
+      throw e instanceof CheckpointError ? e : ioError('write', where, e);
+    }
     let size = 0;
     let checksum = 0;
-    // Small files are checksummed here as they are written; past INLINE_CRC_BYTES, on the worker
-    // thread from the file as written (fs_crc_worker.ts): the main thread never walks a shard's bytes.
+    // Small files are checksummed here as they are written; past INLINE_CRC_BYTES, on the helper
+    // thread from the file as written (fs_worker.ts): the main thread never walks a shard's bytes.
     let inline = true;
     let handle: FileHandle | undefined;
     try {
       handle = await this.fs.open(path, 'wx');
-      for await (const chunk of chunks) {
+      for await (const chunk of ended ? head : concatIterables(head, iterator)) {
         const written = writeAll(handle, chunk);
-        if (inline && size + chunk.byteLength > INLINE_CRC_BYTES && crcWorkerAvailable()) inline = false;
+        if (inline && size + chunk.byteLength > INLINE_CRC_BYTES && helperAvailable()) inline = false;
         if (inline) checksum = crc32(chunk, checksum);
         size += chunk.byteLength;
         await written;
@@ -198,7 +278,10 @@ export class StagedDirectory implements StagedCheckpoint {
     const flushed = open.sync().finally(() => open.close().catch(() => undefined));
     // Handled here so a failure waits for commit() without being reported as unhandled meanwhile.
     this.flushes.push(flushed.catch((e) => ioError('write', where, e)));
-    const written = { name, size, crc32: checksum };
+    return this.record({ name, size, crc32: checksum });
+  }
+
+  private record(written: WrittenFile): WrittenFile {
     this.files.push(written);
     return written;
   }
@@ -220,14 +303,12 @@ export class StagedDirectory implements StagedCheckpoint {
       if (LINK_IMPOSSIBLE.has((e as NodeJS.ErrnoException)?.code ?? '')) return undefined;
       throw ioError('reuse', join(this.finalPath, name), e);
     }
-    const written = { name, size: expected.size, crc32: expected.crc32 };
-    this.files.push(written);
-    return written;
+    return this.record({ name, size: expected.size, crc32: expected.crc32 });
   }
 
   /** The CRC-32 of the `size` bytes just written to `path`: on the worker thread, or here by reading them back if it is gone. */
   private async checksumOf(path: string, size: number): Promise<number> {
-    const fromWorker = await crcOfFile(path);
+    const fromWorker = await onHelper('checksum', { path });
     if (fromWorker) {
       if (fromWorker.size !== size) throw new Error(`${size} bytes were written but the file holds ${fromWorker.size}`);
       return fromWorker.crc32;
@@ -268,21 +349,32 @@ export class StagedDirectory implements StagedCheckpoint {
     this.done = true;
     try {
       await this.flushAll();
-      await this.assertComplete();
-      await fsyncPath(this.stagingPath, this.fs);
-      for (let attempt = 0; ; attempt++) {
+      // The real file system: check, fsync, rename and fsync the parent in one step on the helper
+      // thread; it hands back a name another writer took meanwhile, for the claim or replacement below.
+      const files = this.files.map(({ name, size }) => ({ name, size }));
+      const helped = this.fs === nodeFs ? await onHelper('commit', { staging: this.stagingPath, finalPath: this.finalPath, files }) : undefined;
+      if (helped && 'committed' in helped) return this.finalPath;
+      if (helped && 'lost' in helped) throw this.lostFile(helped.lost);
+      if (helped && 'extra' in helped) throw this.extraFiles();
+      if (!helped) {
+        await this.assertComplete();
+        await fsyncPath(this.stagingPath, this.fs);
+      }
+      for (let attempt = helped ? 1 : 0; ; attempt++) {
+        if (attempt > 0) {
+          if (claim) {
+            const next = claim(this.finalPath);
+            const tooLong = nameTooLong(basename(next), 'Cannot write a checkpoint');
+            if (tooLong) throw tooLong;
+            this.finalPath = next;
+          } else if (await this.replaceExisting()) break;
+        }
         try {
           await this.fs.rename(this.stagingPath, this.finalPath);
           break;
         } catch (e) {
           if (!isTakenError(e) || attempt >= MAX_COMMIT_ATTEMPTS) throw e;
         }
-        if (claim) {
-          const next = claim(this.finalPath);
-          const tooLong = nameTooLong(basename(next), 'Cannot write a checkpoint');
-          if (tooLong) throw tooLong;
-          this.finalPath = next;
-        } else if (await this.replaceExisting()) break;
       }
       await fsyncPath(dirname(this.finalPath), this.fs);
       return this.finalPath;
@@ -299,17 +391,21 @@ export class StagedDirectory implements StagedCheckpoint {
     const present = new Set(await this.fs.readdir(this.stagingPath));
     for (const file of this.files) {
       const size = present.has(file.name) ? (await this.fs.stat(join(this.stagingPath, file.name))).size : undefined;
-      if (size !== file.size) {
-        throw new CheckpointError(
-          'IO_ERROR',
-          `Could not commit ${this.finalPath}: its temporary copy lost ${file.name} while being written ` +
-            '(was it removed by another process?). Nothing was committed; earlier checkpoints are untouched.',
-        );
-      }
+      if (size !== file.size) throw this.lostFile(file.name);
     }
-    if (present.size !== this.files.length) {
-      throw new CheckpointError('IO_ERROR', `Could not commit ${this.finalPath}: its temporary copy holds files this save did not write. Nothing was committed.`);
-    }
+    if (present.size !== this.files.length) throw this.extraFiles();
+  }
+
+  private lostFile(name: string): CheckpointError {
+    return new CheckpointError(
+      'IO_ERROR',
+      `Could not commit ${this.finalPath}: its temporary copy lost ${name} while being written ` +
+        '(was it removed by another process?). Nothing was committed; earlier checkpoints are untouched.',
+    );
+  }
+
+  private extraFiles(): CheckpointError {
+    return new CheckpointError('IO_ERROR', `Could not commit ${this.finalPath}: its temporary copy holds files this save did not write. Nothing was committed.`);
   }
 
   /**

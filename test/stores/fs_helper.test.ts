@@ -1,0 +1,83 @@
+/**
+ * The fs store's steps on its helper thread (src/stores/fs_worker.ts) and on the main thread (an
+ * injected file system, or no helper) must behave the same: a staged folder that lost a file or
+ * gained one is never committed, a small and a large file record the same sizes and checksums, and
+ * a path that is a file or a foreign folder is refused before anything is created.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { crc32 } from '../../src/formats/crc32.js';
+import { StagedDirectory } from '../../src/stores/fs.js';
+import { nodeFs } from '../../src/stores/fs_ops.js';
+import { tempDir } from '../helpers.js';
+
+const WAYS = [
+  { label: 'on the helper thread', fs: nodeFs },
+  { label: 'on the main thread (an injected file system)', fs: { ...nodeFs } },
+];
+
+const small = new TextEncoder().encode('{"small":true}');
+const large = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7) & 0xff);
+
+for (const way of WAYS) {
+  describe(`fs store steps ${way.label}`, () => {
+    it('records the size and CRC-32 of small and large files, and commits them', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      const staged = await StagedDirectory.begin(join(dir, 'ck'), way.fs);
+      // A large file in several chunks, one a view into a bigger buffer; a small one as a view too.
+      const a = await staged.write('a.bin', [large.subarray(0, 1000), large.subarray(1000)]);
+      const padded = new Uint8Array(small.byteLength + 10);
+      padded.set(small, 5);
+      const b = await staged.write('b.json', [padded.subarray(5, 5 + small.byteLength)]);
+      assert.deepEqual(a, { name: 'a.bin', size: large.byteLength, crc32: crc32(large) });
+      assert.deepEqual(b, { name: 'b.json', size: small.byteLength, crc32: crc32(small) });
+      assert.equal(await staged.commit(), join(dir, 'ck'));
+      assert.deepEqual((await readdir(join(dir, 'ck'))).sort(), ['a.bin', 'b.json']);
+      assert.deepEqual(await readdir(dir), ['ck']);
+    });
+
+    it('never commits a staged folder that lost a file', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      const staged = await StagedDirectory.begin(join(dir, 'ck'), way.fs);
+      await staged.write('a.bin', [large]);
+      await staged.write('b.json', [small]);
+      await rm(join(staged.stagingPath, 'b.json'));
+      await assert.rejects(staged.commit(), (e: Error) => /lost b\.json while being written/.test(e.message));
+      assert.ok(!existsSync(join(dir, 'ck')));
+      assert.deepEqual(await readdir(dir), [], 'the staged folder is removed');
+    });
+
+    it('never commits a staged folder holding a file it did not write', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      const staged = await StagedDirectory.begin(join(dir, 'ck'), way.fs);
+      await staged.write('b.json', [small]);
+      await writeFile(join(staged.stagingPath, 'stray'), 'x');
+      await assert.rejects(staged.commit(), (e: Error) => /holds files this save did not write/.test(e.message));
+      assert.ok(!existsSync(join(dir, 'ck')));
+    });
+
+    it('refuses a path that is a file, or a folder that is not a checkpoint, creating nothing', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      await writeFile(join(dir, 'file'), 'x');
+      await assert.rejects(StagedDirectory.begin(join(dir, 'file'), way.fs), (e: Error & { code?: string }) => e.code === 'PATH_CONFLICT' && /a file with that name exists/.test(e.message));
+      await writeFile(join(dir, 'notes.txt'), 'x');
+      await assert.rejects(StagedDirectory.begin(dir, way.fs), (e: Error & { code?: string }) => e.code === 'PATH_CONFLICT' && /not a checkpoint/.test(e.message));
+      await assert.rejects(StagedDirectory.begin(join(dir, 'file', 'ck'), way.fs), (e: Error & { code?: string }) => e.code === 'PATH_CONFLICT' && /part of that path is an existing file/.test(e.message));
+      assert.deepEqual((await readdir(dir)).sort(), ['file', 'notes.txt']);
+    });
+
+    it('claims the next name when another writer committed this one meanwhile', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      const first = await StagedDirectory.begin(join(dir, 'ck'), way.fs, { claim: (taken) => `${taken}-v1` });
+      const second = await StagedDirectory.begin(join(dir, 'ck'), way.fs, { claim: (taken) => `${taken}-v1` });
+      await first.write('checkpoint.json', [small]);
+      await second.write('checkpoint.json', [small]);
+      assert.equal(await first.commit(), join(dir, 'ck'));
+      assert.equal(await second.commit(), join(dir, 'ck-v1'));
+      assert.deepEqual((await readdir(dir)).sort(), ['ck', 'ck-v1']);
+    });
+  });
+}
