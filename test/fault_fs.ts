@@ -39,11 +39,16 @@ export function faultyFs(plan: FaultPlan): FsOps & { triggered: number } {
       if (shouldFail('open', String(path))) throw errno(plan.code, 'open', String(path));
       const handle = await fsp.open(path, flags, mode);
       const write = handle.write.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number }>;
+      const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number }>;
       const sync = handle.sync.bind(handle);
       return Object.assign(handle, {
         write: async (...args: unknown[]) => {
           if (shouldFail('write', String(path))) throw errno(plan.code, 'write', String(path));
           return write(...args);
+        },
+        writev: async (...args: unknown[]) => {
+          if (shouldFail('write', String(path))) throw errno(plan.code, 'write', String(path));
+          return writev(...args);
         },
         sync: async () => {
           if (shouldFail('sync', String(path))) throw errno(plan.code, 'fsync', String(path));

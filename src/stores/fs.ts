@@ -49,6 +49,46 @@ export async function fsyncPath(path: string, fs: FsOps): Promise<void> {
   }
 }
 
+/** Buffers per writev call (the usual IOV_MAX). */
+const MAX_WRITE_BUFFERS = 1024;
+
+/**
+ * Appends `chunks` at the file's position in as few calls as the system allows (writev of up to
+ * MAX_WRITE_BUFFERS buffers and MAX_WRITE_BYTES): one wake-up of the main thread per call, where a
+ * write per chunk would wake it for each.
+ */
+export async function writeAllv(handle: FileHandle, chunks: readonly Uint8Array[]): Promise<void> {
+  let rest = chunks.filter((c) => c.byteLength > 0);
+  while (rest.length > 0) {
+    const batch: Uint8Array[] = [];
+    let bytes = 0;
+    for (const chunk of rest) {
+      if (batch.length === MAX_WRITE_BUFFERS || (batch.length > 0 && bytes + chunk.byteLength > MAX_WRITE_BYTES)) break;
+      batch.push(chunk);
+      bytes += chunk.byteLength;
+    }
+    if (batch.length === 1 && bytes > MAX_WRITE_BYTES) {
+      await writeAll(handle, batch[0]!);
+      rest = rest.slice(1);
+      continue;
+    }
+    let { bytesWritten } = await handle.writev(batch);
+    if (bytesWritten === 0) throw new Error('the file system accepted no bytes');
+    // A partial write: drop what went out, keep the rest of a buffer cut in the middle.
+    rest = rest.slice();
+    while (bytesWritten > 0) {
+      const first = rest[0]!;
+      if (bytesWritten >= first.byteLength) {
+        bytesWritten -= first.byteLength;
+        rest.shift();
+      } else {
+        rest[0] = first.subarray(bytesWritten);
+        bytesWritten = 0;
+      }
+    }
+  }
+}
+
 export async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
   for (let offset = 0; offset < chunk.byteLength; ) {
     const { bytesWritten } = await handle.write(chunk, offset, Math.min(MAX_WRITE_BYTES, chunk.byteLength - offset));
@@ -262,13 +302,30 @@ export class StagedDirectory implements StagedCheckpoint {
     let handle: FileHandle | undefined;
     try {
       handle = await this.fs.open(path, 'wx');
+      // Chunks go out in batches of up to MAX_WRITE_BYTES (views, no copy), each batch written while
+      // the next one's tensors are read.
+      let batch: Uint8Array[] = [];
+      let batchBytes = 0;
+      let writing: Promise<void> = Promise.resolve();
+      const flush = async () => {
+        await writing;
+        const started = writeAllv(open, batch);
+        started.catch(() => undefined); // awaited below; not unhandled while the next chunks are read
+        writing = started;
+        batch = [];
+        batchBytes = 0;
+      };
+      const open = handle;
       for await (const chunk of ended ? head : concatIterables(head, iterator)) {
-        const written = writeAll(handle, chunk);
         if (inline && size + chunk.byteLength > INLINE_CRC_BYTES && helperAvailable()) inline = false;
         if (inline) checksum = crc32(chunk, checksum);
         size += chunk.byteLength;
-        await written;
+        if (batchBytes > 0 && batchBytes + chunk.byteLength > MAX_WRITE_BYTES) await flush();
+        batch.push(chunk);
+        batchBytes += chunk.byteLength;
       }
+      await flush();
+      await writing;
       if (!inline) checksum = await this.checksumOf(path, size);
     } catch (e) {
       await handle?.close().catch(() => undefined);
