@@ -93,6 +93,11 @@ const BUGS = [
     edits: [['src/stores/fs_worker.ts', '    if (present.size !== files.length) return { extra: true };', '    void present;'], ['src/stores/fs_worker.ts', "      if (!present.has(f.name) || fs.statSync(join(staging, f.name)).size !== f.size) return { lost: f.name };", '      void f;']],
   },
   {
+    name: 'fs store: a helper thread started ahead of its first step keeps the process alive',
+    guards: ['test/stores/fs_helper.test.ts'],
+    edits: [['src/stores/fs_worker.ts', "    // After the listeners: adding a 'message' listener refs the thread again.\n    worker.unref();\n", '']],
+  },
+  {
     name: 'files written in place',
     guards: DURABILITY,
     edits: [['src/stores/fs.ts', 'const staging = join(dirname(finalPath), tempSiblingName(basename(finalPath), uniqueToken()));', 'const staging = finalPath;']],

@@ -23,7 +23,7 @@ import { keyBasename, keyDirname } from '../stores/keys.js';
 import { resolveLocation, sibling, type Location, type StoreOptions } from '../stores/registry.js';
 import { GenerationChanged, type CheckpointReader, type StoredFile } from '../stores/store.js';
 import { requirePath } from '../validate.js';
-import { assertFileSize, readPieces, readText, type FilePiece } from './read_pieces.js';
+import { assertFileSize, readChecksummed, readPieces, readText, type FilePiece } from './read_pieces.js';
 import { METADATA_FILE, MODEL_JSON_FILE, WEIGHTS_JSON_FILE } from './write.js';
 import { singleFileFormat } from '../formats/file_names.js';
 import { readFileCheckpoint } from './single_file.js';
@@ -378,7 +378,8 @@ async function readGroupFile(checkpoint: OpenedCheckpoint, group: ManifestGroup,
   const name = group.paths[index]!;
   const path = join(checkpoint.dir, name);
   const recorded = files.recorded.get(name);
-  const checksum = await readPieces(files.opened[index]!, path, pieces, recorded !== undefined);
+  const file = files.opened[index]!;
+  const checksum = recorded ? await readChecksummed(file, path, pieces) : await readPieces(file, path, pieces, false);
   if (recorded && checksum !== recorded.crc32) {
     throw new CorruptCheckpointError(`${path} fails its checksum: the file was damaged after it was written. Load another checkpoint.`);
   }
@@ -544,7 +545,7 @@ export async function verifyFiles(checkpoint: OpenedCheckpoint): Promise<void> {
   listed.forEach((file, i) => assertFileSize(opened[i]!, join(checkpoint.dir, file.name), file.size));
   await forEachFile(listed, async (file, i) => {
     const path = join(checkpoint.dir, file.name);
-    if ((await readPieces(opened[i]!, path, [{ length: file.size }], true)) !== file.crc32) {
+    if ((await readChecksummed(opened[i]!, path, [{ length: file.size }])) !== file.crc32) {
       throw new CorruptCheckpointError(`${path} fails its checksum: the file was damaged after it was written.`);
     }
   });

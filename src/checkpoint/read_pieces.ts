@@ -71,6 +71,25 @@ export async function readPieces(file: StoredFile, where: string, pieces: readon
 }
 
 /**
+ * Reads a file as `pieces` (see readPieces) and returns the CRC-32 of all of it. Where the store can
+ * checksum the opened file off this thread (StoredFile.checksum: the fs store's helper thread), that
+ * runs beside the read, so the checksum costs neither this thread's time nor the load's; else the
+ * bytes are checksummed here as they arrive.
+ */
+export async function readChecksummed(file: StoredFile, where: string, pieces: readonly FilePiece[]): Promise<number> {
+  const elsewhere = file.checksum?.();
+  if (!elsewhere) return (await readPieces(file, where, pieces, true))!;
+  elsewhere.catch(() => undefined); // awaited below, after the read
+  await readPieces(file, where, pieces, false);
+  const result = await elsewhere;
+  if (!result) return (await readPieces(file, where, [{ length: file.size }], true))!;
+  if (result.size !== file.size) {
+    throw new CorruptCheckpointError(`${where} ended early while being read: the file is truncated.`);
+  }
+  return result.crc32;
+}
+
+/**
  * Reads a small text file (a checkpoint's JSON), refusing anything over `maxBytes`; checked against
  * the `recorded` size and CRC-32 when given.
  */

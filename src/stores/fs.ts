@@ -24,7 +24,7 @@ import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
-import { helperAvailable, onHelper } from './fs_worker.js';
+import { helperAvailable, onHelper, startHelper } from './fs_worker.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
@@ -749,6 +749,8 @@ export class FsStore implements CheckpointStore {
   }
 
   async open(key: StoreKey): Promise<CheckpointReader | undefined> {
+    // Its files will be checksummed on the helper thread: start it now, while the manifests are read.
+    startHelper('waited');
     const generation = await currentGeneration(key, this.fs);
     return generation && new FsReader(key, generation.dir, generation.id, this.fs);
   }

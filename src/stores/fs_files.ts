@@ -12,6 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import type { StoredFile } from './store.js';
 import type { FsOps } from './fs_ops.js';
+import { onHelper } from './fs_worker.js';
 
 /** O_NOFOLLOW and O_NONBLOCK do not exist on Windows; there the fstat check below is all we have. */
 const READ_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants.O_NONBLOCK ?? 0);
@@ -74,9 +75,18 @@ async function readFully(handle: FileHandle, dest: Uint8Array, offset: number, l
 
 /** An opened file as the store interface's StoredFile. */
 export function storedFile(file: CheckpointFile, path: string): StoredFile {
-  return { size: file.size, read: (dest, offset, length, position) => readFully(file.handle, dest, offset, length, position, path).catch((e) => {
-    throw e instanceof CheckpointError ? e : ioError('read', path, e);
-  }) };
+  return {
+    size: file.size,
+    read: (dest, offset, length, position) =>
+      readFully(file.handle, dest, offset, length, position, path).catch((e) => {
+        throw e instanceof CheckpointError ? e : ioError('read', path, e);
+      }),
+    // Through this very descriptor (threads share them), never the path: a replacement cannot swap the file.
+    checksum: () =>
+      onHelper('checksumFd', { fd: file.handle.fd, size: file.size }, 'waited').catch((e) => {
+        throw ioError('read', path, e);
+      }),
+  };
 }
 
 function errnoOf(e: unknown): string | undefined {

@@ -5,31 +5,36 @@
  *  - `checksum`: a shard just written is read back (from the page cache) and checksummed, so the
  *    per-byte work of a save never runs on the main thread; checksumming the file as written also
  *    checks what the file system holds, not only what was handed to it;
+ *  - `checksumFd`: a file a reader has open (loads, verify) checksummed through the reader's own
+ *    descriptor while the reader reads it, so checking costs a load neither time nor main thread;
  *  - `writeFile`: a small file (the manifests, checkpoint.json) created, written and fsync'd whole;
  *  - `stage`: what is at the checkpoint's path, and its parent and staging folders created;
  *  - `commit`: the staging folder checked to hold exactly the files written, fsync'd, renamed into
  *    place and its parent fsync'd, in that order (see store.ts for why each step is needed).
  * Shards are still written and fsync'd from the main thread's thread pool: their bytes live there.
  *
- * One thread per process, started on first use and unref'd while idle (it never keeps a process
- * alive). Its code is a few lines evaluated as a script (no file to resolve, in the ESM and the CJS
- * build alike). Where worker threads or `zlib.crc32` are missing, or the thread fails, every call
+ * Two threads per process at most (see HelperLane), each started on first use and unref'd while
+ * idle (they never keep a process alive). Their code is a few lines evaluated as a script (no file
+ * to resolve, in the ESM and the CJS build alike). Where worker threads or `zlib.crc32` are missing, or the thread fails, every call
  * returns undefined and the caller does the step itself, on its own thread, as before.
  */
 import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
 
 const SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const { join, dirname } = require('node:path');
 const { crc32 } = require('node:zlib');
-const buffer = Buffer.allocUnsafe(8 * 1024 * 1024);
-// The lowest priority for this thread (Linux: a thread's own nice value, set through its id), so a
-// checksum never keeps training's thread from a core it is ready to run on.
-try {
-  require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), 19);
-} catch {}
+// 1 MiB: as fast as larger reads from the page cache, and little memory beside a load.
+const buffer = Buffer.allocUnsafe(1024 * 1024);
+// A save's thread at the lowest priority (Linux: a thread's own nice value, set through its id), so
+// a checksum never keeps training's thread from a core it is ready to run on.
+if (workerData.lowPriority) {
+  try {
+    require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), 19);
+  } catch {}
+}
 function fsyncPath(path) {
   const fd = fs.openSync(path, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
@@ -65,6 +70,17 @@ const ops = {
       }
       return { size, crc32: crc };
     } finally { fs.closeSync(fd); }
+  },
+  checksumFd({ fd, size }) {
+    let crc = 0;
+    let at = 0;
+    while (at < size) {
+      const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, size - at), at);
+      if (n === 0) break;
+      crc = crc32(buffer.subarray(0, n), crc);
+      at += n;
+    }
+    return { size: at, crc32: crc };
   },
   writeFile({ path, bytes }) {
     const fd = fs.openSync(path, 'wx');
@@ -131,6 +147,8 @@ parentPort.on('message', ({ id, op, args }) => {
 
 export interface HelperOps {
   checksum: { args: { path: string }; result: { size: number; crc32: number } };
+  /** The first `size` bytes of an open descriptor (the main thread's; threads share them), read by position. */
+  checksumFd: { args: { fd: number; size: number }; result: { size: number; crc32: number } };
   writeFile: { args: { path: string; bytes: Uint8Array }; result: { size: number; crc32: number } };
   /** `refused`: what is at finalPath cannot become a checkpoint (nothing was created); errors carry `step`: 'inspect', 'parent' or 'staging'. */
   stage: { args: { finalPath: string; staging: string; replaceable: readonly string[] }; result: { refused?: 'file' | 'other' | 'folder' } };
@@ -145,58 +163,96 @@ interface Pending {
   reject(error: Error): void;
 }
 
-let worker: Worker | undefined;
-let broken = !(typeof (zlib as { crc32?: unknown }).crc32 === 'function');
-let nextId = 0;
-const pending = new Map<number, Pending>();
+/**
+ * The two helper threads, started on first use: `background` for a save's steps, at the lowest
+ * priority (training, on the main thread, always comes first); `waited` for a load's or a verify's
+ * checksums, at normal priority, since the caller waits on them (at the lowest priority, two busy
+ * threads beside it would starve it, and the checksum would finish after the read instead of beside it).
+ */
+export type HelperLane = 'background' | 'waited';
 
-function start(): Worker | undefined {
-  if (broken) return undefined;
-  if (worker) return worker;
-  try {
-    worker = new Worker(SOURCE, { eval: true });
-  } catch {
-    broken = true;
-    return undefined;
+class HelperThread {
+  private worker: Worker | undefined;
+  private broken = !(typeof (zlib as { crc32?: unknown }).crc32 === 'function');
+  private nextId = 0;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(private readonly lowPriority: boolean) {}
+
+  get available(): boolean {
+    return !this.broken;
   }
-  worker.unref();
-  worker.on('message', (m: { id: number; result?: unknown; error?: string; code?: string; syscall?: string; step?: string }) => {
-    const job = pending.get(m.id);
-    pending.delete(m.id);
-    if (!job) return;
-    if (m.error !== undefined) job.reject(Object.assign(new Error(m.error), m.code ? { code: m.code } : {}, m.syscall ? { syscall: m.syscall } : {}, m.step ? { step: m.step } : {}));
-    else job.resolve(m.result);
-    if (pending.size === 0) worker?.unref();
-  });
-  // A dead thread: its jobs fall back to the caller's own thread, and so does every later one.
-  const fail = () => {
-    broken = true;
-    worker = undefined;
-    for (const job of pending.values()) job.resolve(undefined);
-    pending.clear();
-  };
-  worker.on('error', fail);
-  worker.on('exit', fail);
-  return worker;
+
+  run(op: string, args: unknown): Promise<unknown> {
+    const w = this.start();
+    if (!w) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      // Referenced while it has work: a save awaiting a step keeps the process alive, as a write would.
+      w.ref();
+      w.postMessage({ id, op, args });
+    });
+  }
+
+  start(): Worker | undefined {
+    if (this.broken) return undefined;
+    if (this.worker) return this.worker;
+    let worker: Worker;
+    try {
+      worker = new Worker(SOURCE, {
+        eval: true,
+        workerData: { lowPriority: this.lowPriority },
+        // Plain CommonJS needing no loader hooks (--import tsx and the like), and a small heap: the
+        // thread holds a 1 MiB buffer and a few objects, and costs about 7 MiB of memory in all.
+        execArgv: [],
+        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 2 },
+      });
+    } catch {
+      this.broken = true;
+      return undefined;
+    }
+    this.worker = worker;
+    worker.on('message', (m: { id: number; result?: unknown; error?: string; code?: string; syscall?: string; step?: string }) => {
+      const job = this.pending.get(m.id);
+      this.pending.delete(m.id);
+      if (!job) return;
+      if (m.error !== undefined) job.reject(Object.assign(new Error(m.error), m.code ? { code: m.code } : {}, m.syscall ? { syscall: m.syscall } : {}, m.step ? { step: m.step } : {}));
+      else job.resolve(m.result);
+      if (this.pending.size === 0) worker.unref();
+    });
+    // A dead thread: its jobs fall back to the caller's own thread, and so does every later one.
+    const fail = () => {
+      this.broken = true;
+      this.worker = undefined;
+      for (const job of this.pending.values()) job.resolve(undefined);
+      this.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', fail);
+    // After the listeners: adding a 'message' listener refs the thread again.
+    worker.unref();
+    return worker;
+  }
 }
 
-/** Whether steps can go to the helper thread (else the caller does them itself). */
+const lanes: Record<HelperLane, HelperThread> = { background: new HelperThread(true), waited: new HelperThread(false) };
+
+/** Whether a save's steps can go to its helper thread (else the caller does them itself). */
 export function helperAvailable(): boolean {
-  return !broken;
+  return lanes.background.available;
 }
 
 /**
- * Runs `op` on the helper thread; undefined when there is none (the caller then does the step
- * itself). Rejects with the system error (its `code` kept) when the step fails.
+ * Runs `op` on the helper thread of `lane` (default: a save's, in the background); undefined when
+ * there is none (the caller then does the step itself). Rejects with the system error (its `code`
+ * kept) when the step fails.
  */
-export function onHelper<K extends keyof HelperOps>(op: K, args: HelperOps[K]['args']): Promise<HelperOps[K]['result'] | undefined> {
-  const w = start();
-  if (!w) return Promise.resolve(undefined);
-  const id = nextId++;
-  return new Promise((resolve, reject) => {
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    // Referenced while it has work: a save awaiting a step keeps the process alive, as a write would.
-    w.ref();
-    w.postMessage({ id, op, args });
-  });
+export function onHelper<K extends keyof HelperOps>(op: K, args: HelperOps[K]['args'], lane: HelperLane = 'background'): Promise<HelperOps[K]['result'] | undefined> {
+  return lanes[lane].run(op, args) as Promise<HelperOps[K]['result'] | undefined>;
+}
+
+/** Starts the helper thread of `lane` ahead of its first step (its start takes tens of milliseconds). */
+export function startHelper(lane: HelperLane): void {
+  lanes[lane].start();
 }

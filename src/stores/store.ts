@@ -99,6 +99,12 @@ export interface StoredFile {
   readonly size: number;
   /** Fills `dest[offset, offset+length)` with the file's bytes from `position`; rejects if the file ends first. */
   read(dest: Uint8Array, offset: number, length: number, position: number): Promise<void>;
+  /**
+   * Optional: the file's size and CRC-32, computed off the caller's thread from the same opened file
+   * (the fs store: its helper thread), so a reader can checksum while it reads instead of after;
+   * undefined when that is not possible right now (the caller then checksums what it reads).
+   */
+  checksum?(): Promise<{ size: number; crc32: number } | undefined>;
 }
 
 /** The files of one generation of a checkpoint (or of a stock TF.js folder), held until `close()`. */

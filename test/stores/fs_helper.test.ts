@@ -5,9 +5,11 @@
  * a path that is a file or a foreign folder is refused before anything is created.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { crc32 } from '../../src/formats/crc32.js';
 import { StagedDirectory } from '../../src/stores/fs.js';
@@ -81,3 +83,13 @@ for (const way of WAYS) {
     });
   });
 }
+
+describe('fs store helper threads', () => {
+  it('never keep a process alive: one that saved, loaded and verified ends on its own', () => {
+    const child = fileURLToPath(new URL('./helper_exit_child.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.signal, null, `the process had to be killed: it did not end (${run.stderr.slice(-500)})`);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /done/);
+  });
+});
