@@ -146,7 +146,7 @@ interface ModelArtifactsRead {
 }
 
 /** A full-model checkpoint's model.json and weights as tfjs model artifacts. */
-export async function readModelArtifacts(checkpoint: OpenedCheckpoint): Promise<ModelArtifactsRead> {
+async function readModelArtifacts(checkpoint: OpenedCheckpoint): Promise<ModelArtifactsRead> {
   if (checkpoint.kind !== 'model' || !checkpoint.modelJson) {
     throw new CheckpointError(
       'INVALID_ARGUMENT',
@@ -176,7 +176,7 @@ function armed(artifacts: io.ModelArtifacts): io.ModelArtifacts {
 }
 
 /** Builds the model TF.js-style from artifacts read consistently; a model tfjs cannot build is a CORRUPT_CHECKPOINT. */
-export async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
+async function buildModel(read: ModelArtifactsRead): Promise<LayersModel> {
   let model: LayersModel;
   try {
     model = await loadLayersModel({ load: async () => armed(read.artifacts) });
