@@ -37,13 +37,13 @@ function timeoutMs(size: SizeSpec, reps: number): number {
   return (300 + 60 * (bytesOf(size) / 1e9) * (reps + 2)) * 1000;
 }
 
-/** The fit cases train 3 × 3 fits of 10 epochs per rep, each epoch up to 10× a save's time to durable. */
+/** The fit cases train 3 × 3 fits of 6 epochs per round (at most 2 rounds), each epoch up to 10× a save's time to durable. */
 function fitTimeoutMs(size: SizeSpec, reps: number): number {
   return (600 + 600 * (bytesOf(size) / 1e8) * reps) * 1000;
 }
 
 /** Fit epochs of pure-JS training at 1B parameters would take hours per rep. */
-const FIT_SKIPPED_HUGE = 'the fit cases run up to 100M: one training step of a 1B model on the pure-JS CPU backend takes minutes, and a fit is 9 × 10 epochs per rep';
+const FIT_SKIPPED_HUGE = 'the fit cases run up to 100M: one training step of a 1B model on the pure-JS CPU backend takes minutes, and a fit is 9 × 6 epochs per round';
 
 function tsCase(name: string, size: SizeSpec, reps: number, dir?: string): Promise<CaseOutcome> {
   settleDisk();

@@ -22,7 +22,10 @@ import { collectGarbage } from '../lib/rss.js';
 import { median, nowMs } from '../lib/stats.js';
 import { freshDir, removeDir } from '../lib/workdir.js';
 
-export const FIT_EPOCHS = 10;
+/** Six epochs (five steady ones for the median) keep the 100M fits near ten minutes per library. */
+export const FIT_EPOCHS = 6;
+/** Rounds of with/without fits: at most two, whatever --reps says (a 100M round is minutes). */
+export const FIT_ROUNDS_MAX = 2;
 export const FIT_MULTIPLES = [1, 3, 10] as const;
 /** One sample per batch: the shortest step, so epoch lengths can be set finely. */
 const BATCH = 1;
@@ -119,7 +122,7 @@ export async function runFit(ctx: CaseContext): Promise<CaseResult> {
   const data = tf.randomUniform([Math.max(...plans.map((p) => p.batches)) * BATCH, width], 0, 1, 'float32', 42);
   const reps: Rep[] = [];
   let lastLoss = NaN;
-  for (let round = 0; round < ctx.reps; round++) {
+  for (let round = 0; round < Math.min(ctx.reps, FIT_ROUNDS_MAX); round++) {
     const rep: Rep = {};
     for (const plan of plans) {
       const x = data.slice(0, plan.batches * BATCH);

@@ -5,13 +5,13 @@ import type { SizeSpec } from './sizes.js';
 import { fmtNum, fmtSummary, type Summary } from './stats.js';
 
 export const FIT_INTRO =
-  'Real `model.fit` (batch size 1, SGD), 10 epochs with a checkpoint every epoch (all kept until the fit ends, then deleted untimed) and without, the same data, ' +
+  'Real `model.fit` (batch size 1, SGD), 6 epochs with a checkpoint every epoch (all kept until the fit ends, then deleted untimed) and without, the same data, ' +
   'alternated round by round with the order rotated, after one untimed epoch; epoch lengths are the fewest batches that make an epoch last at least ' +
   '1.2 × (1×, 3× and 10×) the library\'s own time per checkpoint (ours: time to durable of a full-model save; Keras and Lightning: their save call), ' +
   'measured first in the same process; lengths that need the same batch count are merged under the larger multiple, and the measured ' +
   'multiple (median epoch without checkpoints / that time) is shown. **overhead**: the whole `fit`\'s wall time with checkpoints over ' +
-  'without, per round, median (min–max); ours includes `onTrainEnd` waiting until the last checkpoint is durable (1/10 of a durable ' +
-  'time per epoch). In parentheses: steady state, median epoch 2..10 against the same without checkpoints.';
+  'without, per round (at most 2 rounds), median (min–max); ours includes `onTrainEnd` waiting until the last checkpoint is durable (1/6 of a durable ' +
+  'time per epoch). In parentheses: steady state, median epoch 2..6 against the same without checkpoints.';
 
 export const FIT_CASES: [string, string, 'weights' | 'full'][] = [
   ['fit', 'ours, weights only', 'weights'],
