@@ -3,11 +3,11 @@
  *
  * 1. `CrashRecorder`: an `FsOps` that runs every call on the real file system and logs, in
  *    order, each operation that changes it (mkdir, file creation, write, truncate, fsync of a file
- *    or a directory, rename, unlink, close), tracking node identity so a rename moves a node and
- *    its contents. Reads pass through. Tests add markers (`mark('save 3 resolved')`).
+ *    or a directory, rename, link, unlink, close), tracking node identity so a rename moves a node and
+ *    its contents and a hard link names the same node twice. Reads pass through. Tests add markers (`mark('save 3 resolved')`).
  * 2. `crashStates(log, k)`: the file-system states a power loss after the first `k` logged
  *    operations may leave. Model: a write is durable once its file is fsync'd later; a directory
- *    entry operation (create, mkdir, rename, unlink) once its directory is fsync'd later; anything
+ *    entry operation (create, mkdir, rename, link, unlink) once its directory is fsync'd later; anything
  *    else may be lost. Per directory, entry operations persist in program order (a prefix that
  *    holds every durable one); per file, writes persist as a prefix. `materialize` writes a state
  *    out as a real directory tree.
@@ -32,6 +32,8 @@ export type Op =
   | { kind: 'mkdir' | 'create'; dir: NodeId; name: string; node: NodeId; path: string }
   | { kind: 'rename'; dir: NodeId; from: string; to: string; fromName: string; toName: string; node: NodeId; replaced: NodeId | undefined }
   | { kind: 'unlink'; dir: NodeId; name: string; node: NodeId; path: string }
+  /** A hard link: a second entry (in `dir`, named `name`) for the existing node at `from`; its data are the node's. */
+  | { kind: 'link'; dir: NodeId; name: string; node: NodeId; from: string; path: string }
   | { kind: 'write'; node: NodeId; position: number; bytes: Uint8Array; path: string }
   | { kind: 'truncate'; node: NodeId; size: number; path: string }
   /** Makes durable what was logged before index `covers` (when it was issued): data for a file, entries for a directory. */
@@ -39,11 +41,11 @@ export type Op =
   | { kind: 'close'; node: NodeId; path: string }
   | { kind: 'mark'; label: string };
 
-export type EntryOp = Extract<Op, { kind: 'mkdir' | 'create' | 'rename' | 'unlink' }>;
+export type EntryOp = Extract<Op, { kind: 'mkdir' | 'create' | 'rename' | 'link' | 'unlink' }>;
 export type DataOp = Extract<Op, { kind: 'write' | 'truncate' }>;
 
 export function isEntryOp(op: Op): op is EntryOp {
-  return op.kind === 'mkdir' || op.kind === 'create' || op.kind === 'rename' || op.kind === 'unlink';
+  return op.kind === 'mkdir' || op.kind === 'create' || op.kind === 'rename' || op.kind === 'link' || op.kind === 'unlink';
 }
 
 export function isDataOp(op: Op): op is DataOp {
@@ -101,6 +103,9 @@ export class Tree {
         entries.set(op.toName, op.node);
         return;
       }
+      case 'link':
+        this.dir(op.dir).set(op.name, op.node);
+        return;
       case 'unlink':
         this.dir(op.dir).delete(op.name);
         return;
@@ -221,7 +226,7 @@ function parseFlags(flags: unknown): OpenFlags {
 }
 
 /** Calls the recorder does not model: refusing them keeps a future change from escaping the model silently. */
-const UNMODELLED = ['copyFile', 'cp', 'link', 'symlink', 'mkdtemp', 'lchown', 'chown'] as const;
+const UNMODELLED = ['copyFile', 'cp', 'symlink', 'mkdtemp', 'lchown', 'chown'] as const;
 
 export class CrashRecorder {
   readonly root: string;
@@ -296,6 +301,7 @@ export class CrashRecorder {
       open: ((path: unknown, flags?: unknown, mode?: unknown) => this.open(path, flags, mode)) as typeof fsp.open,
       mkdir: ((path: unknown, options?: unknown) => this.mkdir(path, options)) as typeof fsp.mkdir,
       rename: ((from: unknown, to: unknown) => this.rename(from, to)) as typeof fsp.rename,
+      link: ((existing: unknown, target: unknown) => this.link(existing, target)) as typeof fsp.link,
       rm: ((path: unknown, options?: { recursive?: boolean; force?: boolean }) => this.rm(path, options)) as typeof fsp.rm,
       unlink: ((path: unknown) => this.removeOne(path, 'unlink', () => fsp.unlink(pathString(path)))) as typeof fsp.unlink,
       rmdir: ((path: unknown) => this.removeOne(path, 'rmdir', () => fsp.rmdir(pathString(path)))) as typeof fsp.rmdir,
@@ -429,6 +435,16 @@ export class CrashRecorder {
       throw new Error(`crash_fs: rename between directories ('${fromRel}' → '${toRel}') is not modelled`);
     }
     this.record({ kind: 'rename', dir: source.dir, from: fromRel, to: toRel, fromName: source.name, toName: target.name, node, replaced });
+  }
+
+  /** A hard link: one more entry for a node, in the target's directory (the node's data are shared). */
+  private async link(existing: unknown, target: unknown): Promise<void> {
+    const fromRel = this.inside(existing, 'link');
+    const toRel = this.inside(target, 'link');
+    const node = this.tree.lookup(fromRel);
+    await fsp.link(pathString(existing), pathString(target));
+    if (node === undefined) throw new Error(`crash_fs: link('${fromRel}') succeeded but the recorder did not know it`);
+    this.record({ kind: 'link', ...this.parentOf(toRel), node, from: fromRel, path: toRel });
   }
 
   /** rm: a recursive removal unlinks every entry, children before their directory (as rimraf does). */

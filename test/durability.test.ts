@@ -74,6 +74,8 @@ interface Scenario {
   reader(root: string): CheckpointManager;
   /** Starts the next run on a state under `root`: repair, recover the best, list. */
   resume(root: string, model: tf.LayersModel): Promise<NextRun>;
+  /** A model of the scenario's architecture to load into (default: `smallClassifier`). */
+  probe?(): tf.LayersModel;
 }
 
 function weightsOf(model: tf.LayersModel): Float32Array[] {
@@ -238,6 +240,65 @@ async function fitScenario(): Promise<Scenario> {
   };
 }
 
+/** The fine-tuning case: `smallClassifier` with its first layer frozen (recompiled, so the optimizer skips it). */
+function frozenBaseClassifier(seed: number): tf.LayersModel {
+  const model = smallClassifier(seed);
+  model.layers[0]!.trainable = false;
+  model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+  return model;
+}
+
+/**
+ * (v) model.fit with a frozen base (keepLast 1): each save after the first hard-links the base's shard
+ * from the checkpoint before it, which retention then deletes while the new one shares that file.
+ */
+async function frozenBaseScenario(): Promise<Scenario> {
+  const rec = await CrashRecorder.create(await scratchDir('rec'));
+  const args = (root: string) => ({ filepath: join(root, 'w{epoch:02d}'), keepLast: 1, verbose: 0, logger: captureLogger() });
+  const model = frozenBaseClassifier(31);
+  const callback = modelCheckpoint({ ...args(rec.root), fs: rec.fs });
+  const saves: Save[] = [];
+  let started = -1;
+  const before = new tf.CustomCallback({ onEpochEnd: async (epoch) => void (started = rec.mark(`epoch ${epoch + 1} ends`)) });
+  const durable = new tf.CustomCallback({
+    onEpochEnd: async (epoch) => {
+      await callback.flush();
+      const latest = await callback.manager.latest();
+      const resolved = rec.mark(`epoch ${epoch + 1} durable`);
+      assert.equal(latest?.metadata.epoch, epoch + 1, 'every epoch saves');
+      saves.push({ step: latest!.metadata.step!, rel: rec.rel(latest!.path)!, value: null, weights: weightsOf(model), started, resolved });
+    },
+  });
+  const { x, y } = toyData(32);
+  await model.fit(x, y, { epochs: 3, batchSize: 16, shuffle: false, verbose: 0, callbacks: [before, callback, durable] });
+  x.dispose();
+  y.dispose();
+  const reader = (root: string) => new CheckpointManager({ filepath: join(root, 'w{epoch:02d}') });
+  return {
+    name: 'model.fit with a frozen base (shards reused by hard link, keepLast 1)',
+    rec,
+    saves,
+    pointers: [],
+    reader,
+    probe: () => frozenBaseClassifier(99),
+    resume: async (root, probe) => {
+      const next = modelCheckpoint(args(root));
+      next.setModel(probe);
+      await next.onTrainBegin();
+      const listed = (await next.manager.list()).map((r) => r.path);
+      return {
+        best: null,
+        listed,
+        saveNext: async () => {
+          await next.onEpochEnd(98, {}); // w99, which may reuse the base's shard from what survived
+          await next.onTrainEnd();
+          return join(root, 'w99');
+        },
+      };
+    },
+  };
+}
+
 /** (iv) A run directory the manager creates itself (mkdir -p), 2 saves. */
 async function freshRunDirectoryScenario(): Promise<Scenario> {
   const rec = await CrashRecorder.create(await scratchDir('rec'));
@@ -265,6 +326,7 @@ const scenarios = {
   fixedPath: once(fixedPathScenario),
   fit: once(fitScenario),
   freshRun: once(freshRunDirectoryScenario),
+  frozen: once(frozenBaseScenario),
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -648,7 +710,7 @@ function describePoint(log: readonly Op[], k: number): string {
 async function powerLoss(s: Scenario, options: { random: number; seed: number }): Promise<CrashReport> {
   const began = performance.now();
   const log = s.rec.log;
-  const probe = smallClassifier(99);
+  const probe = s.probe?.() ?? smallClassifier(99);
   const base = await scratchDir('states');
   const observed = new Map<string, Observation>();
   const judged = new Set<string>();
@@ -689,6 +751,7 @@ const reports = {
   fixedPath: once(async () => powerLoss(await scenarios.fixedPath(), { random: 4, seed: 2 })),
   fit: once(async () => powerLoss(await scenarios.fit(), { random: 4, seed: 3 })),
   freshRun: once(async () => powerLoss(await scenarios.freshRun(), { random: 2, seed: 4 })),
+  frozen: once(async () => powerLoss(await scenarios.frozen(), { random: 4, seed: 5 })),
 };
 
 function unexpected(r: CrashReport): CrashReport['failures'] {
@@ -755,6 +818,30 @@ describe('crash_fs: the recorder and the crash-state model', () => {
     await rec.fs.writeFile(join(rec.root, 'a/w'), '');
     assert.deepEqual(statesAt(rec.log), ['a/ a/w= a/x=1 a/z=', 'a/ a/x=1', 'a/ a/x=1 a/y=', 'a/ a/x=1 a/z='], 'w never persists without the rename before it');
   });
+
+  it('models a hard link as a second entry for the same file: durable with its directory, untouched by removing the first', async () => {
+    const rec = await CrashRecorder.create(await scratchDir('unit'));
+    await makeDurableDirectory(rec, 'a');
+    await makeDurableDirectory(rec, 'b');
+    const syncDir = async (rel: string) => {
+      const dir = await rec.fs.open(join(rec.root, rel), 'r');
+      await dir.sync();
+      await dir.close();
+    };
+    const file = await rec.fs.open(join(rec.root, 'a/x'), 'wx');
+    await file.write(Buffer.from('1'));
+    await file.sync();
+    await file.close();
+    await syncDir('a');
+    await rec.fs.link(join(rec.root, 'a/x'), join(rec.root, 'b/y'));
+    assert.equal(rec.log.at(-1)?.kind, 'link');
+    assert.deepEqual(statesAt(rec.log), ['a/ a/x=1 b/', 'a/ a/x=1 b/ b/y=1'], 'the new entry may be lost until b is fsync\'d; its data never');
+    await syncDir('b');
+    await rec.fs.rm(join(rec.root, 'a/x'));
+    await syncDir('a');
+    assert.deepEqual(statesAt(rec.log), ['a/ b/ b/y=1']);
+    assert.deepEqual(stateAfter(rec.log, rec.log.length).listing(), await readListing(rec.root));
+  });
 });
 
 describe('durability: the recorded scenarios', () => {
@@ -774,10 +861,21 @@ describe('durability: the recorded scenarios', () => {
     assert.ok(fit.saves.length >= 3, `fit saved ${fit.saves.length} times`);
     assert.ok(deletions(fit) >= 2, 'keepLast 1 deletes during fit');
   });
+
+  it('frozen base: later saves link the base\'s shard from the save before (which retention then deletes), and the recorder matches the disk', async () => {
+    const s = await scenarios.frozen();
+    assert.deepEqual(stateAfter(s.rec.log, s.rec.log.length).listing(), await readListing(s.rec.root));
+    assert.equal(s.saves.length, 3);
+    const links = s.rec.log.flatMap((op) => (op.kind === 'link' ? [`${op.from} -> ${op.path}`] : []));
+    assert.equal(links.length, 2, `one reused shard per save after the first: ${links.join(', ')}`);
+    assert.match(links[0]!, /^w01\/[^/]+\.bin -> /);
+    assert.match(links[1]!, /^w02\/[^/]+\.bin -> /);
+    assert.equal(s.rec.log.filter((op) => op.kind === 'rename' && op.toName.includes(TEMP_MARK) && !isTemporaryName(op.fromName)).length, 2, 'keepLast 1 deletes w01 and w02');
+  });
 });
 
 describe('durability: the commit protocol in recorded logs', () => {
-  for (const key of ['manager', 'fixedPath', 'fit'] as const) {
+  for (const key of ['manager', 'fixedPath', 'fit', 'frozen'] as const) {
     it(`${key}: files and staging directory fsync'd before each rename, the directory after it; every checkpoint appears by a rename`, async () => {
       assert.deepEqual(commitProblems(await scenarios[key]()), []);
     });
@@ -791,13 +889,16 @@ describe('durability: the commit protocol in recorded logs', () => {
   it('fit: a deletion is durable before the files go', async () => {
     assert.deepEqual(deletionDurabilityProblems(await scenarios.fit()), []);
   });
+  it('frozen: a deletion is durable before the files go (a shard linked into the next checkpoint included)', async () => {
+    assert.deepEqual(deletionDurabilityProblems(await scenarios.frozen()), []);
+  });
   it('fixedPath: the old copy set aside is removed only after the replacement is durable', async () => {
     assert.deepEqual(deletionDurabilityProblems(await scenarios.fixedPath()), []);
   });
 });
 
 describe('durability: every crash state of every crash point', () => {
-  for (const key of ['manager', 'fixedPath', 'fit'] as const) {
+  for (const key of ['manager', 'fixedPath', 'fit', 'frozen'] as const) {
     it(`${key}: listed checkpoints verify and load, resolved saves and the best survive, the next run resumes`, async () => {
       const report = await reports[key]();
       console.log(summary(report));
@@ -810,6 +911,9 @@ describe('durability: every crash state of every crash point', () => {
   });
   it('fit: no deleted checkpoint reappears half-deleted', async () => {
     assert.deepEqual(shown(ofKind(await reports.fit(), 'half-deleted')), []);
+  });
+  it('frozen: no deleted checkpoint reappears half-deleted', async () => {
+    assert.deepEqual(shown(ofKind(await reports.frozen(), 'half-deleted')), []);
   });
   it('manager: a pointer never names a deleted checkpoint', async () => {
     assert.deepEqual(shown(ofKind(await reports.manager(), 'dangling-pointer')), []);

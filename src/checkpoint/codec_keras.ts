@@ -11,7 +11,7 @@ import { localCopy, type Hdf5Host } from '../hdf5/hdf5_host.js';
 import { keras3Layout } from '../formats/h5/keras_layout.js';
 import { fromKeras3Config } from '../formats/keras/from_keras.js';
 import type { JsonObject, TfjsTopology } from '../formats/keras/json.js';
-import { kerasZipStream, readKerasZip } from '../formats/keras/keras_zip.js';
+import { kerasZipStream, readKerasZip, type KerasZipContents } from '../formats/keras/keras_zip.js';
 import { toKeras3Config, type TfjsTrainingConfig } from '../formats/keras/to_keras.js';
 import type { CheckpointMetadata } from '../formats/schema.js';
 import type { OpenedFile, StagedFile } from '../stores/store.js';
@@ -53,8 +53,16 @@ async function write(host: Hdf5Host, staged: StagedFile, contents: CheckpointCon
   }
 }
 
+/** One parse of an archive's directory per opened file: reading its record, then probing it, reuse it. */
+const parsedZips = new WeakMap<OpenedFile, Promise<KerasZipContents>>();
+function zipOf(file: OpenedFile): Promise<KerasZipContents> {
+  let zip = parsedZips.get(file);
+  if (!zip) parsedZips.set(file, (zip = readKerasZip(file, file.where)));
+  return zip;
+}
+
 async function readRecord(file: OpenedFile) {
-  const zip = await readKerasZip(file, file.where);
+  const zip = await zipOf(file);
   const metadataJson = parseJson(await zip.readMetadata(), 'metadata.json', file.where);
   return { zip, metadataJson, record: parseOurRecord(metadataJson) };
 }
@@ -84,7 +92,7 @@ export function kerasCodec(host: Hdf5Host): FileCodec {
     write: (staged, contents, base) => write(host, staged, contents, base),
     readMetadata: async (file) => (await readRecord(file)).record.metadata,
     // The zip's central directory is written last: readable means complete.
-    probe: async (file) => ((await readKerasZip(file, file.where).then(() => true, () => false)) ? 'model' : undefined),
+    probe: async (file) => ((await zipOf(file).then(() => true, () => false)) ? 'model' : undefined),
     open: (file) => open(host, file),
   };
 }

@@ -367,8 +367,3 @@ export async function readDatasets(host: Hdf5Host, path: string, reads: DatasetR
     file.close();
   }
 }
-
-/** Reads one dataset into `dest` (little-endian float32 or int32 bytes; float16/bfloat16 widened). */
-export async function readDataset(host: Hdf5Host, path: string, datasetPath: string, dest: Uint8Array, options: H5IoOptions = {}): Promise<void> {
-  await readDatasets(host, path, [{ datasetPath, dest }], options);
-}

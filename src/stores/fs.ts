@@ -269,9 +269,12 @@ export class StagedDirectory implements StagedCheckpoint {
   async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     const path = join(this.stagingPath, name);
     const where = join(this.finalPath, name);
-    // Up to INLINE_CRC_BYTES the chunks are gathered (views, no copy) before anything is opened: on
-    // the real file system a small file then goes to the helper thread whole, one step for the main
-    // thread instead of an open, writes, an fsync and a close.
+    // Where the helper thread can write it (the real file system), up to INLINE_CRC_BYTES of chunks are
+    // gathered (views, no copy) before anything is opened: a small file then goes to the helper whole,
+    // one step for the main thread instead of an open, writes, an fsync and a close. Elsewhere only the
+    // first chunk is taken before the open.
+    const toHelper = this.fs === nodeFs && helperAvailable();
+    const gather = toHelper ? INLINE_CRC_BYTES : 0;
     const iterator = eachChunk(chunks);
     const head: Uint8Array[] = [];
     let headBytes = 0;
@@ -285,9 +288,9 @@ export class StagedDirectory implements StagedCheckpoint {
         }
         head.push(next.value);
         headBytes += next.value.byteLength;
-        if (headBytes > INLINE_CRC_BYTES) break;
+        if (headBytes > gather) break;
       }
-      if (ended && this.fs === nodeFs) {
+      if (ended && toHelper) {
         const done = await onHelper('writeFile', { path, bytes: ownBytes(head, headBytes) });
         if (done) return this.record({ name, ...done });
       }
@@ -708,6 +711,9 @@ class FsReader implements CheckpointReader {
   ) {}
 
   async open(name: string): Promise<StoredFile | undefined> {
+    // Past the marker, a load or a verify is under way: start the thread that will checksum its files
+    // now, while the manifests are read. Callers that only read the marker (list, latest) never start it.
+    if (name !== COMMIT_MARKER) startHelper('waited');
     const path = join(this.where, name);
     const opening = openCheckpointFile(path, this.fs).catch((e) => {
       if (errnoOf(e) === 'ENOENT') return undefined;
@@ -749,8 +755,6 @@ export class FsStore implements CheckpointStore {
   }
 
   async open(key: StoreKey): Promise<CheckpointReader | undefined> {
-    // Its files will be checksummed on the helper thread: start it now, while the manifests are read.
-    startHelper('waited');
     const generation = await currentGeneration(key, this.fs);
     return generation && new FsReader(key, generation.dir, generation.id, this.fs);
   }

@@ -183,6 +183,10 @@ class HelperThread {
     return !this.broken;
   }
 
+  get started(): boolean {
+    return this.worker !== undefined;
+  }
+
   run(op: string, args: unknown): Promise<unknown> {
     const w = this.start();
     if (!w) return Promise.resolve(undefined);
@@ -255,4 +259,9 @@ export function onHelper<K extends keyof HelperOps>(op: K, args: HelperOps[K]['a
 /** Starts the helper thread of `lane` ahead of its first step (its start takes tens of milliseconds). */
 export function startHelper(lane: HelperLane): void {
   lanes[lane].start();
+}
+
+/** Whether the helper thread of `lane` has been started in this process (for tests). */
+export function helperStarted(lane: HelperLane): boolean {
+  return lanes[lane].started;
 }

@@ -5,12 +5,12 @@
  * a path that is a file or a foreign folder is refused before anything is created.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { crc32 } from '../../src/formats/crc32.js';
 import { StagedDirectory } from '../../src/stores/fs.js';
 import { nodeFs } from '../../src/stores/fs_ops.js';
@@ -85,11 +85,21 @@ for (const way of WAYS) {
 }
 
 describe('fs store helper threads', () => {
-  it('never keep a process alive: one that saved, loaded and verified ends on its own', () => {
+  // One child process: it saves, finds the latest, loads and verifies, then should end on its own.
+  let run: SpawnSyncReturns<string>;
+  before(() => {
     const child = fileURLToPath(new URL('./helper_exit_child.ts', import.meta.url));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 });
+    run = spawnSync(process.execPath, ['--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 });
+  });
+
+  it('never keep a process alive: one that saved, loaded and verified ends on its own', () => {
     assert.equal(run.signal, null, `the process had to be killed: it did not end (${run.stderr.slice(-500)})`);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /done/);
+  });
+
+  it('are started only by callers that use them: finding the latest checkpoint starts none for loads', () => {
+    assert.match(run.stdout, /latest found: true; load helper started by it: false/);
+    assert.match(run.stdout, /load helper started by the load: true/);
   });
 });

@@ -1,17 +1,22 @@
 /**
  * Child of fs_helper.test.ts: saves a checkpoint on the fs store (its steps run on the save's helper
- * thread), then only looks for the latest (opening a checkpoint starts the load's helper thread,
- * which then has nothing to do) and simply ends. Neither thread may keep it alive.
+ * thread), looks for the latest (which reads only markers, so the load's helper thread must not start),
+ * then loads and verifies it (on the load's helper thread) and simply ends. Neither thread may keep it alive.
  */
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { latestCheckpoint, saveWeights } from '../../src/index.js';
+import { latestCheckpoint, loadWeights, saveWeights, verify } from '../../src/index.js';
+import { helperStarted } from '../../src/stores/fs_worker.js';
 
 await tf.setBackend('cpu');
 const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-exit-'));
 const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [600], units: 600 })] });
 await saveWeights(model, join(dir, 'w01'));
-await latestCheckpoint(join(dir, 'w{epoch:02d}'));
+const latest = await latestCheckpoint(join(dir, 'w{epoch:02d}'));
+console.log(`latest found: ${latest !== undefined}; load helper started by it: ${helperStarted('waited')}`);
+await loadWeights(model, join(dir, 'w01'));
+await verify(join(dir, 'w01'));
+console.log(`load helper started by the load: ${helperStarted('waited')}`);
 console.log('done');
