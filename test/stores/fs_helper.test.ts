@@ -85,14 +85,14 @@ for (const way of WAYS) {
 }
 
 describe('fs store helper threads', () => {
-  // One child process: it saves, finds the latest, loads and verifies, then should end on its own.
+  // One child process: it saves, finds the latest, opens a manifest, then should end on its own.
   let run: SpawnSyncReturns<string>;
   before(() => {
     const child = fileURLToPath(new URL('./helper_exit_child.ts', import.meta.url));
     run = spawnSync(process.execPath, ['--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 });
   });
 
-  it('never keep a process alive: one that saved, loaded and verified ends on its own', () => {
+  it('never keep a process alive: one that saved and then started the load helper with nothing to do ends on its own', () => {
     assert.equal(run.signal, null, `the process had to be killed: it did not end (${run.stderr.slice(-500)})`);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /done/);
@@ -100,6 +100,6 @@ describe('fs store helper threads', () => {
 
   it('are started only by callers that use them: finding the latest checkpoint starts none for loads', () => {
     assert.match(run.stdout, /latest found: true; load helper started by it: false/);
-    assert.match(run.stdout, /load helper started by the load: true/);
+    assert.match(run.stdout, /manifest found: true; load helper started by opening it: true/);
   });
 });
