@@ -392,3 +392,45 @@ async function flakyProxy(
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
+
+describe('S3 store: a marker served half-rewritten', () => {
+  /**
+   * A server that rewrites objects in place (s3rver) can serve part of a new marker under its final
+   * ETag and size; confirm() then cannot tell. A client that does exactly that once: the marker must be read again.
+   */
+  function tornOnce(marker: string, tornReads: number) {
+    const gets: string[] = [];
+    const client = {
+      send: async (command: object) => {
+        const input = (command as { input: { Key?: string } }).input;
+        const name = command.constructor.name;
+        if (name === 'HeadObjectCommand') throw Object.assign(new Error('NotFound'), { name: 'NotFound', $metadata: { httpStatusCode: 404 } });
+        if (name !== 'GetObjectCommand') throw new Error(`unexpected ${name}`);
+        gets.push(input.Key ?? '');
+        const body = gets.length <= tornReads ? marker.slice(0, Math.floor(marker.length / 2)) : marker;
+        return { ETag: '"e1"', Metadata: { 'tfjs-generation': 'g1' }, Body: { transformToByteArray: async () => new TextEncoder().encode(body) } };
+      },
+    };
+    return { store: new S3Store({ client: client as never }), gets };
+  }
+  const marker = JSON.stringify({ format: 'tfjs-checkpoint', step: 3 });
+  const markerText = async (store: S3Store) => {
+    const reader = (await store.open('/bucket/run/ck'))!;
+    const file = (await reader.open('checkpoint.json'))!;
+    const bytes = new Uint8Array(file.size);
+    await file.read(bytes, 0, bytes.byteLength, 0);
+    return new TextDecoder().decode(bytes);
+  };
+
+  it('a torn marker (not JSON) is read again, and the reader gets the whole one', async () => {
+    const { store, gets } = tornOnce(marker, 1);
+    assert.equal(await markerText(store), marker);
+    assert.deepEqual(gets, ['run/ck/checkpoint.json', 'run/ck/checkpoint.json']);
+  });
+
+  it('a marker that stays damaged is returned as it is after four reads (the reader then reports it)', async () => {
+    const { store, gets } = tornOnce(marker, Infinity);
+    assert.equal(await markerText(store), marker.slice(0, Math.floor(marker.length / 2)));
+    assert.equal(gets.length, 4);
+  });
+});

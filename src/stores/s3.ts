@@ -43,6 +43,17 @@ import { GenerationChanged, type ByteChunks, type CheckpointReader, type Checkpo
 import { uploadObject } from './s3_upload.js';
 
 const MARKER = 'checkpoint.json';
+/** Reads of a marker before its failure, or its bytes as they are, is final (see readMarker). */
+const MARKER_READS = 4;
+
+function isJson(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(new TextDecoder().decode(bytes));
+    return true;
+  } catch {
+    return false;
+  }
+}
 const GENERATION_MARK = '.g-';
 
 /** `.<name>.g-<id>`: the folder of one generation of checkpoint `name`, beside it. */
@@ -196,15 +207,19 @@ export class S3Store implements CheckpointStore {
   /**
    * The marker's bytes, ETag and generation. A body cut off mid-transfer (a server rewriting the
    * object in place, as s3rver does, or a dropped connection) is read again, a few times, with backoff.
+   * So is a body that is not JSON (the marker is the format's JSON metadata): a server that rewrites
+   * objects in place can serve part of the new one under its final ETag and size. After the last
+   * attempt the bytes are returned as they are, and the reader reports them as damaged.
    */
   private async readMarker(key: StoreKey): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.getBytes(objectOf(key, MARKER));
+        const marker = await this.getBytes(objectOf(key, MARKER));
+        if (!marker || attempt >= MARKER_READS || isJson(marker.bytes)) return marker;
       } catch (e) {
-        if (attempt >= 4) throw e;
-        await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
+        if (attempt >= MARKER_READS) throw e;
       }
+      await new Promise((resolve) => setTimeout(resolve, 25 * 2 ** attempt));
     }
   }
 
