@@ -148,6 +148,9 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
   const stage = await store.stage(location.key, stageOptions(options, contents)).catch((e: unknown) => {
     throw asCheckpointError(e, action);
   });
+  // Writes in flight: one at a time, or two where the store overlaps a file's finishing work (the fs
+  // store's read-back checksum) with the next file's bytes.
+  const inFlight = new WritesInFlight(stage.overlapsWrites ? 2 : 1);
   try {
     // The previous checkpoint's record is read only once a shard could be reused (most steps change
     // every weight, and then nothing is read).
@@ -160,30 +163,65 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
         const pieces = pieceIdentities(plan, group.entries);
         if (from === null && sameShard(options.reuseFrom!.shards.get(plan.fileName), pieces)) from = await reusable(location, options.reuseFrom);
         const previous = from?.shards.get(plan.fileName);
-        let written = sameShard(previous, pieces) ? await stage.reuse!(plan.fileName, from!.key, previous) : undefined;
-        if (written) reusedBytes += written.size;
-        else written = await stage.write(plan.fileName, shardChunks(plan, group.entries, cache));
-        shards.set(plan.fileName, { pieces, size: written.size, crc32: written.crc32 });
+        // Files are recorded in plan order: a reuse waits for the writes before it.
+        const reused = sameShard(previous, pieces) ? await inFlight.drain().then(() => stage.reuse!(plan.fileName, from!.key, previous)) : undefined;
+        if (reused) {
+          reusedBytes += reused.size;
+          shards.set(plan.fileName, { pieces, size: reused.size, crc32: reused.crc32 });
+          continue;
+        }
+        await inFlight.add(
+          stage.write(plan.fileName, shardChunks(plan, group.entries, cache)).then((written) => {
+            shards.set(plan.fileName, { pieces, size: written.size, crc32: written.crc32 });
+          }),
+        );
       }
     }
     if (contents.kind === 'model') {
       const { modelTopology, ...rest } = contents.modelJson ?? { modelTopology: {} };
       // tfjs-node's key order: topology first, then the manifest, then the rest.
-      await stage.write(MODEL_JSON_FILE, jsonBytes({ modelTopology, weightsManifest, ...rest }));
+      await inFlight.add(stage.write(MODEL_JSON_FILE, jsonBytes({ modelTopology, weightsManifest, ...rest })));
     } else {
-      await stage.write(
-        WEIGHTS_JSON_FILE,
-        jsonBytes({ format: WEIGHTS_FORMAT, formatVersion: 1, generatedBy: `tfjs-checkpoint v${VERSION}`, weightsManifest }),
+      await inFlight.add(
+        stage.write(WEIGHTS_JSON_FILE, jsonBytes({ format: WEIGHTS_FORMAT, formatVersion: 1, generatedBy: `tfjs-checkpoint v${VERSION}`, weightsManifest })),
       );
     }
+    // checkpoint.json records every file's CRC-32: it waits for all of them.
+    await inFlight.drain();
     const metadata = buildMetadata(contents.kind, stage.written(), options.context);
     await stage.write(METADATA_FILE, jsonBytes(metadata));
     await options.beforeCommit?.();
     const key = await stage.commit();
     return { path: describeKey(location.scheme, key), key, metadata, shards, reusedBytes };
   } catch (e) {
+    // Nothing may still be writing into the staging area while it is removed.
+    await inFlight.settle();
     await stage.abort().catch(() => undefined);
     throw asCheckpointError(e, action);
+  }
+}
+
+/** Up to `depth` writes at once; the first failure is thrown by the next `add` or `drain`. */
+class WritesInFlight {
+  private readonly pending: Promise<unknown>[] = [];
+
+  constructor(private readonly depth: number) {}
+
+  /** Adds a write, then waits until fewer than `depth` are in flight. */
+  async add(write: Promise<unknown>): Promise<void> {
+    write.catch(() => undefined); // seen by a later add or drain; not unhandled meanwhile
+    this.pending.push(write);
+    while (this.pending.length >= this.depth) await this.pending.shift();
+  }
+
+  /** Waits for every write in flight. */
+  async drain(): Promise<void> {
+    while (this.pending.length > 0) await this.pending.shift();
+  }
+
+  /** Waits for every write in flight to end, failed or not. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.pending.splice(0));
   }
 }
 

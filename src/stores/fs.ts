@@ -25,6 +25,7 @@ import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointNa
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
 import { helperAvailable, onHelper, startHelper } from './fs_worker.js';
+import { WriteLane } from './write_lane.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
 /** Node refuses single writes of 2 GiB or more; stay well below. */
@@ -203,9 +204,14 @@ function ownBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return bytes;
 }
 
+/** A file whose bytes are out: written whole by the helper thread, or open here, unsynced, its CRC-32 known if computed inline. */
+type BytesOut = { written: WrittenFile } | { name: string; path: string; where: string; handle: FileHandle; size: number; crc32?: number };
+
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory implements StagedCheckpoint {
+  readonly overlapsWrites = true;
   private readonly files: WrittenFile[] = [];
+  private readonly lane = new WriteLane<WrittenFile>((written) => this.record(written));
   private readonly flushes: Promise<void | CheckpointError>[] = [];
   private done = false;
 
@@ -263,10 +269,19 @@ export class StagedDirectory implements StagedCheckpoint {
   }
 
   /**
-   * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as the
-   * data is written and runs while the next files are written; `commit()` waits for all of them.
+   * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as its
+   * bytes are out and runs while the next files are written; `commit()` waits for all of them. Calls
+   * may overlap (`overlapsWrites`): files are written one after another in call order, and a shard's
+   * read-back checksum on the helper thread runs while the next file's bytes go out (write_lane.ts).
    */
-  async write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+  write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+    return this.lane.run(
+      () => this.writeBytes(name, chunks),
+      (out) => this.finishFile(out),
+    );
+  }
+
+  private async writeBytes(name: string, chunks: ByteChunks): Promise<BytesOut> {
     const path = join(this.stagingPath, name);
     const where = join(this.finalPath, name);
     // Where the helper thread can write it (the real file system), up to INLINE_CRC_BYTES of chunks are
@@ -292,7 +307,7 @@ export class StagedDirectory implements StagedCheckpoint {
       }
       if (ended && toHelper) {
         const done = await onHelper('writeFile', { path, bytes: ownBytes(head, headBytes) });
-        if (done) return this.record({ name, ...done });
+        if (done) return { written: { name, ...done } };
       }
     } catch (e) {
       throw e instanceof CheckpointError ? e : ioError('write', where, e);
@@ -329,16 +344,26 @@ export class StagedDirectory implements StagedCheckpoint {
       }
       await flush();
       await writing;
-      if (!inline) checksum = await this.checksumOf(path, size);
     } catch (e) {
       await handle?.close().catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('write', where, e);
     }
-    const open = handle;
-    const flushed = open.sync().finally(() => open.close().catch(() => undefined));
+    return { name, path, where, handle, size, ...(inline ? { crc32: checksum } : {}) };
+  }
+
+  /** After a file's bytes are out: its fsync started, and its checksum read back where it was not computed inline. */
+  private async finishFile(out: BytesOut): Promise<WrittenFile> {
+    if ('written' in out) return out.written;
+    const { handle, where } = out;
+    const flushed = handle.sync().finally(() => handle.close().catch(() => undefined));
     // Handled here so a failure waits for commit() without being reported as unhandled meanwhile.
     this.flushes.push(flushed.catch((e) => ioError('write', where, e)));
-    return this.record({ name, size, crc32: checksum });
+    if (out.crc32 !== undefined) return { name: out.name, size: out.size, crc32: out.crc32 };
+    try {
+      return { name: out.name, size: out.size, crc32: await this.checksumOf(out.path, out.size) };
+    } catch (e) {
+      throw e instanceof CheckpointError ? e : ioError('write', where, e);
+    }
   }
 
   private record(written: WrittenFile): WrittenFile {

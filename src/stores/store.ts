@@ -61,6 +61,13 @@ export interface StagedCheckpoint {
   /** Streams one file in, recording its size and CRC-32. `checkpoint.json` is written last. */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile>;
   /**
+   * Whether `write` may be called again before the previous call resolves. Such a store writes the
+   * files' bytes one after another in call order and records them in that order; what overlaps is
+   * the work after a file's bytes are out (the fs store's read-back checksum). Other stores get one
+   * call at a time.
+   */
+  readonly overlapsWrites?: boolean;
+  /**
    * Optional: puts file `name` of the committed checkpoint at `from` into this one without writing
    * its bytes again (a hard link, a shared buffer), recording `expected`: its size and CRC-32 as the
    * caller knows them. Resolves to undefined, having changed nothing, when that file is gone or cannot

@@ -143,6 +143,7 @@ export class TieredStore implements CheckpointStore {
         return committedKey ?? key;
       },
       write: (name: string, chunks: ByteChunks) => staged.write(name, chunks),
+      ...(staged.overlapsWrites ? { overlapsWrites: true } : {}),
       written: () => staged.written(),
       async commit() {
         committedKey = tier.toRemote(await staged.commit());

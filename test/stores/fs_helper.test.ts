@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
@@ -39,6 +39,29 @@ for (const way of WAYS) {
       assert.equal(await staged.commit(), join(dir, 'ck'));
       assert.deepEqual((await readdir(join(dir, 'ck'))).sort(), ['a.bin', 'b.json']);
       assert.deepEqual(await readdir(dir), ['ck']);
+    });
+
+    it('overlapping writes (overlapsWrites): each file whole, recorded in call order, a failed one leaves the others', async () => {
+      const dir = await tempDir('tfjs-ckpt-helper-');
+      const staged = await StagedDirectory.begin(join(dir, 'ck'), way.fs);
+      assert.equal(staged.overlapsWrites, true);
+      const reversed = large.slice().reverse();
+      // The second and third calls come while the first is still writing (its checksum runs beside them).
+      const writes = [
+        staged.write('a.bin', [large.subarray(0, 5), large.subarray(5)]),
+        staged.write('b.bin', [reversed]),
+        staged.write('a.bin', [small]), // the name is taken: this one fails
+        staged.write('c.json', [small]),
+      ];
+      const results = await Promise.allSettled(writes);
+      assert.equal(results[2]!.status, 'rejected');
+      assert.deepEqual(staged.written(), [
+        { name: 'a.bin', size: large.byteLength, crc32: crc32(large) },
+        { name: 'b.bin', size: large.byteLength, crc32: crc32(reversed) },
+        { name: 'c.json', size: small.byteLength, crc32: crc32(small) },
+      ]);
+      await staged.commit();
+      assert.deepEqual(new Uint8Array(await readFile(join(dir, 'ck', 'b.bin'))), reversed);
     });
 
     it('never commits a staged folder that lost a file', async () => {
