@@ -11,6 +11,11 @@
  *   token per write; records of a generation no entry names are invisible.
  * - `staging`: generation → the key it is for and its writer, while it is being written.
  *
+ * Reuse (incremental checkpoints): a folder's file may be a file of an earlier checkpoint, its records
+ * left where they are and its record naming their generation. A staged checkpoint pins what it shares
+ * (in its staging record) until its commit names it; records are deleted only once no entry and no
+ * staging record names them, so removing or replacing one checkpoint never takes another's bytes.
+ *
  * Commit: the data records are written first, each in its own transaction; then one transaction
  * (durability 'strict': flushed before it completes, where the browser offers it) checks the key,
  * puts the entry, deletes the replaced generation's records and the staging record. Readers hold
@@ -72,6 +77,14 @@ interface FileRecord {
   name: string;
   size: number;
   crc32: number;
+  /** The generation holding its records, when shared from an earlier checkpoint (else the entry's own). */
+  gen?: string;
+}
+
+/** A file's records: generation and name. */
+interface RecordsRef {
+  gen: string;
+  name: string;
 }
 
 type Entry =
@@ -83,6 +96,8 @@ interface Staging {
   gen: string;
   key: StoreKey;
   startedMs: number;
+  /** Records of committed checkpoints this one shares: kept while it is staged. */
+  shares?: RecordsRef[];
 }
 
 /** Commit times as the store knows them: ns since the epoch, strictly increasing within this context. */
@@ -102,6 +117,18 @@ function insideRange(dir: StoreKey): IDBKeyRange {
 /** Every record of one generation. */
 function generationRange(gen: string): IDBKeyRange {
   return IDBKeyRange.bound([gen], [gen, []]);
+}
+
+/** Every record of one file of a generation. */
+function fileRange({ gen, name }: RecordsRef): IDBKeyRange {
+  return IDBKeyRange.bound([gen, name], [gen, name, []]);
+}
+
+const refId = ({ gen, name }: RecordsRef) => JSON.stringify([gen, name]);
+
+/** Where the records of each file of folder entry `entry` are. */
+function recordsOf(entry: Extract<Entry, { kind: 'folder' }>): RecordsRef[] {
+  return entry.files.map((f) => ({ gen: f.gen ?? entry.gen, name: f.name }));
 }
 
 export class IndexedDbStore implements CheckpointStore {
@@ -226,15 +253,24 @@ export class IndexedDbStore implements CheckpointStore {
 
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
     const { gen, release } = await this.begin(key, false, options);
+    // File name → the generation holding its records, for files shared from earlier checkpoints.
+    const shared = new Map<string, string>();
     return stagedCheckpoint(key, {
       write: (name, chunks) => {
         this.step('write', joinKey(key, name));
         return this.writeRecords(gen, name, chunks, key, options.expectedBytes);
       },
-      commit: async (at, files) => {
+      reuse: async (name, from, expected) => {
+        this.step('write', joinKey(key, name));
+        const records = await this.pinShared(gen, name, from, expected);
+        if (records) shared.set(name, records.gen);
+        return records !== undefined;
+      },
+      commit: async (at, written) => {
+        const files = written.map((f) => (shared.has(f.name) ? { ...f, gen: shared.get(f.name)! } : f));
         // Replacing `at`: its stock copy goes first, so a copy never outlives the checkpoint it copies.
         if (!options.claim) await this.removeStockCopy(at);
-        const target = await this.commitEntry(at, gen, () => ({ kind: 'folder', gen, files: [...files], modifiedNs: tick().toString() }), options.claim);
+        const target = await this.commitEntry(at, gen, () => ({ kind: 'folder', gen, files, modifiedNs: tick().toString() }), options.claim);
         await this.writeStockCopy(target, gen, files);
         return target;
       },
@@ -288,11 +324,54 @@ export class IndexedDbStore implements CheckpointStore {
     return { size, crc32: await checksum.digest() };
   }
 
-  /** @internal Deletes generation `gen`'s records and staging record. */
+  /**
+   * @internal Pins file `name` of the committed folder at `from` for staged generation `gen`, when it
+   * is there with the expected size and CRC-32: its records stay until the commit names them or the
+   * staged checkpoint is discarded. Resolves to where the records are, or undefined (nothing pinned).
+   */
+  async pinShared(gen: string, name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<RecordsRef | undefined> {
+    return this.run([ENTRIES, STAGING], 'readwrite', async (tx) => {
+      const source = await this.entry(tx, from);
+      if (source?.kind !== 'folder') return undefined;
+      const file = source.files.find((f) => f.name === name);
+      if (!file || file.size !== expected.size || file.crc32 !== expected.crc32) return undefined;
+      const staging = (await request(tx.objectStore(STAGING).get(gen))) as Staging | undefined;
+      if (!staging) throw new CheckpointError('IO_ERROR', `Cannot reuse ${this.show(joinKey(from, name))}: this save's staging record is gone (removed by another tab's recovery?). Save again.`);
+      const records = { gen: file.gen ?? source.gen, name };
+      await request(tx.objectStore(STAGING).put({ ...staging, shares: [...(staging.shares ?? []), records] }, gen));
+      return records;
+    });
+  }
+
+  /**
+   * @internal Deletes the records of `candidates` that no entry and no staging record names (in the
+   * caller's transaction, after it changed the entries): what a removed or replaced checkpoint shared
+   * with another stays.
+   */
+  private async sweep(tx: IDBTransaction, candidates: readonly RecordsRef[]): Promise<void> {
+    if (candidates.length === 0) return;
+    const entries = (await request(tx.objectStore(ENTRIES).getAll())) as Entry[];
+    const stagings = (await request(tx.objectStore(STAGING).getAll())) as Staging[];
+    const named = new Set<string>();
+    for (const e of entries) if (e.kind === 'folder') for (const r of recordsOf(e)) named.add(refId(r));
+    for (const s of stagings) for (const r of s.shares ?? []) named.add(refId(r));
+    for (const r of candidates) if (!named.has(refId(r))) tx.objectStore(CHUNKS).delete(fileRange(r));
+  }
+
+  /** @internal Deletes the records of entry `old` (a replaced or removed checkpoint) that nothing else names. */
+  private async dropRecords(tx: IDBTransaction, old: Entry | undefined): Promise<void> {
+    if (!old || old.kind === 'small') return;
+    if (old.kind === 'file') tx.objectStore(CHUNKS).delete(generationRange(old.gen));
+    else await this.sweep(tx, recordsOf(old));
+  }
+
+  /** @internal Deletes generation `gen`'s records and staging record, and releases what it pinned. */
   async discard(gen: string): Promise<void> {
-    await this.run([CHUNKS, STAGING], 'readwrite', async (tx) => {
+    await this.run([ENTRIES, CHUNKS, STAGING], 'readwrite', async (tx) => {
+      const staging = (await request(tx.objectStore(STAGING).get(gen))) as Staging | undefined;
       tx.objectStore(CHUNKS).delete(generationRange(gen));
       await request(tx.objectStore(STAGING).delete(gen));
+      await this.sweep(tx, staging?.shares ?? []);
     });
   }
 
@@ -311,9 +390,10 @@ export class IndexedDbStore implements CheckpointStore {
         const refused = await this.conflict(tx, target, file);
         if (refused) throw new CheckpointError('PATH_CONFLICT', `Cannot commit ${this.show(target)}: ${refused.message} Nothing was committed.`);
         const old = await this.entry(tx, target);
-        if (old && old.kind !== 'small') tx.objectStore(CHUNKS).delete(generationRange(old.gen));
-        tx.objectStore(ENTRIES).put(make(), target);
+        await request(tx.objectStore(ENTRIES).put(make(), target));
         await request(tx.objectStore(STAGING).delete(gen));
+        // After the new entry is in: what it shares with the one it replaces stays.
+        await this.dropRecords(tx, old);
         return target;
       },
       'strict',
@@ -341,7 +421,7 @@ export class IndexedDbStore implements CheckpointStore {
     try {
       await writeStockCopy(this.factory(), IndexedDbStore.modelPath(key), files, async (name) => {
         const record = records.get(name);
-        return record && this.storedFile(gen, record, name, `${where}/${name}`);
+        return record && this.storedFile(record.gen ?? gen, record, name, `${where}/${name}`);
       }, this.stockCopyMaxBytes);
     } catch (e) {
       (this.options.logger ?? console).warn(
@@ -415,7 +495,7 @@ export class IndexedDbStore implements CheckpointStore {
       where,
       open: async (name) => {
         const record = files.get(name);
-        return record && this.storedFile(there.gen, record, name, `${where}/${name}`);
+        return record && this.storedFile(record.gen ?? there.gen, record, name, `${where}/${name}`);
       },
       // Reads are of this generation's records or fail; confirm says whether it is still the one at the key.
       confirm: async () => {
@@ -453,13 +533,13 @@ export class IndexedDbStore implements CheckpointStore {
     await this.removeStockCopy(key);
     // The entry and its records go in one transaction: no reader sees it half-deleted.
     await this.run(
-      [ENTRIES, CHUNKS],
+      [ENTRIES, CHUNKS, STAGING],
       'readwrite',
       async (tx) => {
         const there = await this.entry(tx, key);
         if (!there || there.kind === 'small') return;
-        tx.objectStore(CHUNKS).delete(generationRange(there.gen));
         await request(tx.objectStore(ENTRIES).delete(key));
+        await this.dropRecords(tx, there);
       },
       'strict',
     );

@@ -9,6 +9,8 @@ import type { ByteChunks, StagedCheckpoint, StagedFile, WrittenFile } from './st
 export interface StagedSteps {
   /** Streams one file in; resolves to its size and CRC-32. */
   write(name: string, chunks: ByteChunks): Promise<{ size: number; crc32: number }>;
+  /** Optional: shares file `name` of the committed checkpoint at `from` (see StagedCheckpoint.reuse); false when it cannot. */
+  reuse?(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<boolean>;
   /** Makes the written files visible at `key` (or where a claim puts them); resolves to that key. */
   commit(key: StoreKey, files: readonly WrittenFile[]): Promise<StoreKey>;
   /** Removes what was written. */
@@ -28,6 +30,17 @@ export function stagedCheckpoint(key: StoreKey, steps: StagedSteps): StagedCheck
       record.push(written);
       return written;
     },
+    ...(steps.reuse
+      ? {
+          async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }) {
+            if (done) throw new Error('This staged checkpoint was committed or aborted already.');
+            if (!(await steps.reuse!(name, from, expected))) return undefined;
+            const written = { name, ...expected };
+            record.push(written);
+            return written;
+          },
+        }
+      : {}),
     written: () => record,
     async commit() {
       if (done) throw new Error('This staged checkpoint was committed or aborted already.');

@@ -144,6 +144,8 @@ export class TieredStore implements CheckpointStore {
       },
       write: (name: string, chunks: ByteChunks) => staged.write(name, chunks),
       ...(staged.overlapsWrites ? { overlapsWrites: true } : {}),
+      // Shared from the local copy of `from` (a hard link on the fs tier), when it is still there.
+      ...(staged.reuse ? { reuse: (name: string, from: StoreKey, expected: { size: number; crc32: number }) => staged.reuse!(name, tier.toLocal(from), expected) } : {}),
       written: () => staged.written(),
       async commit() {
         committedKey = tier.toRemote(await staged.commit());

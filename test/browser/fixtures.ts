@@ -23,7 +23,7 @@ export function uniqueScheme(kind: string): string {
 export function browserStoreFixture(
   name: string,
   make: (faults: (step: string, key: string) => void) => CheckpointStore,
-  { hasLeftovers }: { hasLeftovers: boolean },
+  { hasLeftovers, dataRecords }: { hasLeftovers: boolean; dataRecords?: (store: CheckpointStore) => Promise<number> },
 ): StoreFixture {
   let runs = 0;
   return {
@@ -40,6 +40,7 @@ export function browserStoreFixture(
         base: `${scheme}://${dir}`,
         spellings: [`${scheme}:///${dir}`, `${scheme}://${dir}/`, `${scheme}://./${dir}/./`, `${scheme}://x/../${dir}`, `${scheme}:////${dir}//`],
         ...faults,
+        ...(dataRecords ? { dataRecords: () => dataRecords(store) } : {}),
       };
     },
   };
@@ -49,7 +50,18 @@ export function browserStoreFixture(
 export const browserMemoryFixture = browserStoreFixture('memory', (faults) => new MemoryStore({ faults }), { hasLeftovers: false });
 
 // The browser's own stores; each create() gets a folder of its own in the origin's database / file system.
-export const indexedDbFixture = browserStoreFixture('indexeddb', (faults) => new IndexedDbStore({ database: 'tfjs-checkpoint-conformance', faults }), { hasLeftovers: true });
+export const indexedDbFixture = browserStoreFixture('indexeddb', (faults) => new IndexedDbStore({ database: 'tfjs-checkpoint-conformance', faults }), {
+  hasLeftovers: true,
+  // Every data record in the database (all fixtures share it; tests run one at a time).
+  dataRecords: async (store) => {
+    const db = await (store as IndexedDbStore).open_();
+    const count = db.transaction('chunks', 'readonly').objectStore('chunks').count();
+    return new Promise<number>((resolve, reject) => {
+      count.onsuccess = () => resolve(count.result);
+      count.onerror = () => reject(count.error);
+    });
+  },
+});
 export const opfsFixture = browserStoreFixture('opfs', (faults) => new OpfsStore({ faults }), { hasLeftovers: true });
 
 export const browserFixtures: StoreFixture[] = [browserMemoryFixture, indexedDbFixture, opfsFixture];

@@ -21,6 +21,7 @@ import {
   latestCheckpoint,
   loadModel,
   loadWeights,
+  modelCheckpoint,
   resolveLocation,
   saveModel,
   saveWeights,
@@ -28,7 +29,7 @@ import {
   type CheckpointStore,
   type StoreKey,
 } from '../../src/universal.js';
-import { maxAbsDiff, seededRandom, smallClassifier } from '../model_helpers.js';
+import { maxAbsDiff, seededRandom, smallClassifier, toyData } from '../model_helpers.js';
 import type { StoreFixture } from './fixture_types.js';
 
 const enc = (text: string) => new TextEncoder().encode(text);
@@ -276,6 +277,42 @@ export function runConformance(fixture: StoreFixture): void {
         assert.deepEqual(back['shard.bin'], shared);
         assert.equal(dec(back['checkpoint.json']), META(2));
       });
+      it('reuse (where offered): a shared file outlives a source removed before the commit, a replacement at the same key keeps it, an abort frees it', async (t) => {
+        const f = await fixture.create();
+        const dir = keyOf(f.base);
+        const probe = await f.store.stage(`${dir}/probe`);
+        const offered = typeof probe.reuse === 'function';
+        await probe.abort();
+        if (!offered) return t.skip('this store writes every file (no reuse)');
+        const before = await f.dataRecords?.();
+        const shared = new Uint8Array(70_000).map((_, i) => (i * 13) % 251);
+        const expected = { size: shared.byteLength, crc32: crc32(shared) };
+        const first = await commitFiles(f.store, `${dir}/a`, { 'shard.bin': shared, 'checkpoint.json': META(1) });
+        const stage = await f.store.stage(`${dir}/b`);
+        assert.ok(await stage.reuse!('shard.bin', first, expected));
+        await f.store.remove(first); // the source goes while the new checkpoint is staged
+        await stage.write('checkpoint.json', [enc(META(2))]);
+        const second = await stage.commit();
+        let back = await readAllBytes(f.store, second, ['shard.bin', 'checkpoint.json']);
+        assert.ok(back && back !== 'replaced');
+        assert.deepEqual(back['shard.bin'], shared, 'shared before its source was removed');
+        // A fixed filepath: the next save replaces the checkpoint it shares from.
+        const again = await f.store.stage(second);
+        assert.ok(await again.reuse!('shard.bin', second, expected));
+        await again.write('checkpoint.json', [enc(META(3))]);
+        assert.equal(await again.commit(), second);
+        back = await readAllBytes(f.store, second, ['shard.bin', 'checkpoint.json']);
+        assert.ok(back && back !== 'replaced');
+        assert.deepEqual(back['shard.bin'], shared, 'kept by the checkpoint that replaced its owner');
+        assert.equal(dec(back['checkpoint.json']), META(3));
+        // The last checkpoint naming the file removed while a staged one shares it, which is then given up: nothing of it is left.
+        const dropped = await f.store.stage(`${dir}/c`);
+        assert.ok(await dropped.reuse!('shard.bin', second, expected));
+        await f.store.remove(second);
+        await dropped.abort();
+        assert.deepEqual(await listed(f.store, dir), []);
+        if (before !== undefined) assert.equal(await f.dataRecords!(), before, 'every data record of the removed checkpoints is gone');
+      });
     });
 
     describe('single-file checkpoints', () => {
@@ -428,6 +465,35 @@ export function runConformance(fixture: StoreFixture): void {
         const other = new CheckpointManager({ directory: t.spellings[0]!, name: 'w{epoch:02d}', keepLast: 2, asyncSave: false });
         await other.save(4, model, { epoch: 4 });
         assert.deepEqual((await writer.list()).map((r) => r.metadata.epoch), [3, 4]);
+      });
+
+      it('fine-tuning a frozen base (where the store reuses files): the base is shared, not written again; each checkpoint loads and verifies on its own', async (t) => {
+        const f = await fixture.create();
+        const probe = await f.store.stage(`${keyOf(f.base)}/probe`);
+        const offered = typeof probe.reuse === 'function';
+        await probe.abort();
+        if (!offered) return t.skip('this store writes every file (no reuse)');
+        const model = smallClassifier(6);
+        model.layers[0]!.trainable = false;
+        model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+        const { x, y } = toyData(16);
+        const before = await f.dataRecords?.();
+        await model.fit(x, y, { epochs: 2, batchSize: 8, shuffle: false, verbose: 0, callbacks: [modelCheckpoint({ filepath: `${f.base}/ck-{epoch:02d}` })] });
+        const [first, second] = [`${f.base}/ck-01`, `${f.base}/ck-02`];
+        if (before !== undefined) {
+          // Every file here is one record: the second checkpoint adds one fewer than the first (the base's shard).
+          const meta = await readAllBytes(f.store, keyOf(first), ['checkpoint.json']);
+          assert.ok(meta && meta !== 'replaced');
+          const files = (JSON.parse(dec(meta['checkpoint.json'])!) as { files: unknown[] }).files.length + 1;
+          assert.equal((await f.dataRecords!()) - before, 2 * files - 1, 'the second checkpoint shares the base shard');
+        }
+        const expected = Array.from((model.predict(x) as tf.Tensor).dataSync());
+        for (const at of [first, second]) assert.equal((await verify(at)).checksums, 'verified', at);
+        await f.store.remove(keyOf(first));
+        assert.equal((await verify(second)).checksums, 'verified');
+        assert.deepEqual(Array.from(((await loadModel(second)).predict(x) as tf.Tensor).dataSync()), expected);
+        x.dispose();
+        y.dispose();
       });
 
       it('model.save / tf.loadLayersModel / saveModel / loadModel work with the store URL', async () => {

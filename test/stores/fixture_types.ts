@@ -14,6 +14,11 @@ export interface StoreUnderTest {
   /** The n-th mutating step from now fails (0-based); `disarm()` stops that. */
   arm(n: number): void;
   disarm(): void;
+  /**
+   * Optional: how many data records the store holds in all (IndexedDB), so a test can check that the
+   * bytes of removed checkpoints are freed, shared ones once the last checkpoint naming them goes.
+   */
+  dataRecords?(): Promise<number>;
   /** Mutating steps since the last arm, and whether the armed one was reached. */
   steps(): number;
   fired(): boolean;
