@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, MemoryStore, modelCheckpoint, registerStore, restoreTraining, TieredStore, verify, type CheckpointStore } from '../src/index.js';
@@ -223,7 +223,8 @@ describe('the local tier', () => {
     const manager = new CheckpointManager({ filepath: `${scheme}://run/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger });
     remote.down = true;
     await manager.save(1, model, { epoch: 1 });
-    await manager.save(2, model, { epoch: 2 });
+    // Other weights: an unchanged model would share w-01's shard (one inode), and so its damage.
+    await manager.save(2, smallClassifier(9), { epoch: 2 });
     await manager.wait();
     const shard = (await readdir(join(cache, 'run', 'w-01'))).find((n) => n.endsWith('.bin'))!;
     await writeFile(join(cache, 'run', 'w-01', shard), 'damaged');
@@ -254,6 +255,30 @@ describe('the local tier', () => {
     const elsewhere = await restoreTraining(`${direct}://backup`, () => smallClassifier(1));
     assert.equal(elsewhere.initialEpoch, 2);
     assert.equal(maxAbsDiff(elsewhere.model.getWeights(), first.getWeights()), 0);
+  });
+
+  it('a frozen base is shared in both tiers: hard-linked in the cache, shared from the earlier checkpoint remotely (not sent again)', async () => {
+    const memory = new MemoryStore();
+    const scheme = `tiershare${process.pid}x${++schemes}`;
+    registerStore(scheme, memory);
+    const cache = await tempDir('tfjs-ckpt-cache-');
+    const model = smallClassifier(8);
+    model.layers[0]!.trainable = false;
+    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+    const { x, y } = toyData(16);
+    const callback = modelCheckpoint({ filepath: `${scheme}://run/ck-{epoch:02d}`, localCache: cache });
+    await model.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
+    await callback.flush();
+    const frozen = 'group2-shard1of1.bin';
+    const local = await Promise.all(['ck-01', 'ck-02', 'ck-03'].map(async (n) => (await stat(join(cache, 'run', n, frozen))).ino));
+    assert.equal(new Set(local).size, 1, 'one inode in the cache');
+    const first = memory.committedFile('/run/ck-01', frozen);
+    assert.ok(first && first.byteLength > 0);
+    assert.equal(memory.committedFile('/run/ck-02', frozen), first, 'the same bytes remotely, not a second upload');
+    assert.equal(memory.committedFile('/run/ck-03', frozen), first);
+    assert.notEqual(memory.committedFile('/run/ck-03', 'group1-shard1of1.bin'), memory.committedFile('/run/ck-02', 'group1-shard1of1.bin'));
+    await memory.remove('/run/ck-01');
+    assert.equal((await verify(`${scheme}://run/ck-03`)).checksums, 'verified');
   });
 
   it('refuses a cache in the same store as the checkpoints', async () => {

@@ -28,7 +28,8 @@ const MARKER_LIMIT = 16 * 1024 * 1024;
 const COPY_CHUNK = 8 * 1024 * 1024;
 
 type Operation =
-  | { kind: 'upload'; key: StoreKey; files?: readonly string[] }
+  /** `shared`: files the local save shared from an earlier checkpoint (file name → its key), for the remote store to share too. */
+  | { kind: 'upload'; key: StoreKey; files?: readonly string[]; shared?: ReadonlyMap<string, StoreKey> }
   | { kind: 'remove'; key: StoreKey }
   | { kind: 'writeSmall'; key: StoreKey; bytes: Uint8Array }
   | { kind: 'removeSmall'; key: StoreKey }
@@ -138,18 +139,28 @@ export class TieredStore implements CheckpointStore {
     const staged = await this.local.stage(this.toLocal(key), claim ? { claim: (taken) => this.toLocal(claim(this.toRemote(taken))) } : {});
     const tier = this;
     let committedKey: StoreKey | undefined;
+    const shared = new Map<string, StoreKey>();
     return {
       get key() {
         return committedKey ?? key;
       },
       write: (name: string, chunks: ByteChunks) => staged.write(name, chunks),
       ...(staged.overlapsWrites ? { overlapsWrites: true } : {}),
-      // Shared from the local copy of `from` (a hard link on the fs tier), when it is still there.
-      ...(staged.reuse ? { reuse: (name: string, from: StoreKey, expected: { size: number; crc32: number }) => staged.reuse!(name, tier.toLocal(from), expected) } : {}),
+      // Shared from the local copy of `from` (a hard link on the fs tier), when it is still there; the
+      // upload then asks the remote store to share it from its copy of `from` too.
+      ...(staged.reuse
+        ? {
+            async reuse(name: string, from: StoreKey, expected: { size: number; crc32: number }) {
+              const reused = await staged.reuse!(name, tier.toLocal(from), expected);
+              if (reused) shared.set(name, from);
+              return reused;
+            },
+          }
+        : {}),
       written: () => staged.written(),
       async commit() {
         committedKey = tier.toRemote(await staged.commit());
-        tier.enqueue({ kind: 'upload', key: committedKey, files: staged.written().map((f) => f.name) });
+        tier.enqueue({ kind: 'upload', key: committedKey, files: staged.written().map((f) => f.name), shared });
         return committedKey;
       },
       abort: () => staged.abort(),
@@ -385,7 +396,7 @@ export class TieredStore implements CheckpointStore {
   private async apply(op: Operation): Promise<void> {
     switch (op.kind) {
       case 'upload':
-        return this.upload(op.key, op.files);
+        return this.upload(op.key, op.files, op.shared);
       case 'remove':
         return this.remote.remove(op.key);
       case 'writeSmall':
@@ -408,9 +419,11 @@ export class TieredStore implements CheckpointStore {
    * Copies the local checkpoint at `key` to the remote store: its files in the order its
    * `checkpoint.json` lists them, each checked against the size and CRC-32 recorded there, then the
    * marker, then the remote commit. Nothing to do when the local copy is gone (deleted since) or the
-   * remote marker already has the same bytes. A stock folder (no marker) is copied file by file.
+   * remote marker already has the same bytes. A stock folder (no marker) is copied file by file. A file
+   * the local save shared from an earlier checkpoint is shared from that checkpoint's remote copy where
+   * the remote store can (an S3 server-side copy), with the recorded size and CRC-32; else it is sent.
    */
-  private async upload(key: StoreKey, files: readonly string[] | undefined): Promise<void> {
+  private async upload(key: StoreKey, files: readonly string[] | undefined, shared?: ReadonlyMap<string, StoreKey>): Promise<void> {
     const reader = await this.local.open(this.toLocal(key));
     if (!reader) return;
     try {
@@ -434,7 +447,16 @@ export class TieredStore implements CheckpointStore {
       }
       const staged = await this.remote.stage(key);
       try {
+        // What the remote copies of the checkpoints shared from record (read once each).
+        const recorded = new Map<StoreKey, Promise<Map<string, { size: number; crc32: number }> | undefined>>();
         for (const want of expected) {
+          const from = shared?.get(want.name);
+          if (from !== undefined && staged.reuse && want.size !== undefined && want.crc32 !== undefined) {
+            if (!recorded.has(from)) recorded.set(from, this.remoteFiles(from));
+            // Only a file the remote copy still records with the same size and CRC-32 (another writer may have replaced it).
+            const there = (await recorded.get(from))?.get(want.name);
+            if (there?.size === want.size && there.crc32 === want.crc32 && (await staged.reuse(want.name, from, { size: want.size, crc32: want.crc32 }))) continue;
+          }
           const file = await reader.open(want.name);
           if (!file) throw new LocalCopyDamaged(`${reader.where}/${want.name} is missing, so the checkpoint cannot be uploaded.`);
           const got = await staged.write(want.name, fileChunks(file));
@@ -451,6 +473,25 @@ export class TieredStore implements CheckpointStore {
       }
     } finally {
       await reader.close();
+    }
+  }
+
+  /** The files the remote checkpoint at `key` records in its marker; undefined when it has none that parses. */
+  private async remoteFiles(key: StoreKey): Promise<Map<string, { size: number; crc32: number }> | undefined> {
+    try {
+      const reader = await this.remote.open(key);
+      if (!reader) return undefined;
+      try {
+        const file = await reader.open(MARKER);
+        if (!file) return undefined;
+        const parsed = metadataSchema.safeParse(JSON.parse(new TextDecoder().decode(await readWhole(file, MARKER_LIMIT, `${reader.where}/${MARKER}`))));
+        return parsed.success ? new Map(parsed.data.files.map((f) => [f.name, f])) : undefined;
+      } finally {
+        await reader.close();
+      }
+    } catch (e) {
+      if (e instanceof CorruptCheckpointError || e instanceof SyntaxError) return undefined;
+      throw e;
     }
   }
 
