@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CheckpointManager, latestCheckpoint, loadWeights, modelCheckpoint, verify, type CheckpointManagerOptions } from '../src/index.js';
+import { CheckpointManager, latestCheckpoint, loadWeights, modelCheckpoint, verify, type CheckpointManagerOptions, type ModelCheckpoint } from '../src/index.js';
 import { COMMIT_MARKER } from '../src/stores/fs.js';
 import { isTemporaryName, TEMP_MARK } from '../src/stores/keys.js';
 import { CrashRecorder, crashStates, readListing, ROOT, stateAfter, Tree, isDataOp, isEntryOp, materialize, type NodeId, type Op } from './crash_fs.js';
@@ -184,6 +184,28 @@ async function fixedPathScenario(): Promise<Scenario> {
   };
 }
 
+/**
+ * The callbacks around a checkpoint callback in `fit` that record its saves: callbacks run in order,
+ * so `before` marks the epoch's end ahead of the checkpoint callback, and `after` waits until the save
+ * is durable (flush) and records it, when the epoch saved (`every`: each epoch must).
+ */
+function recordEpochSaves(rec: CrashRecorder, callback: ModelCheckpoint, model: tf.LayersModel, saves: Save[], { every = false } = {}): tf.CustomCallback[] {
+  let started = -1;
+  const before = new tf.CustomCallback({ onEpochEnd: async (epoch) => void (started = rec.mark(`epoch ${epoch + 1} ends`)) });
+  const after = new tf.CustomCallback({
+    onEpochEnd: async (epoch) => {
+      await callback.flush();
+      const latest = await callback.manager.latest();
+      const resolved = rec.mark(`epoch ${epoch + 1} durable`);
+      if (every) assert.equal(latest?.metadata.epoch, epoch + 1, 'every epoch saves');
+      if (latest?.metadata.epoch === epoch + 1) {
+        saves.push({ step: latest.metadata.step!, rel: rec.rel(latest.path)!, value: latest.value, weights: weightsOf(model), started, resolved });
+      }
+    },
+  });
+  return [before, callback as unknown as tf.CustomCallback, after];
+}
+
 /** (iii) model.fit with ModelCheckpoint (saveBestOnly, keepLast 1, asynchronous saves); a save is durable once flush() resolves. */
 async function fitScenario(): Promise<Scenario> {
   const rec = await CrashRecorder.create(await scratchDir('rec'));
@@ -198,21 +220,8 @@ async function fitScenario(): Promise<Scenario> {
   const model = smallClassifier(21);
   const callback = modelCheckpoint({ ...args(rec.root), fs: rec.fs });
   const saves: Save[] = [];
-  let started = -1;
-  // Callbacks run in order: mark before the checkpoint callback's epoch end, record after it is durable.
-  const before = new tf.CustomCallback({ onEpochEnd: async (epoch) => void (started = rec.mark(`epoch ${epoch + 1} ends`)) });
-  const durable = new tf.CustomCallback({
-    onEpochEnd: async (epoch) => {
-      await callback.flush();
-      const latest = await callback.manager.latest();
-      const resolved = rec.mark(`epoch ${epoch + 1} durable`);
-      if (latest?.metadata.epoch === epoch + 1) {
-        saves.push({ step: latest.metadata.step!, rel: rec.rel(latest.path)!, value: latest.value, weights: weightsOf(model), started, resolved });
-      }
-    },
-  });
   const { x, y } = toyData(48);
-  await model.fit(x, y, { epochs: 5, batchSize: 16, shuffle: false, verbose: 0, callbacks: [before, callback, durable] });
+  await model.fit(x, y, { epochs: 5, batchSize: 16, shuffle: false, verbose: 0, callbacks: recordEpochSaves(rec, callback, model, saves) });
   x.dispose();
   y.dispose();
   return {
@@ -258,19 +267,8 @@ async function frozenBaseScenario(): Promise<Scenario> {
   const model = frozenBaseClassifier(31);
   const callback = modelCheckpoint({ ...args(rec.root), fs: rec.fs });
   const saves: Save[] = [];
-  let started = -1;
-  const before = new tf.CustomCallback({ onEpochEnd: async (epoch) => void (started = rec.mark(`epoch ${epoch + 1} ends`)) });
-  const durable = new tf.CustomCallback({
-    onEpochEnd: async (epoch) => {
-      await callback.flush();
-      const latest = await callback.manager.latest();
-      const resolved = rec.mark(`epoch ${epoch + 1} durable`);
-      assert.equal(latest?.metadata.epoch, epoch + 1, 'every epoch saves');
-      saves.push({ step: latest!.metadata.step!, rel: rec.rel(latest!.path)!, value: null, weights: weightsOf(model), started, resolved });
-    },
-  });
   const { x, y } = toyData(32);
-  await model.fit(x, y, { epochs: 3, batchSize: 16, shuffle: false, verbose: 0, callbacks: [before, callback, durable] });
+  await model.fit(x, y, { epochs: 3, batchSize: 16, shuffle: false, verbose: 0, callbacks: recordEpochSaves(rec, callback, model, saves, { every: true }) });
   x.dispose();
   y.dispose();
   const reader = (root: string) => new CheckpointManager({ filepath: join(root, 'w{epoch:02d}') });
