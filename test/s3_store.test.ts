@@ -434,3 +434,35 @@ describe('S3 store: a marker served half-rewritten', () => {
     assert.equal(gets.length, 4);
   });
 });
+
+describe('S3 store: payload signing', () => {
+  /** The signed headers of a PutObject sent by a store built with `options` (caught before it leaves). */
+  async function signedPut(endpoint: string, signPayload?: boolean): Promise<Record<string, string>> {
+    const store = new S3Store({ endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 1, ...(signPayload === undefined ? {} : { signPayload }) });
+    let headers: Record<string, string> = {};
+    const caught = new Error('caught before sending');
+    // The deserialize step runs after signing: the request as it would go out.
+    store.client.middlewareStack.add(
+      () => async (args) => {
+        headers = { ...(args.request as { headers: Record<string, string> }).headers };
+        throw caught;
+      },
+      { step: 'deserialize', name: 'captureSignedRequest' },
+    );
+    await assert.rejects(store.client.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: new Uint8Array(1000).fill(7) })), (e) => e === caught);
+    return headers;
+  }
+  const hashed = /^[0-9a-f]{64}$/;
+
+  it('over https the body is not hashed (UNSIGNED-PAYLOAD, headers still signed); over http it is', async () => {
+    const https = await signedPut('https://127.0.0.1:9');
+    assert.equal(https['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.match(https['authorization'] ?? '', /SignedHeaders=[^,]*x-amz-content-sha256/);
+    assert.match((await signedPut('http://127.0.0.1:9'))['x-amz-content-sha256'] ?? '', hashed);
+  });
+
+  it('signPayload: true always hashes the body, false never does', async () => {
+    assert.match((await signedPut('https://127.0.0.1:9', true))['x-amz-content-sha256'] ?? '', hashed);
+    assert.equal((await signedPut('http://127.0.0.1:9', false))['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+  });
+});
