@@ -1,6 +1,6 @@
 /**
  * What a checkpoint costs a page training on each TF.js backend (cpu, wasm, WebGL and WebGPU on
- * SwiftShader): `npx tsx bench/browser_backends.ts`. For each, the same training with and without a
+ * SwiftShader): `npx tsx bench/browser_backends.ts` (`BACKENDS=cpu,webgl` for some of them). For each, the same training with and without a
  * weights-only `modelCheckpoint` to IndexedDB every epoch, in headless Chromium: the time `fit` is held
  * per checkpoint, the longest gap between animation frames (with and without: the difference is what the
  * save adds), the JS heap's peak above where it started, and `fit`'s wall time.
@@ -20,7 +20,8 @@ const server = await serve({ ...pageRoutes(bundle, '/backends.js', 'backends'), 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_WEBGPU_ARGS, '--enable-precise-memory-info'] });
 const rows: string[] = [];
 try {
-  for (const backend of ['cpu', 'wasm', 'webgl', 'webgpu']) {
+  // BACKENDS=cpu,webgl runs only those.
+  for (const backend of (process.env['BACKENDS'] ?? 'cpu,wasm,webgl,webgpu').split(',')) {
     const result: Record<string, Record<string, unknown>> = {};
     for (const mode of ['none', 'ckpt']) {
       const context = await browser.newContext();

@@ -13,13 +13,13 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 /** Each bug: textual replacements in src/, every one of which must apply, and the tests that must catch it. */
 const DURABILITY = ['test/durability.test.ts'];
 const BUGS = [
-  { name: 'no per-file fsync', guards: DURABILITY, edits: [['src/stores/fs.ts', 'const flushed = open.sync().finally(', 'const flushed = Promise.resolve().finally(']] },
+  { name: 'no per-file fsync', guards: DURABILITY, edits: [['src/stores/fs.ts', 'const flushed = handle.sync().finally(', 'const flushed = Promise.resolve().finally(']] },
   { name: 'no parent fsync after the commit rename', guards: DURABILITY, edits: [['src/stores/fs.ts', '      await fsyncPath(dirname(this.finalPath), this.fs);\n', '']] },
   {
     name: 'no fsync at all',
     guards: DURABILITY,
     edits: [
-      ['src/stores/fs.ts', 'const flushed = open.sync().finally(', 'const flushed = Promise.resolve().finally('],
+      ['src/stores/fs.ts', 'const flushed = handle.sync().finally(', 'const flushed = Promise.resolve().finally('],
       ['src/stores/fs.ts', 'async function fsyncPath(path: string, fs: FsOps): Promise<void> {', 'async function fsyncPath(path: string, fs: FsOps): Promise<void> {\n  if (path) return;'],
       ['src/stores/fs.ts', '    await handle.sync();\n    await handle.close();', '    await handle.close();'],
     ],

@@ -26,6 +26,7 @@
  */
 import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { crcStream } from './crc_offload.js';
+import { idbRecordStream, type RecordStream } from './idb_writer.js';
 import { assertFits, holdWriter, isQuotaError, quotaError, writersAlive, writerToken } from './browser_storage.js';
 import { inTransaction, openDatabase, request } from './idb_requests.js';
 import { isInside, joinKey, keyBasename, keyDirname, relativeKey, tempSiblingName, type StoreKey } from './keys.js';
@@ -70,6 +71,8 @@ const STAGING = 'staging';
 const COMMIT_MARKER = 'checkpoint.json';
 /** Bytes per record: large enough that a 2 GiB model is 256 records, small enough to copy and clone quickly. */
 export const RECORD_BYTES = 8 * 2 ** 20;
+/** Records handed to the writer worker and not yet stored, at most (beside the one being filled). */
+const RECORDS_IN_FLIGHT = 2;
 /** The name a single file's records are stored under. */
 const SINGLE = '';
 
@@ -294,6 +297,9 @@ export class IndexedDbStore implements CheckpointStore {
 
   /** @internal Streams `chunks` into records of generation `gen` under `name`; returns size and CRC-32. */
   async writeRecords(gen: string, name: string, chunks: ByteChunks, key: StoreKey, expectedBytes: number | undefined): Promise<{ size: number; crc32: number }> {
+    // On a page, through the writer worker (idb_writer.ts); a factory of the caller's own may not be the one a worker sees.
+    const offloaded = this.options.indexedDB ? undefined : await idbRecordStream(this.database);
+    if (offloaded) return this.writeRecordsOffloaded(offloaded, gen, name, chunks, key, expectedBytes);
     const checksum = await crcStream();
     let record = new Uint8Array(RECORD_BYTES);
     let used = 0;
@@ -363,6 +369,56 @@ export class IndexedDbStore implements CheckpointStore {
     if (!old || old.kind === 'small') return;
     if (old.kind === 'file') tx.objectStore(CHUNKS).delete(generationRange(old.gen));
     else await this.sweep(tx, recordsOf(old));
+  }
+
+  /**
+   * `writeRecords` through the page's writer worker: this thread only copies bytes into a record and
+   * transfers it; the worker checksums and puts it and hands the buffer back. At most
+   * RECORDS_IN_FLIGHT records are on their way (memory: that many records beside the one being filled).
+   */
+  private async writeRecordsOffloaded(
+    stream: RecordStream,
+    gen: string,
+    name: string,
+    chunks: ByteChunks,
+    key: StoreKey,
+    expectedBytes: number | undefined,
+  ): Promise<{ size: number; crc32: number }> {
+    const spare: Uint8Array[] = [];
+    const inFlight: Promise<void>[] = [];
+    let record: Uint8Array = new Uint8Array(RECORD_BYTES);
+    let used = 0;
+    let index = 0;
+    let size = 0;
+    const flush = async () => {
+      const stored = stream.put([gen, name, index++], record, used).then((back) => void spare.push(back));
+      stored.catch(() => undefined); // awaited below
+      inFlight.push(stored);
+      record = spare.pop() ?? new Uint8Array(RECORD_BYTES);
+      used = 0;
+      while (inFlight.length > RECORDS_IN_FLIGHT) await inFlight.shift();
+    };
+    try {
+      for await (const chunk of chunks) {
+        size += chunk.byteLength;
+        for (let at = 0; at < chunk.byteLength; ) {
+          const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
+          record.set(chunk.subarray(at, at + n), used);
+          used += n;
+          at += n;
+          if (used === RECORD_BYTES) await flush();
+        }
+      }
+      if (used > 0) await flush();
+      while (inFlight.length > 0) await inFlight.shift();
+    } catch (e) {
+      // No record may land after this: the caller then discards the generation.
+      await Promise.allSettled(inFlight);
+      stream.drop();
+      if (isQuotaError(e)) throw await quotaError(e, this.show(key), expectedBytes);
+      throw e;
+    }
+    return { size, crc32: await stream.digest() };
   }
 
   /** @internal Deletes generation `gen`'s records and staging record, and releases what it pinned. */

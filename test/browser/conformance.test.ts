@@ -69,6 +69,7 @@ describe('store conformance in the browser', () => {
     it('runs the conformance suite on every browser fixture (each page test a subtest)', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {
       const report = await runSuite(t, server.url, bundle, SCRIPT);
       assert.equal(report.crcOffloaded, true, "the page's checksums went to the CRC worker (and every CRC they recorded was checked by the suite's reads and verify)");
+      assert.equal(report.idbWriterOffloaded, true, "the page's IndexedDB records went through the writer worker (and the suite read every one back)");
     });
 
     it('runs it in a dedicated worker on OPFS (synchronous access handles) and IndexedDB', { timeout: RUN_TIMEOUT_MS + 60_000 }, async (t) => {

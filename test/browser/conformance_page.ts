@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { runConformance } from '../stores/conformance.js';
 import { browserFixtures } from './fixtures.js';
 import { crcOffloaded } from '../../src/stores/crc_offload.js';
+import { idbWriterOffloaded } from '../../src/stores/idb_writer.js';
 import { describeError, runCollected, type TestResult } from './shims/node_test.js';
 
 export interface ConformanceReport {
@@ -18,6 +19,7 @@ export interface ConformanceReport {
   userAgent: string;
   /** On the page: whether checksums went to the CRC worker (src/stores/crc_offload.ts). */
   crcOffloaded?: boolean;
+  idbWriterOffloaded?: boolean;
   /** In the worker: how many synchronous access handles OPFS writes opened. */
   syncHandles?: number;
   /** Set when the page itself failed (not one of its tests). */
@@ -43,7 +45,7 @@ try {
     filter: grep ? (name) => name.includes(grep) : undefined,
     onResult: (r) => console.log(`[conformance] ${r.status} ${r.name} (${r.ms} ms)${r.status === 'fail' ? `\n${r.error}` : ''}`),
   });
-  window.__conformance = { results, ms: performance.now() - started, backend: tf.getBackend(), userAgent: navigator.userAgent, crcOffloaded: await crcOffloaded() };
+  window.__conformance = { results, ms: performance.now() - started, backend: tf.getBackend(), userAgent: navigator.userAgent, crcOffloaded: await crcOffloaded(), idbWriterOffloaded: await idbWriterOffloaded() };
 } catch (e) {
   window.__conformance = { results: [], ms: performance.now() - started, backend: tf.getBackend(), userAgent: navigator.userAgent, error: describeError(e).text };
 }
