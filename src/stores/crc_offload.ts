@@ -10,6 +10,7 @@
  * the stream computes the CRC in place, as before.
  */
 import { crc32, makeCrc32Pure } from '../formats/crc32.js';
+import { startPageWorker } from './page_worker.js';
 
 export interface CrcStream {
   /**
@@ -40,33 +41,19 @@ let offload: Promise<Worker | undefined> | undefined;
 let nextId = 1;
 const waiting = new Map<number, { resolve(crc: number): void; reject(error: Error): void }>();
 
-function onMainThread(): boolean {
-  const scope = globalThis as { document?: unknown; Worker?: unknown; Blob?: unknown; URL?: { createObjectURL?: unknown } };
-  return typeof scope.document === 'object' && typeof scope.Worker === 'function' && typeof scope.Blob === 'function' && typeof scope.URL?.createObjectURL === 'function';
-}
-
 /** The page's CRC worker, started and self-checked once; undefined where there is none. */
 function crcWorker(): Promise<Worker | undefined> {
   offload ??= (async () => {
-    if (!onMainThread()) return undefined;
-    let worker: Worker;
-    try {
-      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-      worker = new Worker(url);
-      URL.revokeObjectURL(url);
-    } catch {
-      return undefined;
-    }
-    const checked = await new Promise<boolean>((resolve) => {
-      worker.onerror = () => resolve(false);
-      worker.onmessage = (e: MessageEvent<{ crc32: number }>) => resolve(e.data.crc32 === 0xcbf43926);
-      worker.postMessage({ id: 0, bytes: CHECK });
-      worker.postMessage({ id: 0 });
-    });
-    if (!checked) {
-      worker.terminate();
-      return undefined;
-    }
+    const worker = await startPageWorker(
+      WORKER_SOURCE,
+      (started) =>
+        new Promise<boolean>((resolve) => {
+          started.onmessage = (e: MessageEvent<{ crc32: number }>) => resolve(e.data.crc32 === 0xcbf43926);
+          started.postMessage({ id: 0, bytes: CHECK });
+          started.postMessage({ id: 0 });
+        }),
+    );
+    if (!worker) return undefined;
     worker.onmessage = (e: MessageEvent<{ id: number; crc32: number }>) => {
       waiting.get(e.data.id)?.resolve(e.data.crc32);
       waiting.delete(e.data.id);

@@ -12,6 +12,7 @@
  * undefined and the store writes in place, as before.
  */
 import { makeCrc32Pure } from '../formats/crc32.js';
+import { startPageWorker } from './page_worker.js';
 
 /** One file's records, in order; the CRC-32 of their bytes is kept by the worker. */
 export interface RecordStream {
@@ -96,11 +97,6 @@ let nextId = 1;
 let nextStream = 1;
 const waiting = new Map<number, { resolve(reply: Reply): void; reject(error: Error): void }>();
 
-function onPage(): boolean {
-  const scope = globalThis as { document?: unknown; Worker?: unknown; Blob?: unknown; URL?: { createObjectURL?: unknown } };
-  return typeof scope.document === 'object' && typeof scope.Worker === 'function' && typeof scope.Blob === 'function' && typeof scope.URL?.createObjectURL === 'function';
-}
-
 /** The error the worker reported, with its name kept (a quota error is told by its name). */
 function asError(reported: { name: string; message: string }): Error {
   return Object.assign(new Error(reported.message), { name: reported.name });
@@ -108,24 +104,15 @@ function asError(reported: { name: string; message: string }): Error {
 
 function writerWorker(): Promise<Worker | undefined> {
   started ??= (async () => {
-    if (!onPage()) return undefined;
-    let worker: Worker;
-    try {
-      const url = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' }));
-      worker = new Worker(url);
-      URL.revokeObjectURL(url);
-    } catch {
-      return undefined;
-    }
-    const checked = await new Promise<boolean>((resolve) => {
-      worker.onerror = () => resolve(false);
-      worker.onmessage = (e: MessageEvent<Reply>) => resolve(e.data.crc32 === 0xcbf43926);
-      worker.postMessage({ id: 0, op: 'check', bytes: CHECK });
-    });
-    if (!checked) {
-      worker.terminate();
-      return undefined;
-    }
+    const worker = await startPageWorker(
+      WORKER_SOURCE,
+      (started) =>
+        new Promise<boolean>((resolve) => {
+          started.onmessage = (e: MessageEvent<Reply>) => resolve(e.data.crc32 === 0xcbf43926);
+          started.postMessage({ id: 0, op: 'check', bytes: CHECK });
+        }),
+    );
+    if (!worker) return undefined;
     worker.onmessage = (e: MessageEvent<Reply>) => {
       const job = waiting.get(e.data.id);
       waiting.delete(e.data.id);

@@ -117,6 +117,32 @@ function insideRange(dir: StoreKey): IDBKeyRange {
   return IDBKeyRange.bound(low, `${low}\uffff`, dir === '/', false);
 }
 
+/**
+ * Cuts `chunks` into records of RECORD_BYTES (the last may be shorter): each filled record goes to
+ * `put` with how many of its bytes are used, and `put` resolves to the buffer to fill next. Resolves to
+ * the number of bytes in all.
+ */
+async function packRecords(chunks: ByteChunks, put: (record: Uint8Array, used: number) => Promise<Uint8Array>): Promise<number> {
+  let record: Uint8Array = new Uint8Array(RECORD_BYTES);
+  let used = 0;
+  let size = 0;
+  for await (const chunk of chunks) {
+    size += chunk.byteLength;
+    for (let at = 0; at < chunk.byteLength; ) {
+      const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
+      record.set(chunk.subarray(at, at + n), used);
+      used += n;
+      at += n;
+      if (used === RECORD_BYTES) {
+        record = await put(record, used);
+        used = 0;
+      }
+    }
+  }
+  if (used > 0) await put(record, used);
+  return size;
+}
+
 /** Every record of one generation. */
 function generationRange(gen: string): IDBKeyRange {
   return IDBKeyRange.bound([gen], [gen, []]);
@@ -301,32 +327,16 @@ export class IndexedDbStore implements CheckpointStore {
     const offloaded = this.options.indexedDB ? undefined : await idbRecordStream(this.database);
     if (offloaded) return this.writeRecordsOffloaded(offloaded, gen, name, chunks, key, expectedBytes);
     const checksum = await crcStream();
-    let record = new Uint8Array(RECORD_BYTES);
-    let used = 0;
     let index = 0;
-    let size = 0;
-    const flush = async () => {
+    const size = await packRecords(chunks, async (record, used) => {
       // put() clones the value at once; the record is then handed to the checksum worker (see
       // crc_offload.ts), and the next record gets a buffer of its own.
       const value = used === RECORD_BYTES ? record : record.slice(0, used);
       const at = [gen, name, index++];
       await this.run([CHUNKS], 'readwrite', async (tx) => void (await request(tx.objectStore(CHUNKS).put(value, at))), 'default', expectedBytes, key);
       checksum.update(value, true);
-      if (value === record) record = new Uint8Array(RECORD_BYTES);
-      used = 0;
-    };
-    for await (const chunk of chunks) {
-      size += chunk.byteLength;
-      for (let at = 0; at < chunk.byteLength; ) {
-        const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
-        record.set(chunk.subarray(at, at + n), used);
-        used += n;
-        at += n;
-        if (used === RECORD_BYTES) await flush();
-      }
-    }
-    if (used > 0) await flush();
-    record = new Uint8Array(0);
+      return value === record ? new Uint8Array(RECORD_BYTES) : record;
+    });
     return { size, crc32: await checksum.digest() };
   }
 
@@ -386,30 +396,16 @@ export class IndexedDbStore implements CheckpointStore {
   ): Promise<{ size: number; crc32: number }> {
     const spare: Uint8Array[] = [];
     const inFlight: Promise<void>[] = [];
-    let record: Uint8Array = new Uint8Array(RECORD_BYTES);
-    let used = 0;
     let index = 0;
-    let size = 0;
-    const flush = async () => {
-      const stored = stream.put([gen, name, index++], record, used).then((back) => void spare.push(back));
-      stored.catch(() => undefined); // awaited below
-      inFlight.push(stored);
-      record = spare.pop() ?? new Uint8Array(RECORD_BYTES);
-      used = 0;
-      while (inFlight.length > RECORDS_IN_FLIGHT) await inFlight.shift();
-    };
+    let size: number;
     try {
-      for await (const chunk of chunks) {
-        size += chunk.byteLength;
-        for (let at = 0; at < chunk.byteLength; ) {
-          const n = Math.min(RECORD_BYTES - used, chunk.byteLength - at);
-          record.set(chunk.subarray(at, at + n), used);
-          used += n;
-          at += n;
-          if (used === RECORD_BYTES) await flush();
-        }
-      }
-      if (used > 0) await flush();
+      size = await packRecords(chunks, async (record, used) => {
+        const stored = stream.put([gen, name, index++], record, used).then((back) => void spare.push(back));
+        stored.catch(() => undefined); // awaited below
+        inFlight.push(stored);
+        while (inFlight.length > RECORDS_IN_FLIGHT) await inFlight.shift();
+        return spare.pop() ?? new Uint8Array(RECORD_BYTES);
+      });
       while (inFlight.length > 0) await inFlight.shift();
     } catch (e) {
       // No record may land after this: the caller then discards the generation.

@@ -98,6 +98,14 @@ async function listed(store: CheckpointStore, dir: StoreKey): Promise<StoreKey[]
 
 const META = (n: number) => JSON.stringify({ n });
 
+/** Whether the store's staged checkpoints offer `reuse` (a probe staged under `dir`, then aborted). */
+async function offersReuse(store: CheckpointStore, dir: StoreKey): Promise<boolean> {
+  const probe = await store.stage(`${dir}/probe`);
+  const offered = typeof probe.reuse === 'function';
+  await probe.abort();
+  return offered;
+}
+
 function isCode(code: string, pattern?: RegExp) {
   return (e: unknown) => e instanceof CheckpointError && e.code === code && (!pattern || pattern.test(e.message));
 }
@@ -257,10 +265,7 @@ export function runConformance(fixture: StoreFixture): void {
       it('reuse (where offered): a file of a committed checkpoint joins a new one unwritten; each stays whole when the other goes', async (t) => {
         const f = await fixture.create();
         const dir = keyOf(f.base);
-        const probe = await f.store.stage(`${dir}/probe`);
-        const offered = typeof probe.reuse === 'function';
-        await probe.abort();
-        if (!offered) return t.skip('this store writes every file (no reuse)');
+        if (!(await offersReuse(f.store, dir))) return t.skip('this store writes every file (no reuse)');
         const shared = new Uint8Array(50_000).map((_, i) => i % 251);
         const first = await commitFiles(f.store, `${dir}/a`, { 'shard.bin': shared, 'checkpoint.json': META(1) });
         const stage = await f.store.stage(`${dir}/b`);
@@ -280,10 +285,7 @@ export function runConformance(fixture: StoreFixture): void {
       it('reuse (where offered): a shared file outlives a source removed before the commit, a replacement at the same key keeps it, an abort frees it', async (t) => {
         const f = await fixture.create();
         const dir = keyOf(f.base);
-        const probe = await f.store.stage(`${dir}/probe`);
-        const offered = typeof probe.reuse === 'function';
-        await probe.abort();
-        if (!offered) return t.skip('this store writes every file (no reuse)');
+        if (!(await offersReuse(f.store, dir))) return t.skip('this store writes every file (no reuse)');
         const before = await f.dataRecords?.();
         const shared = new Uint8Array(70_000).map((_, i) => (i * 13) % 251);
         const expected = { size: shared.byteLength, crc32: crc32(shared) };
@@ -469,10 +471,7 @@ export function runConformance(fixture: StoreFixture): void {
 
       it('fine-tuning a frozen base (where the store reuses files): the base is shared, not written again; each checkpoint loads and verifies on its own', async (t) => {
         const f = await fixture.create();
-        const probe = await f.store.stage(`${keyOf(f.base)}/probe`);
-        const offered = typeof probe.reuse === 'function';
-        await probe.abort();
-        if (!offered) return t.skip('this store writes every file (no reuse)');
+        if (!(await offersReuse(f.store, keyOf(f.base)))) return t.skip('this store writes every file (no reuse)');
         const model = smallClassifier(6);
         model.layers[0]!.trainable = false;
         model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
