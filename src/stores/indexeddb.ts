@@ -71,8 +71,14 @@ const STAGING = 'staging';
 const COMMIT_MARKER = 'checkpoint.json';
 /** Bytes per record: large enough that a 2 GiB model is 256 records, small enough to copy and clone quickly. */
 export const RECORD_BYTES = 8 * 2 ** 20;
-/** Records handed to the writer worker and not yet stored, at most (beside the one being filled). */
-const RECORDS_IN_FLIGHT = 2;
+/**
+ * Records handed to the writer worker and not yet stored, at most (beside the one being filled): 64 MiB.
+ * Training on the page's thread (a batch is one long synchronous run of kernels on cpu and wasm) keeps
+ * the page from taking the worker's acknowledgements, so a save only moves on when training yields; with
+ * 2 in flight, most epochs' `onEpochEnd` waited about 250 ms for the rest of a 64 MiB save, with 8 about
+ * 15 ms (`bench/browser_fit_held.ts`). Memory: up to this many records beside the weights.
+ */
+const RECORDS_IN_FLIGHT = 8;
 /** The name a single file's records are stored under. */
 const SINGLE = '';
 
