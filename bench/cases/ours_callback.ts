@@ -3,6 +3,7 @@
  * ("blocked"); the checkpoint is durable once any pending background work has finished.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modelCheckpoint, type ModelCheckpoint } from '../../src/index.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
@@ -10,6 +11,7 @@ import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } fr
 import { timedCheckpoint } from '../lib/timed_checkpoint.js';
 import { nowMs } from '../lib/stats.js';
 import { removeDir } from '../lib/workdir.js';
+import { rawChunk, writeDurably } from './raw_disk.js';
 
 const silent = { log: () => {}, warn: () => {} };
 
@@ -35,16 +37,32 @@ function pendingWaiter(cb: ModelCheckpoint): PendingWaiter {
   return { via: 'onTrainEnd', wait: () => cb.onTrainEnd({}), resume: () => cb.onTrainBegin({}) };
 }
 
+/**
+ * The raw-disk ceiling written in this process beside each save, alternately just before and just
+ * after it (ABBA), so each pair meets the same page cache and the same disk minutes: on this VM the
+ * disk's speed drifts several-fold between one case process and the next.
+ */
+async function pairedRawMs(dir: string, chunk: Buffer, bytes: number): Promise<number> {
+  const t0 = nowMs();
+  const file = await writeDurably(dir, 'paired-raw.bin', chunk, bytes);
+  const ms = nowMs() - t0;
+  await rm(file);
+  return ms;
+}
+
 export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean): Promise<CaseResult> {
   const { model, params, bytes, buildMs } = buildModel(ctx.size);
   const cb = modelCheckpoint({ filepath: join(ctx.dir, 'ckpt.{epoch:03d}'), saveWeightsOnly, logger: silent });
   cb.setModel(model);
   await cb.onTrainBegin({});
   const waiter = pendingWaiter(cb);
+  const chunk = rawChunk();
   const reps: Rep[] = [];
   let warmup: Rep | undefined;
   for (let epoch = 0; epoch < ctx.reps + WARMUP_REPS; epoch++) {
     mutateWeights(model, epoch);
+    const rawFirst = epoch % 2 === 1;
+    let raw = rawFirst ? await pairedRawMs(ctx.dir, chunk, bytes) : 0;
     await cb.onEpochBegin(epoch, {});
     const { blocked, doneAt: [durable], mainThread, extra } = await timedCheckpoint(cb, epoch, [() => waiter.wait()]);
     const saved = join(ctx.dir, `ckpt.${String(epoch + 1).padStart(3, '0')}`);
@@ -53,8 +71,17 @@ export async function runOursCallback(ctx: CaseContext, saveWeightsOnly: boolean
     const linked = readdirSync(saved).filter((f) => f.endsWith('.bin') && statSync(join(saved, f)).nlink > 1);
     if (linked.length) throw new Error(`Shards reused by hard link, not written: ${linked.join(', ')}; mutateWeights must change every weight`);
     removeDir(saved);
+    if (!rawFirst) raw = await pairedRawMs(ctx.dir, chunk, bytes);
     await waiter.resume();
-    const rep = { blocked_ms: blocked, main_ms: mainThread, durable_ms: durable, mbps: mbPerSec(bytes, durable), extra_peak_mib: extra };
+    const rep = {
+      blocked_ms: blocked,
+      main_ms: mainThread,
+      durable_ms: durable,
+      mbps: mbPerSec(bytes, durable),
+      extra_peak_mib: extra,
+      paired_raw_ms: raw,
+      durable_vs_raw: durable / raw,
+    };
     if (epoch < WARMUP_REPS) warmup = rep;
     else reps.push(rep);
   }

@@ -12,7 +12,12 @@ import { fsyncDir } from '../lib/workdir.js';
 
 const CHUNK = 16 * 1024 * 1024;
 
-async function writeDurably(dir: string, name: string, chunk: Buffer, total: number): Promise<string> {
+/** The reused, resident buffer the ceiling writes from. */
+export function rawChunk(): Buffer {
+  return Buffer.allocUnsafeSlow(CHUNK).fill(0x5a);
+}
+
+export async function writeDurably(dir: string, name: string, chunk: Buffer, total: number): Promise<string> {
   const tmp = join(dir, `${name}.tmp`);
   const handle = await open(tmp, 'w');
   try {
@@ -33,7 +38,7 @@ async function writeDurably(dir: string, name: string, chunk: Buffer, total: num
 
 export async function runRawDisk(ctx: CaseContext): Promise<CaseResult> {
   const bytes = bytesOf(ctx.size);
-  const chunk = Buffer.allocUnsafeSlow(CHUNK).fill(0x5a);
+  const chunk = rawChunk();
   const reps: Rep[] = [];
   let warmup: Rep | undefined;
   for (let rep = 0; rep < ctx.reps + WARMUP_REPS; rep++) {
