@@ -281,6 +281,61 @@ describe('the local tier', () => {
     assert.equal((await verify(`${scheme}://run/ck-03`)).checksums, 'verified');
   });
 
+  for (const change of ['removed', 'replaced by another writer'] as const) {
+    it(`a shared file is sent, not shared, when the remote copy of the earlier checkpoint was ${change}`, async () => {
+      const memory = new MemoryStore();
+      const scheme = `tiersend${process.pid}x${++schemes}`;
+      registerStore(scheme, memory);
+      const direct = `tiersenddirect${process.pid}x${schemes}`;
+      registerStore(direct, memory);
+      const cache = await tempDir('tfjs-ckpt-cache-');
+      const model = smallClassifier(8);
+      model.layers[0]!.trainable = false;
+      model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+      const { x, y } = toyData(16);
+      const callback = modelCheckpoint({ filepath: `${scheme}://run/ck-{epoch:02d}`, localCache: cache });
+      await model.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
+      await callback.flush();
+      const frozen = 'group2-shard1of1.bin';
+      const ours = memory.committedFile('/run/ck-01', frozen);
+      assert.ok(ours && ours.byteLength > 0);
+      if (change === 'removed') {
+        await memory.remove('/run/ck-01');
+      } else {
+        // Another writer's checkpoint at the same key: the same file names, other bytes and CRC-32s.
+        const other = smallClassifier(9);
+        other.layers[0]!.trainable = false; // the same grouping into files
+        other.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
+        const otherWriter = modelCheckpoint({ filepath: `${direct}://run/ck-01` });
+        await other.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [otherWriter] });
+        await otherWriter.flush();
+        const theirs = memory.committedFile('/run/ck-01', frozen);
+        assert.equal(theirs?.byteLength, ours.byteLength);
+        assert.notDeepEqual(theirs, ours);
+      }
+      await model.fit(x, y, { epochs: 2, initialEpoch: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
+      await callback.flush();
+      // The cache still shared it (one inode); the bucket got the bytes themselves, not the other writer's.
+      assert.equal((await stat(join(cache, 'run', 'ck-01', frozen))).ino, (await stat(join(cache, 'run', 'ck-02', frozen))).ino);
+      const sent = memory.committedFile('/run/ck-02', frozen);
+      assert.notEqual(sent, memory.committedFile('/run/ck-01', frozen));
+      assert.deepEqual(sent, ours);
+      assert.equal((await verify(`${direct}://run/ck-02`)).checksums, 'verified');
+    });
+  }
+
+  it("a save through the tier keeps the local store's overlapping writes and reuse (two shards in flight, hard links)", async () => {
+    const { remote, cache } = await setup();
+    const overFs = await new TieredStore(remote, fsStore, cache).stage('/run/a');
+    assert.equal(overFs.overlapsWrites, true);
+    assert.equal(typeof overFs.reuse, 'function');
+    await overFs.abort();
+    // A local store that does not overlap its writes is not said to.
+    const overMemory = await new TieredStore(remote, new MemoryStore(), '/cache').stage('/run/a');
+    assert.equal(overMemory.overlapsWrites, undefined);
+    await overMemory.abort();
+  });
+
   it('refuses a cache in the same store as the checkpoints', async () => {
     const { scheme } = await setup();
     assert.throws(
