@@ -10,6 +10,8 @@ import { DeleteObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObject
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, modelCheckpoint, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
@@ -226,6 +228,36 @@ describe('S3 failures', () => {
     const names = [...new Set((await objectKeys(`${prefix}/`)).map((k) => k.slice(prefix.length + 1).split('/')[0]!))];
     assert.deepEqual(names.filter((n) => !n.startsWith('.')).sort(), ['m-01', 'm-02', 'm-03', 'm-04', 'm-05']);
     assert.deepEqual(names.filter((n) => n.startsWith('.')).map((n) => n.split('.g-')[0]).sort(), ['.m-01', '.m-02', '.m-03', '.m-04', '.m-05']);
+  });
+
+  it('with a local tier, a local copy damaged before its upload (same size, other bytes) is reported, never reaches the bucket, and leaves nothing there', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    const s = scheme(new S3Store({ client: server.client(), maxAttempts: 1 }));
+    const cache = await tempDir('tfjs-ckpt-s3cache-');
+    const logger = captureLogger();
+    const manager = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger });
+    await server.pause();
+    try {
+      await manager.save(1, smallClassifier(8), { epoch: 1 });
+      await manager.save(2, smallClassifier(9), { epoch: 2 });
+      await manager.wait();
+      // One byte changed: only the CRC-32 (read back off the main thread as the file is uploaded) can tell.
+      const dir = join(cache, 'bucket', prefix, 'w-01');
+      const shard = join(dir, (await readdir(dir)).find((n) => n.endsWith('.bin'))!);
+      const bytes = await readFile(shard);
+      bytes[0] ^= 0xff;
+      await writeFile(shard, bytes);
+    } finally {
+      await server.resume();
+    }
+    const report = await manager.flush();
+    assert.deepEqual(report.damaged, [`${s}://bucket/${prefix}/w-01`]);
+    assert.deepEqual(report.notUploaded, []);
+    assert.ok(logger.warnings.some((w) => /Damaged in the local tier/.test(w)), logger.warnings.join('\n'));
+    assert.deepEqual((await new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w-{epoch:02d}` }).list()).map((r) => r.metadata.epoch), [2]);
+    // Only w-02's marker and generation: the damaged upload's objects were removed.
+    const names = [...new Set((await objectKeys(`${prefix}/`)).map((k) => k.slice(prefix.length + 1).split('/')[0]!.split('.g-')[0]))];
+    assert.deepEqual(names.sort(), ['.w-02', 'w-02']);
   });
 
   it('claiming a name uses If-None-Match: a writer that loses the race between HEAD and PUT gets the next version; a server without it (501) falls back', { timeout: 60_000 }, async () => {

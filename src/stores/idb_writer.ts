@@ -20,7 +20,7 @@ export interface RecordStream {
    * Puts the first `length` bytes of `record` at `key` (its buffer is transferred: the caller must not
    * use it again). Resolves, once the record is stored, to a buffer of the same size for the next one.
    */
-  put(key: [string, string, number], record: Uint8Array, length: number): Promise<Uint8Array>;
+  put(key: [string, string, number], record: Uint8Array, length: number, fault?: { name: string; message: string }): Promise<Uint8Array>;
   /** The CRC-32 of every byte put; ends the stream. */
   digest(): Promise<number>;
   /** Ends the stream without a result (after a failure). */
@@ -64,6 +64,8 @@ onmessage = async ({ data }) => {
       const value = data.length === data.bytes.byteLength ? data.bytes : data.bytes.slice(0, data.length);
       // In message order, before any wait: the stream's CRC follows its records.
       running.set(stream, crc32(value, running.get(stream) ?? 0));
+      // A fault a test injected (the store's faults hook): this put fails as a refused one would.
+      if (data.fault) throw Object.assign(new Error(data.fault.message), { name: data.fault.name });
       const db = await open(data.database);
       await new Promise((resolve, reject) => {
         const tx = db.transaction('chunks', 'readwrite');
@@ -144,9 +146,9 @@ export async function idbRecordStream(database: string): Promise<RecordStream | 
   if (!worker) return undefined;
   const stream = nextStream++;
   return {
-    put: async (key, record, length) => {
+    put: async (key, record, length, fault) => {
       const own = record.byteOffset === 0 && record.byteLength === record.buffer.byteLength ? record : record.slice();
-      return (await call(worker, { op: 'put', stream, database, key, bytes: own, length }, [own.buffer as ArrayBuffer])).bytes!;
+      return (await call(worker, { op: 'put', stream, database, key, bytes: own, length, ...(fault ? { fault } : {}) }, [own.buffer as ArrayBuffer])).bytes!;
     },
     digest: async () => (await call(worker, { op: 'digest', stream })).crc32!,
     drop: () => worker.postMessage({ id: 0, op: 'drop', stream }),

@@ -46,7 +46,8 @@ import {
   type StoredFile,
 } from './store.js';
 
-export type IndexedDbStep = 'stage' | 'write' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
+/** `put`: one 8 MiB record of a file (where the writer worker puts it, the worker fails that put). */
+export type IndexedDbStep = 'stage' | 'write' | 'put' | 'commit' | 'remove' | 'writeSmall' | 'removeSmall';
 
 export interface IndexedDbStoreOptions {
   /** The database's name (default `tfjs-checkpoint`). */
@@ -214,7 +215,21 @@ export class IndexedDbStore implements CheckpointStore {
     try {
       this.options.faults?.(step, key);
     } catch (e) {
-      throw new CheckpointError('IO_ERROR', `Could not ${step} ${this.show(key)}: ${(e as Error)?.message ?? String(e)}. Earlier checkpoints are untouched.`, { cause: e });
+      throw this.stepError(step, key, e);
+    }
+  }
+
+  private stepError(step: IndexedDbStep, key: StoreKey, e: unknown): CheckpointError {
+    return new CheckpointError('IO_ERROR', `Could not ${step} ${this.show(key)}: ${(e as Error)?.message ?? String(e)}. Earlier checkpoints are untouched.`, { cause: e });
+  }
+
+  /** The fault a test's hook injects into this record's put, to be raised where the put runs (the writer worker). */
+  private injectedFault(key: StoreKey): { name: string; message: string } | undefined {
+    try {
+      this.options.faults?.('put', key);
+      return undefined;
+    } catch (e) {
+      return { name: (e as Error)?.name ?? 'Error', message: (e as Error)?.message ?? String(e) };
     }
   }
 
@@ -339,6 +354,7 @@ export class IndexedDbStore implements CheckpointStore {
       // crc_offload.ts), and the next record gets a buffer of its own.
       const value = used === RECORD_BYTES ? record : record.slice(0, used);
       const at = [gen, name, index++];
+      this.step('put', key);
       await this.run([CHUNKS], 'readwrite', async (tx) => void (await request(tx.objectStore(CHUNKS).put(value, at))), 'default', expectedBytes, key);
       checksum.update(value, true);
       return value === record ? new Uint8Array(RECORD_BYTES) : record;
@@ -406,7 +422,7 @@ export class IndexedDbStore implements CheckpointStore {
     let size: number;
     try {
       size = await packRecords(chunks, async (record, used) => {
-        const stored = stream.put([gen, name, index++], record, used).then((back) => void spare.push(back));
+        const stored = stream.put([gen, name, index++], record, used, this.injectedFault(key)).then((back) => void spare.push(back));
         stored.catch(() => undefined); // awaited below
         inFlight.push(stored);
         while (inFlight.length > RECORDS_IN_FLIGHT) await inFlight.shift();
@@ -418,7 +434,8 @@ export class IndexedDbStore implements CheckpointStore {
       await Promise.allSettled(inFlight);
       stream.drop();
       if (isQuotaError(e)) throw await quotaError(e, this.show(key), expectedBytes);
-      throw e;
+      // What the worker reported comes as a plain error; the same clear one as a failure on this thread.
+      throw e instanceof CheckpointError ? e : this.stepError('put', key, e);
     }
     return { size, crc32: await stream.digest() };
   }

@@ -40,7 +40,7 @@ import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
-import { uploadObject } from './s3_upload.js';
+import { uploadFile, uploadObject } from './s3_upload.js';
 import { unsignedPayloads } from './s3_payload_signing.js';
 
 const MARKER = 'checkpoint.json';
@@ -345,6 +345,15 @@ export class S3Store implements CheckpointStore {
   async upload(ref: ObjectRef, chunks: ByteChunks, totals: { size: number; crc32: number }): Promise<void> {
     try {
       await uploadObject({ client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize }, chunks, totals);
+    } catch (e) {
+      throw s3Error('upload', ref, e);
+    }
+  }
+
+  /** @internal Uploads a file another store holds (see uploadFile), setting `totals` to its size and CRC-32. */
+  async uploadFrom(ref: ObjectRef, file: StoredFile, totals: { size: number; crc32: number }): Promise<void> {
+    try {
+      await uploadFile({ client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize }, file, totals);
     } catch (e) {
       throw s3Error('upload', ref, e);
     }
@@ -684,6 +693,17 @@ class S3Staged implements StagedCheckpoint {
     const file = { name, ...totals };
     this.files.push(file);
     return file;
+  }
+
+  /** A file another store holds (a `localCache` upload), read into reused part buffers. */
+  async writeFile(name: string, file: StoredFile): Promise<WrittenFile> {
+    if (this.done) throw new Error('This staged checkpoint was committed or aborted already.');
+    if (name === MARKER) throw new Error(`${MARKER} is written with write(), not writeFile().`);
+    const totals = { size: 0, crc32: 0 };
+    await this.store.uploadFrom(this.store.generationObject(this.originalKey, this.generation, name), file, totals);
+    const written = { name, ...totals };
+    this.files.push(written);
+    return written;
   }
 
   /** A file of the committed checkpoint at `from`, copied on the server into this generation: no bytes through this process. */

@@ -1,6 +1,7 @@
 /**
  * Streams one object into S3 with bounded memory: one PutObject when it fits in a part, else a
- * multipart upload with `queueSize` parts in flight. A part that lies inside one chunk (most of a large
+ * multipart upload with `queueSize` parts in flight. From chunks (`uploadObject`, a save's tensors)
+ * or from a file another store holds (`uploadFile`, a `localCache` upload). A part that lies inside one chunk (most of a large
  * tensor) is sent as a view of it, without a copy; a part that spans chunks is assembled in one of
  * at most `queueSize + 2` reused buffers. So extra memory stays under `partSize × (queueSize + 2)` whatever
  * the object's size, and no garbage accumulates between collections. (lib-storage's `Upload` joins
@@ -17,7 +18,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { crc32 } from '../formats/crc32.js';
-import type { ByteChunks } from './store.js';
+import type { ByteChunks, StoredFile } from './store.js';
 
 export interface UploadTarget {
   client: S3Client;
@@ -29,45 +30,88 @@ export interface UploadTarget {
   queueSize: number;
 }
 
+/**
+ * One multipart upload, its parts sent as they come with at most `queueSize` in flight; each part's
+ * `done` runs once its request has ended (its buffer may then be reused). The upload is created with
+ * the first part.
+ */
+class MultipartUpload {
+  private uploadId: string | undefined;
+  private readonly parts: CompletedPart[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(private readonly target: UploadTarget) {}
+
+  get started(): boolean {
+    return this.uploadId !== undefined;
+  }
+
+  /** Sends one part; resolves once fewer than `queueSize` are in flight. */
+  async send(bytes: Uint8Array, done?: () => void): Promise<void> {
+    const { client, bucket, key } = this.target;
+    this.uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
+    const partNumber = this.parts.length + 1;
+    const part: CompletedPart = { PartNumber: partNumber };
+    this.parts.push(part);
+    const uploading = client
+      .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.byteLength }))
+      .then(
+        (r) => {
+          part.ETag = r.ETag;
+        },
+        (e: unknown) => {
+          this.failure ??= e;
+        },
+      )
+      .finally(() => {
+        this.inFlight.delete(uploading);
+        done?.();
+      });
+    this.inFlight.add(uploading);
+    while (this.inFlight.size >= Math.max(1, this.target.queueSize)) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  /** Resolves once some part in flight has ended (at once when none is). */
+  async settleOne(): Promise<void> {
+    if (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async complete(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.failure !== undefined) throw this.failure;
+    const { client, bucket, key } = this.target;
+    await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, MultipartUpload: { Parts: this.parts } }));
+  }
+
+  /** After a failure: waits for the parts in flight, then aborts the upload (its parts are freed). */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    const { client, bucket, key } = this.target;
+    if (this.uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId })).catch(() => undefined);
+  }
+}
+
+function putWhole(target: UploadTarget, body: Uint8Array): Promise<unknown> {
+  return target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentLength: body.byteLength }));
+}
+
 /** Uploads `chunks` as one object, adding their size and CRC-32 to `totals`. Chunks stay unchanged until it resolves. */
 export async function uploadObject(target: UploadTarget, chunks: ByteChunks, totals: { size: number; crc32: number }): Promise<void> {
-  const { client, bucket, key, partSize } = target;
-  const queueSize = Math.max(1, target.queueSize);
+  const { partSize } = target;
   const pool: Uint8Array[] = [];
   const takeBuffer = () => pool.pop() ?? new Uint8Array(partSize);
-  let uploadId: string | undefined;
-  const parts: CompletedPart[] = [];
-  const inFlight = new Set<Promise<void>>();
-  let failure: unknown;
+  const upload = new MultipartUpload(target);
   /** The part being assembled in a pooled buffer, and how full it is. */
   let assembling: Uint8Array | undefined;
   let filled = 0;
   /** A part that is a view of a chunk, held until we know whether more follows (the last part may be small). */
   let held: { bytes: Uint8Array; pooled: boolean } | undefined;
 
-  const send = async (bytes: Uint8Array, fromPool: boolean): Promise<void> => {
-    uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
-    const partNumber = parts.length + 1;
-    const part: CompletedPart = { PartNumber: partNumber };
-    parts.push(part);
-    const uploading = client
-      .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.byteLength }))
-      .then(
-        (r) => {
-          part.ETag = r.ETag;
-        },
-        (e: unknown) => {
-          failure ??= e;
-        },
-      )
-      .finally(() => {
-        inFlight.delete(uploading);
-        if (fromPool) pool.push(bytes.byteLength === partSize ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, partSize));
-      });
-    inFlight.add(uploading);
-    while (inFlight.size >= queueSize) await Promise.race(inFlight);
-    if (failure !== undefined) throw failure;
-  };
+  const send = (bytes: Uint8Array, fromPool: boolean): Promise<void> =>
+    upload.send(bytes, fromPool ? () => pool.push(bytes.byteLength === partSize ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, partSize)) : undefined);
 
   /** A full part is ready: send the one held before it (it was not the last). */
   const ready = async (bytes: Uint8Array, fromPool: boolean): Promise<void> => {
@@ -99,21 +143,70 @@ export async function uploadObject(target: UploadTarget, chunks: ByteChunks, tot
       }
     }
     const tail = assembling?.subarray(0, filled);
-    if (uploadId === undefined && (held === undefined || tail === undefined || tail.byteLength === 0)) {
+    if (!upload.started && (held === undefined || tail === undefined || tail.byteLength === 0)) {
       // It fits in one request.
-      const body = held?.bytes ?? tail ?? new Uint8Array(0);
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentLength: body.byteLength }));
+      await putWhole(target, held?.bytes ?? tail ?? new Uint8Array(0));
       return;
     }
     if (held) await send(held.bytes, held.pooled);
     held = undefined;
     if (tail && tail.byteLength > 0) await send(tail, true);
-    while (inFlight.size > 0) await Promise.race(inFlight);
-    if (failure !== undefined) throw failure;
-    await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } }));
+    await upload.complete();
   } catch (e) {
-    await Promise.allSettled(inFlight);
-    if (uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+    await upload.abort();
     throw e;
   }
+}
+
+/**
+ * Uploads `file` as one object, each part read straight into one of `queueSize + 1` reused buffers
+ * (no fresh memory per part: on this kind of machine first-touched memory costs about 4 s/GiB, on the
+ * thread that touches it), and sets `totals` to its size and CRC-32. The CRC-32 comes from
+ * `file.checksum()` where the file has one (the fs store: its helper thread reads the file from the
+ * page cache beside the upload), so no per-byte work runs on this thread; else it is computed here.
+ */
+export async function uploadFile(target: UploadTarget, file: StoredFile, totals: { size: number; crc32: number }): Promise<void> {
+  const { partSize } = target;
+  const offThread = file.checksum?.();
+  offThread?.catch(() => undefined); // awaited below
+  let crc = 0;
+  const upload = new MultipartUpload(target);
+  try {
+    if (file.size <= partSize) {
+      const body = new Uint8Array(file.size);
+      await file.read(body, 0, body.byteLength, 0);
+      if (!offThread) crc = crc32(body);
+      await putWhole(target, body);
+    } else {
+      const free: Uint8Array[] = [];
+      let made = 0;
+      for (let position = 0; position < file.size; position += partSize) {
+        while (free.length === 0 && made > target.queueSize) await upload.settleOne();
+        const buffer = free.pop() ?? (made++, new Uint8Array(partSize));
+        const part = buffer.subarray(0, Math.min(partSize, file.size - position));
+        await file.read(part, 0, part.byteLength, position);
+        if (!offThread) crc = crc32(part, crc);
+        await upload.send(part, () => free.push(buffer));
+      }
+      await upload.complete();
+    }
+  } catch (e) {
+    await upload.abort();
+    throw e;
+  }
+  const checked = offThread ? await offThread : undefined;
+  totals.size = checked?.size ?? file.size;
+  totals.crc32 = checked ? checked.crc32 : offThread ? await crcHere(file) : crc;
+}
+
+/** The file's CRC-32 read here, one reused buffer at a time (when its off-thread checksum was not possible after all). */
+async function crcHere(file: StoredFile): Promise<number> {
+  const buffer = new Uint8Array(Math.min(file.size, 8 * 1024 * 1024));
+  let crc = 0;
+  for (let position = 0; position < file.size; position += buffer.byteLength) {
+    const part = buffer.subarray(0, Math.min(buffer.byteLength, file.size - position));
+    await file.read(part, 0, part.byteLength, position);
+    crc = crc32(part, crc);
+  }
+  return crc;
 }

@@ -75,6 +75,12 @@ export interface StagedCheckpoint {
    * deleting one never affects the other.
    */
   reuse?(name: string, from: StoreKey, expected: { size: number; crc32: number }): Promise<WrittenFile | undefined>;
+  /**
+   * Optional, for copying between stores (a `localCache` upload): `write` of the bytes of `file`,
+   * read straight into this store's own reused buffers, its CRC-32 taken from `file.checksum()` where
+   * it has one. Stores without it get `write` of the file's bytes in chunks.
+   */
+  writeFile?(name: string, file: StoredFile): Promise<WrittenFile>;
   /** The files written so far, in order. */
   written(): readonly WrittenFile[];
   /** Makes the checkpoint visible, all at once; resolves to the key it is visible at. */

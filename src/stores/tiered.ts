@@ -459,7 +459,7 @@ export class TieredStore implements CheckpointStore {
           }
           const file = await reader.open(want.name);
           if (!file) throw new LocalCopyDamaged(`${reader.where}/${want.name} is missing, so the checkpoint cannot be uploaded.`);
-          const got = await staged.write(want.name, fileChunks(file));
+          const got = staged.writeFile ? await staged.writeFile(want.name, file) : await staged.write(want.name, fileChunks(file));
           if ((want.size !== undefined && got.size !== want.size) || (want.crc32 !== undefined && got.crc32 !== want.crc32)) {
             throw new LocalCopyDamaged(`${reader.where}/${want.name} does not match its size or CRC-32 in ${MARKER}; it was not uploaded.`);
           }

@@ -61,6 +61,24 @@ describe('failures in the browser', { skip: NO_CHROMIUM }, () => {
     }
   });
 
+  it("indexeddb: a record the writer worker fails to put ends the save cleanly: the records in flight land first, none is left behind", { timeout: 120_000 }, async () => {
+    const context = await browser.newContext();
+    try {
+      const tab = await open(context);
+      // 48 MiB in one file: 6 records, the second refused while the ones after it are on their way.
+      const got = await call(tab, 'failedPut', 48, 2);
+      assert.equal(got.offloaded, true, 'the records went through the writer worker');
+      assert.ok('code' in got.failed, 'the save failed');
+      assert.equal(got.failed.code, 'IO_ERROR');
+      assert.match(got.failed.message, /Could not put .*putfail\/second.*injected put failure.*Earlier checkpoints are untouched/);
+      assert.ok(got.puts >= 2);
+      assert.deepEqual(got.after, got.before, 'no data or staging record of the failed save is left');
+      assert.equal(got.first, 'verified');
+    } finally {
+      await context.close();
+    }
+  });
+
   for (const kind of ['indexeddb', 'opfs'] as const) {
     it(`${kind}: a save over the quota fails clearly, before or while writing, and loses nothing`, { timeout: 120_000 }, async () => {
       const context = await browser.newContext();

@@ -5,6 +5,7 @@
  * while a save is in flight.
  */
 import * as tf from '@tensorflow/tfjs';
+import { idbWriterOffloaded } from '../../src/stores/idb_writer.js';
 import { CheckpointManager, IndexedDbStore, latestCheckpoint, modelCheckpoint, OpfsStore, registerStore, saveWeights, verify, type CheckpointStore } from '../../src/universal.js';
 
 /** The Web Lock a live writer holds (src/stores/browser_storage.ts). */
@@ -95,6 +96,58 @@ const api = {
       return { ok: true };
     } catch (e) {
       return caught(e);
+    }
+  },
+  /**
+   * IndexedDB: saves `mib` MiB as one file (many 8 MiB records) whose record number `failAt` the writer
+   * worker fails to put, after a small checkpoint saved first. Reports how the save ended and the
+   * database's data and staging records before and after (every record in flight must have landed
+   * before the failed save's records were discarded, or some stay behind).
+   */
+  async failedPut(mib: number, failAt: number) {
+    let puts = 0;
+    let armed = false;
+    const faults = (step: string) => {
+      if (step === 'put' && armed && ++puts === failAt) throw new Error('injected put failure');
+    };
+    registerStore('indexeddb-putfail', new IndexedDbStore({ faults }));
+    await saveWeights(model(8), 'indexeddb-putfail://putfail/first');
+    const before = await api.records();
+    armed = true;
+    const units = Math.floor(Math.sqrt((mib * 2 ** 20) / 4));
+    let failed: { ok: true } | { code?: string; message: string } = { ok: true };
+    try {
+      await saveWeights(model(units), 'indexeddb-putfail://putfail/second', { maxShardBytes: 2 * mib * 2 ** 20 });
+    } catch (e) {
+      failed = caught(e);
+    }
+    armed = false;
+    return {
+      failed,
+      puts,
+      offloaded: await idbWriterOffloaded(),
+      before,
+      after: await api.records(),
+      first: (await verify('indexeddb-putfail://putfail/first')).checksums,
+    };
+  },
+  /** The data and staging records in the default database. */
+  async records(): Promise<{ chunks: number; staging: number }> {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const req = indexedDB.open('tfjs-checkpoint');
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    });
+    const count = (store: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = db.transaction(store).objectStore(store).count();
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+    try {
+      return { chunks: await count('chunks'), staging: await count('staging') };
+    } finally {
+      db.close();
     }
   },
   /** A raw stage of `mib` MiB with no size given up front (so only the browser's refusal can stop it). */
