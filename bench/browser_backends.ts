@@ -6,17 +6,13 @@
  * save adds), the JS heap's peak above where it started, and `fit`'s wall time.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildPage, pageRoutes } from '../test/browser/build_page.js';
-import { CHROMIUM, CHROMIUM_WEBGPU_ARGS, serve } from '../test/browser/harness.js';
-import { tempDir } from '../test/helpers.js';
+import { CHROMIUM, CHROMIUM_WEBGPU_ARGS } from '../test/browser/harness.js';
+import { servePage } from './lib/browser_page.js';
 
 const WASM_DIR = join(process.cwd(), 'node_modules/@tensorflow/tfjs-backend-wasm/dist');
-const bundle = join(await tempDir('tfjs-ckpt-bench-'), 'backends.js');
-await buildPage(fileURLToPath(new URL('./browser_backends_page.ts', import.meta.url)), bundle);
 const wasm = Object.fromEntries(['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'].map((f) => [`/wasm/${f}`, join(WASM_DIR, f)]));
-const server = await serve({ ...pageRoutes(bundle, '/backends.js', 'backends'), ...wasm });
+const server = await servePage(new URL('./browser_backends_page.ts', import.meta.url), 'backends', wasm);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_WEBGPU_ARGS, '--enable-precise-memory-info'] });
 const rows: string[] = [];
 try {

@@ -6,15 +6,11 @@
  * one synchronous run of kernels), so what is left of one save can hold the next epoch's `onEpochEnd`.
  */
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildPage, pageRoutes } from '../test/browser/build_page.js';
-import { CHROMIUM, CHROMIUM_ARGS, serve } from '../test/browser/harness.js';
-import { tempDir } from '../test/helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
+import { servePage } from './lib/browser_page.js';
 
-const bundle = join(await tempDir('tfjs-ckpt-bench-'), 'fit-held.js');
-await buildPage(fileURLToPath(new URL('./browser_fit_held_page.ts', import.meta.url)), bundle);
-const server = await serve(pageRoutes(bundle, '/fit-held.js', 'fit-held'));
+const server = await servePage(new URL('./browser_fit_held_page.ts', import.meta.url), 'fit-held');
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 try {
   const tab = await browser.newPage();

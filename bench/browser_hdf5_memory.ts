@@ -6,16 +6,11 @@
  * every few milliseconds and prints each step's peak above the heap before it
  * (`npx tsx bench/browser_hdf5_memory.ts`).
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildPage, pageRoutes } from '../test/browser/build_page.js';
-import { CHROMIUM, CHROMIUM_ARGS, serve } from '../test/browser/harness.js';
-import { tempDir } from '../test/helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
+import { servePage } from './lib/browser_page.js';
 
-const bundle = join(await tempDir('tfjs-ckpt-bench-'), 'h5mem.js');
-await buildPage(fileURLToPath(new URL('./browser_hdf5_memory_page.ts', import.meta.url)), bundle);
-const server = await serve(pageRoutes(bundle, '/h5mem.js', 'h5mem'));
+const server = await servePage(new URL('./browser_hdf5_memory_page.ts', import.meta.url), 'h5mem');
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 const MiB = 2 ** 20;
 console.log('| store | format | weights MiB | save: heap peak above start, MiB | load: heap peak above start, MiB |\n|---|---|---|---|---|');

@@ -6,12 +6,9 @@
  * everything not idle is time training on that thread would not get. Each save also runs one step's
  * weight update (the `tf.js` kernels), sampled with it.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildPage, pageRoutes } from '../test/browser/build_page.js';
-import { CHROMIUM, CHROMIUM_ARGS, serve } from '../test/browser/harness.js';
-import { tempDir } from '../test/helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
+import { servePage } from './lib/browser_page.js';
 
 interface Profile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
@@ -20,9 +17,7 @@ interface Profile {
 }
 
 const saves = Number(process.env['SAVES'] ?? 3);
-const bundle = join(await tempDir('tfjs-ckpt-bench-'), 'idb-main.js');
-await buildPage(fileURLToPath(new URL('./browser_idb_main_thread_page.ts', import.meta.url)), bundle);
-const server = await serve(pageRoutes(bundle, '/idb-main.js', 'idb-main'));
+const server = await servePage(new URL('./browser_idb_main_thread_page.ts', import.meta.url), 'idb-main');
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
 try {
   const tab = await browser.newPage();

@@ -2,17 +2,13 @@
  * Models past stock TF.js's IndexedDB limit: saves and loads 2.25 GiB (default; GIB=…) on IndexedDB
  * and OPFS in headless Chromium, and prints the times and rates (`npx tsx bench/browser_large.ts`).
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { buildPage, pageRoutes } from '../test/browser/build_page.js';
-import { CHROMIUM, CHROMIUM_ARGS, serve } from '../test/browser/harness.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
 import { tempDir } from '../test/helpers.js';
+import { servePage } from './lib/browser_page.js';
 
 const gib = Number(process.env['GIB'] ?? 2.25);
-const bundle = join(await tempDir('tfjs-ckpt-bench-'), 'large.js');
-await buildPage(fileURLToPath(new URL('./browser_large_page.ts', import.meta.url)), bundle);
-const server = await serve(pageRoutes(bundle, '/large.js', 'large'));
+const server = await servePage(new URL('./browser_large_page.ts', import.meta.url), 'large');
 try {
   for (const store of ['indexeddb', 'opfs']) {
     // A profile on disk: Playwright's usual contexts are off the record, with storage in memory (OPFS
