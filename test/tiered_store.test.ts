@@ -66,6 +66,35 @@ async function setup() {
   return { remote, scheme, direct, cache };
 }
 
+/** The file of the frozen first layer's weights (its own shard: see the incremental checkpoints). */
+const FROZEN_SHARD = 'group2-shard1of1.bin';
+
+/**
+ * A model with a frozen first layer trained with `modelCheckpoint` to `<scheme>://run/ck-{epoch:02d}`
+ * (a memory store, also registered as `direct` when given) through a fresh `localCache`.
+ */
+async function frozenBaseRun(prefix: string, withDirect = false) {
+  const memory = new MemoryStore();
+  const scheme = `${prefix}${process.pid}x${++schemes}`;
+  registerStore(scheme, memory);
+  const direct = `${scheme}direct`;
+  if (withDirect) registerStore(direct, memory);
+  const cache = await tempDir('tfjs-ckpt-cache-');
+  const model = smallClassifier(8);
+  model.layers[0]!.trainable = false;
+  model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
+  const { x, y } = toyData(16);
+  const callback = modelCheckpoint({ filepath: `${scheme}://run/ck-{epoch:02d}`, localCache: cache });
+  /** Trains up to epoch `epochs` (from where the previous call stopped) and waits for every upload. */
+  let done = 0;
+  const train = async (epochs: number) => {
+    await model.fit(x, y, { epochs, initialEpoch: done, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
+    done = epochs;
+    await callback.flush();
+  };
+  return { memory, scheme, direct, cache, train, data: { x, y } };
+}
+
 async function epochsOf(manager: CheckpointManager): Promise<(number | null)[]> {
   return (await manager.list()).map((r) => r.metadata.epoch);
 }
@@ -258,18 +287,9 @@ describe('the local tier', () => {
   });
 
   it('a frozen base is shared in both tiers: hard-linked in the cache, shared from the earlier checkpoint remotely (not sent again)', async () => {
-    const memory = new MemoryStore();
-    const scheme = `tiershare${process.pid}x${++schemes}`;
-    registerStore(scheme, memory);
-    const cache = await tempDir('tfjs-ckpt-cache-');
-    const model = smallClassifier(8);
-    model.layers[0]!.trainable = false;
-    model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
-    const { x, y } = toyData(16);
-    const callback = modelCheckpoint({ filepath: `${scheme}://run/ck-{epoch:02d}`, localCache: cache });
-    await model.fit(x, y, { epochs: 3, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
-    await callback.flush();
-    const frozen = 'group2-shard1of1.bin';
+    const { memory, scheme, cache, train } = await frozenBaseRun('tiershare');
+    await train(3);
+    const frozen = FROZEN_SHARD;
     const local = await Promise.all(['ck-01', 'ck-02', 'ck-03'].map(async (n) => (await stat(join(cache, 'run', n, frozen))).ino));
     assert.equal(new Set(local).size, 1, 'one inode in the cache');
     const first = memory.committedFile('/run/ck-01', frozen);
@@ -283,20 +303,9 @@ describe('the local tier', () => {
 
   for (const change of ['removed', 'replaced by another writer'] as const) {
     it(`a shared file is sent, not shared, when the remote copy of the earlier checkpoint was ${change}`, async () => {
-      const memory = new MemoryStore();
-      const scheme = `tiersend${process.pid}x${++schemes}`;
-      registerStore(scheme, memory);
-      const direct = `tiersenddirect${process.pid}x${schemes}`;
-      registerStore(direct, memory);
-      const cache = await tempDir('tfjs-ckpt-cache-');
-      const model = smallClassifier(8);
-      model.layers[0]!.trainable = false;
-      model.compile({ optimizer: tf.train.adam(0.05), loss: 'categoricalCrossentropy' });
-      const { x, y } = toyData(16);
-      const callback = modelCheckpoint({ filepath: `${scheme}://run/ck-{epoch:02d}`, localCache: cache });
-      await model.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
-      await callback.flush();
-      const frozen = 'group2-shard1of1.bin';
+      const { memory, direct, cache, train, data } = await frozenBaseRun('tiersend', true);
+      await train(1);
+      const frozen = FROZEN_SHARD;
       const ours = memory.committedFile('/run/ck-01', frozen);
       assert.ok(ours && ours.byteLength > 0);
       if (change === 'removed') {
@@ -307,14 +316,13 @@ describe('the local tier', () => {
         other.layers[0]!.trainable = false; // the same grouping into files
         other.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
         const otherWriter = modelCheckpoint({ filepath: `${direct}://run/ck-01` });
-        await other.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [otherWriter] });
+        await other.fit(data.x, data.y, { epochs: 1, batchSize: 8, verbose: 0, callbacks: [otherWriter] });
         await otherWriter.flush();
         const theirs = memory.committedFile('/run/ck-01', frozen);
         assert.equal(theirs?.byteLength, ours.byteLength);
         assert.notDeepEqual(theirs, ours);
       }
-      await model.fit(x, y, { epochs: 2, initialEpoch: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks: [callback] });
-      await callback.flush();
+      await train(2);
       // The cache still shared it (one inode); the bucket got the bytes themselves, not the other writer's.
       assert.equal((await stat(join(cache, 'run', 'ck-01', frozen))).ino, (await stat(join(cache, 'run', 'ck-02', frozen))).ino);
       const sent = memory.committedFile('/run/ck-02', frozen);
