@@ -434,8 +434,12 @@ export class IndexedDbStore implements CheckpointStore {
       await Promise.allSettled(inFlight);
       stream.drop();
       if (isQuotaError(e)) throw await quotaError(e, this.show(key), expectedBytes);
-      // What the worker reported comes as a plain error; the same clear one as a failure on this thread.
-      throw e instanceof CheckpointError ? e : this.stepError('put', key, e);
+      if (e instanceof CheckpointError) throw e;
+      throw new CheckpointError(
+        'IO_ERROR',
+        `Could not write ${this.show(key)} to IndexedDB: ${(e as Error)?.message ?? String(e)}. Earlier checkpoints are untouched; save again, and if it keeps failing, check the site's storage (its quota, private browsing).`,
+        { cause: e },
+      );
     }
     return { size, crc32: await stream.digest() };
   }

@@ -70,7 +70,7 @@ describe('failures in the browser', { skip: NO_CHROMIUM }, () => {
       assert.equal(got.offloaded, true, 'the records went through the writer worker');
       assert.ok('code' in got.failed, 'the save failed');
       assert.equal(got.failed.code, 'IO_ERROR');
-      assert.match(got.failed.message, /Could not put .*putfail\/second.*injected put failure.*Earlier checkpoints are untouched/);
+      assert.match(got.failed.message, /Could not write .*putfail\/second to IndexedDB: injected put failure\. Earlier checkpoints are untouched; save again/);
       assert.ok(got.puts >= 2, `records were on their way behind the refused one (${got.puts} put)`);
       assert.deepEqual(got.after, got.before, 'no data or staging record of the failed save is left');
       assert.equal(got.first, 'verified');
