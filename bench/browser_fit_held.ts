@@ -6,22 +6,15 @@
  * one synchronous run of kernels), so what is left of one save can hold the next epoch's `onEpochEnd`.
  */
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
-import { servePage } from './lib/browser_page.js';
+import { openReadyPage } from './lib/browser_page.js';
 
-const server = await servePage(new URL('./browser_fit_held_page.ts', import.meta.url), 'fit-held');
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+const { tab, close } = await openReadyPage(new URL('./browser_fit_held_page.ts', import.meta.url), 'fit-held');
 try {
-  const tab = await browser.newPage();
-  await tab.goto(`${server.url}/`);
-  await tab.waitForFunction(() => window.__ready, undefined, { timeout: 120_000 });
   for (const variant of ['ckpt', 'none'] as const) {
     const { onEpochEndMs, betweenMs } = await tab.evaluate((v) => window.__run!(v), variant);
     const ms = (values: number[]) => values.map((v) => v.toFixed(0)).join(', ');
     console.log(`${variant === 'ckpt' ? 'modelCheckpoint' : 'no checkpoint'}: onEpochEnd ${ms(onEpochEndMs) || '—'} ms; between the callbacks around it ${ms(betweenMs)} ms`);
   }
 } finally {
-  await browser.close();
-  await server.close();
+  await close();
 }

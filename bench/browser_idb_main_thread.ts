@@ -6,9 +6,7 @@
  * everything not idle is time training on that thread would not get. Each save also runs one step's
  * weight update (the `tf.js` kernels), sampled with it.
  */
-import { chromium } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS } from '../test/browser/harness.js';
-import { servePage } from './lib/browser_page.js';
+import { openReadyPage } from './lib/browser_page.js';
 
 interface Profile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
@@ -17,12 +15,8 @@ interface Profile {
 }
 
 const saves = Number(process.env['SAVES'] ?? 3);
-const server = await servePage(new URL('./browser_idb_main_thread_page.ts', import.meta.url), 'idb-main');
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+const { tab, close } = await openReadyPage(new URL('./browser_idb_main_thread_page.ts', import.meta.url), 'idb-main');
 try {
-  const tab = await browser.newPage();
-  await tab.goto(`${server.url}/`);
-  await tab.waitForFunction(() => window.__ready, undefined, { timeout: 120_000 });
   const cdp = await tab.context().newCDPSession(tab);
   await cdp.send('Profiler.enable');
   await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
@@ -44,6 +38,5 @@ try {
   console.log(`\nmain thread per save, not idle and not the step's kernels: ${busy.toFixed(0)} ms`);
   for (const [name, ms] of [...byFunction].sort((a, b) => b[1] - a[1]).slice(0, 12)) console.log(`${ms.toFixed(1).padStart(8)} ms  ${name}`);
 } finally {
-  await browser.close();
-  await server.close();
+  await close();
 }
