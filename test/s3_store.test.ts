@@ -193,7 +193,8 @@ describe('S3 failures', () => {
 
   it('with a local tier, training never stops while the server is down, and every checkpoint reaches the bucket after it returns', { timeout: 120_000 }, async () => {
     const prefix = fresh();
-    const s = scheme(new S3Store({ client: server.client(), maxAttempts: 2 }));
+    // Its own client, as users configure it: the tier's uploads go through the upload thread, straight from the cached files.
+    const s = scheme(new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 2 }));
     const cache = await tempDir('tfjs-ckpt-s3cache-');
     const logger = captureLogger();
     const model = smallClassifier(11);
@@ -232,7 +233,7 @@ describe('S3 failures', () => {
 
   it('with a local tier, a local copy damaged before its upload (same size, other bytes) is reported, never reaches the bucket, and leaves nothing there', { timeout: 120_000 }, async () => {
     const prefix = fresh();
-    const s = scheme(new S3Store({ client: server.client(), maxAttempts: 1 }));
+    const s = scheme(new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, maxAttempts: 1 }));
     const cache = await tempDir('tfjs-ckpt-s3cache-');
     const logger = captureLogger();
     const manager = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w-{epoch:02d}`, localCache: cache, saveWeightsOnly: true, logger });

@@ -4,14 +4,28 @@
  * arrives byte for byte with the right size and CRC-32; a part that fails aborts the upload. The same
  * for a file another store holds (`uploadFile`, a localCache upload): read into at most queueSize + 1
  * reused buffers, its CRC-32 taken from the file's own checksum where it has one.
+ * Each along three routes: the SDK sending bodies from the main thread; the upload thread
+ * (s3_thread_body.ts, node/s3_send_thread.ts) sending them from shared memory or straight from the
+ * file's descriptor, the main thread reading no byte of a file; and a thread that has gone after
+ * the upload began (each body then read here and sent by the SDK).
  */
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { crc32 } from '../src/index.js';
-import { uploadFile, uploadObject } from '../src/stores/s3_upload.js';
+import { threadSender } from '../src/node/s3_send_thread.js';
+import { sendBodiesOnThread, type BodySender } from '../src/stores/s3_thread_body.js';
+import { SharedParts, uploadFile, uploadObject, type UploadTarget } from '../src/stores/s3_upload.js';
 import type { StoredFile } from '../src/stores/store.js';
-import { startS3Server, type S3TestServer } from './stores/s3_server.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
 const PART = 5 * 1024 * 1024;
 let server: S3TestServer;
@@ -42,14 +56,41 @@ function* chunked(data: Uint8Array, sizes: number[]): Generator<Uint8Array> {
   }
 }
 
+type Route = 'main thread' | 'upload thread' | 'thread gone';
+const ROUTES: Route[] = ['main thread', 'upload thread', 'thread gone'];
+
+/** Counts the shared part buffers an upload took. */
+class CountedParts extends SharedParts {
+  readonly made = new Set<ArrayBufferLike>();
+  override take(): Uint8Array {
+    const part = super.take();
+    this.made.add(part.buffer);
+    return part;
+  }
+}
+
+/** A client and the target's thread for `route`, and how many bodies the thread sent. */
+function routed(route: Route, queueSize: number): { client: S3Client; thread?: NonNullable<UploadTarget['thread']> & { parts: CountedParts }; sent: () => number } {
+  const client = server.client();
+  if (route === 'main thread') return { client, sent: () => 0 };
+  let sent = 0;
+  const sender: BodySender =
+    route === 'upload thread'
+      ? { available: threadSender.available, sha256: threadSender.sha256, crc32: threadSender.crc32, send: (...a) => (sent++, threadSender.send(...a)) }
+      : { available: () => true, sha256: async () => undefined, crc32: async () => undefined, send: async () => undefined };
+  sendBodiesOnThread(client, sender, { connectionMs: 10_000, socketMs: 60_000 });
+  return { client, thread: { sender, parts: new CountedParts(PART, queueSize + 2), filePartSize: PART }, sent: () => sent };
+}
+
 async function stored(key: string): Promise<Uint8Array> {
   const r = await server.client().send(new GetObjectCommand({ Bucket: 'up', Key: key }));
   return r.Body!.transformToByteArray();
 }
 
 describe('S3 uploads', () => {
-  it('every size around the part boundaries arrives intact, however it is chunked', { timeout: 120_000 }, async () => {
-    const client = server.client();
+  for (const route of ROUTES)
+  it(`every size around the part boundaries arrives intact, however it is chunked (${route})`, { timeout: 120_000 }, async () => {
+    const { client, thread, sent } = routed(route, 2);
     const sizes = [0, 1, PART - 1, PART, PART + 1, 2 * PART, 2 * PART + 3];
     const chunkings: [string, number[]][] = [
       ['one chunk', [Number.MAX_SAFE_INTEGER]],
@@ -63,28 +104,40 @@ describe('S3 uploads', () => {
       for (const [label, pattern] of chunkings) {
         const key = `obj-${++n}`;
         const totals = { size: 0, crc32: 0 };
-        await uploadObject({ client, bucket: 'up', key, partSize: PART, queueSize: 2 }, chunked(data, pattern), totals);
+        const before = sent();
+        await uploadObject({ client, bucket: 'up', key, partSize: PART, queueSize: 2, ...(thread ? { thread } : {}) }, chunked(data, pattern), totals);
+        if (route === 'upload thread') assert.equal(sent() - before, Math.ceil(size / PART), `${label}, ${size} bytes: requests the thread sent`);
         assert.equal(totals.size, size, `${label}, ${size} bytes: size`);
         assert.equal(totals.crc32, crc32(data), `${label}, ${size} bytes: CRC-32`);
         assert.deepEqual(await stored(key), data, `${label}, ${size} bytes: the stored object`);
       }
     }
+    // Shared part buffers are reused from one upload to the next: at most queueSize + 2 in all.
+    if (thread) assert.ok(thread.parts.made.size <= 4, `${thread.parts.made.size} shared part buffers`);
   });
 
-  it('a file arrives intact at every size, read into at most queueSize + 1 reused buffers, its CRC-32 from its own checksum where it has one', { timeout: 120_000 }, async () => {
-    const client = server.client();
+  for (const route of ROUTES)
+  it(`a file arrives intact at every size, read into at most queueSize + 1 reused buffers, its CRC-32 from its own checksum where it has one (${route})`, { timeout: 120_000 }, async () => {
+    const { client, thread, sent } = routed(route, 2);
+    const dir = mkdtempSync(join(tmpdir(), 'upload-file-'));
     let n = 0;
     for (const size of [0, 1, PART - 1, PART, PART + 1, 2 * PART, 5 * PART + 3]) {
       const data = bytes(size, size + 7);
+      // The file also exists on disk, open: the upload thread reads it through this descriptor.
+      writeFileSync(join(dir, 'f'), data);
+      const handle = await open(join(dir, 'f'), 'r');
       for (const offThread of [false, true, 'not now'] as const) {
         const buffers = new Set<ArrayBufferLike>();
         let checksums = 0;
+        let reads = 0;
         const file: StoredFile = {
           size,
           read: async (dest, offset, length, position) => {
+            reads += 1;
             buffers.add(dest.buffer);
             dest.set(data.subarray(position, position + length), offset);
           },
+          descriptor: () => handle.fd,
           ...(offThread
             ? {
                 checksum: async () => {
@@ -97,19 +150,29 @@ describe('S3 uploads', () => {
         };
         const key = `file-${++n}`;
         const totals = { size: -1, crc32: -1 };
-        await uploadFile({ client, bucket: 'up', key, partSize: PART, queueSize: 2 }, file, totals);
+        const before = sent();
+        await uploadFile({ client, bucket: 'up', key, partSize: PART, queueSize: 2, ...(thread ? { thread } : {}) }, file, totals);
         const label = `${size} bytes, checksum ${offThread}`;
         assert.deepEqual(totals, { size, crc32: crc32(data) }, label);
         assert.deepEqual(await stored(key), data, label);
         assert.equal(checksums, offThread ? 1 : 0, label);
-        if (size > PART) assert.ok(buffers.size <= (offThread === 'not now' ? 4 : 3), `${label}: ${buffers.size} buffers`);
+        // (A thread gone mid-upload leaves each part to be read here into its own buffer: a rare fallback.)
+        if (size > PART && route !== 'thread gone') assert.ok(buffers.size <= (offThread === 'not now' ? 4 : 3), `${label}: ${buffers.size} buffers`);
+        if (route === 'upload thread') {
+          assert.equal(sent() - before, Math.max(1, Math.ceil(size / PART)), `${label}: requests the thread sent`);
+          // Not one byte of the file read on this thread, unless its checksum must be taken here.
+          if (offThread === true) assert.equal(reads, 0, `${label}: reads on the main thread`);
+        }
       }
+      await handle.close();
     }
+    rmSync(dir, { recursive: true, force: true });
   });
 
+  for (const route of ROUTES)
   for (const source of ['chunks', 'a file'] as const) {
-    it(`a part that fails aborts the upload and rejects (from ${source})`, { timeout: 60_000 }, async () => {
-      const client = server.client();
+    it(`a part that fails aborts the upload and rejects (from ${source}, ${route})`, { timeout: 60_000 }, async () => {
+      const { client, thread } = routed(route, 1);
       const sent: string[] = [];
       client.middlewareStack.add(
         (next, context) => async (args) => {
@@ -123,12 +186,58 @@ describe('S3 uploads', () => {
         { step: 'initialize', name: 'failSecondPart' },
       );
       const data = bytes(3 * PART, 9);
-      const target = { client, bucket: 'up', key: `failing-${source}`, partSize: PART, queueSize: 1 };
-      const file: StoredFile = { size: data.byteLength, read: async (dest, offset, length, position) => void dest.set(data.subarray(position, position + length), offset) };
+      const target = { client, bucket: 'up', key: `failing-${source}`, partSize: PART, queueSize: 1, ...(thread ? { thread } : {}) };
+      const dir = mkdtempSync(join(tmpdir(), 'upload-fail-'));
+      writeFileSync(join(dir, 'f'), data);
+      const handle = await open(join(dir, 'f'), 'r');
+      const file: StoredFile = { size: data.byteLength, read: async (dest, offset, length, position) => void dest.set(data.subarray(position, position + length), offset), descriptor: () => handle.fd };
       const totals = { size: 0, crc32: 0 };
-      await assert.rejects(source === 'chunks' ? uploadObject(target, chunked(data, [PART]), totals) : uploadFile(target, file, totals), /part refused/);
+      try {
+        await assert.rejects(source === 'chunks' ? uploadObject(target, chunked(data, [PART]), totals) : uploadFile(target, file, totals), /part refused/);
+      } finally {
+        await handle.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
       assert.ok(sent.includes('AbortMultipartUploadCommand'), sent.join(', '));
       assert.ok(!sent.includes('CompleteMultipartUploadCommand'));
     });
   }
+
+  it('over http, a body the upload thread sends is hashed into its signature: x-amz-content-sha256 is the SHA-256 of the bytes that arrived', { timeout: 60_000 }, async () => {
+    // A server that keeps what each PUT carried (s3rver does not check the hash).
+    const arrived: { hash: string | undefined; body: Buffer }[] = [];
+    const recorder = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        arrived.push({ hash: req.headers['x-amz-content-sha256'] as string | undefined, body: Buffer.concat(chunks) });
+        res.writeHead(200, { ETag: '"e"' }).end();
+      });
+    });
+    recorder.listen(0, '127.0.0.1');
+    await once(recorder, 'listening');
+    const endpoint = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
+    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', maxAttempts: 1 });
+    sendBodiesOnThread(client, threadSender, { connectionMs: 10_000, socketMs: 60_000 });
+    const thread = { sender: threadSender, parts: new SharedParts(PART, 4), filePartSize: PART };
+    const dir = mkdtempSync(join(tmpdir(), 'upload-hash-'));
+    const data = bytes(PART - 3, 5);
+    writeFileSync(join(dir, 'f'), data);
+    const handle = await open(join(dir, 'f'), 'r');
+    try {
+      await uploadObject({ client, bucket: 'up', key: 'a', partSize: PART, queueSize: 2, thread }, chunked(data, [PART]), { size: 0, crc32: 0 });
+      const file: StoredFile = { size: data.byteLength, read: async () => assert.fail('read on the main thread'), checksum: async () => ({ size: data.byteLength, crc32: crc32(data) }), descriptor: () => handle.fd };
+      await uploadFile({ client, bucket: 'up', key: 'b', partSize: PART, queueSize: 2, thread }, file, { size: 0, crc32: 0 });
+    } finally {
+      await handle.close();
+      rmSync(dir, { recursive: true, force: true });
+      client.destroy();
+      recorder.close();
+    }
+    assert.equal(arrived.length, 2);
+    for (const { hash, body } of arrived) {
+      assert.deepEqual(new Uint8Array(body), data);
+      assert.equal(hash, createHash('sha256').update(data).digest('hex'));
+    }
+  });
 });

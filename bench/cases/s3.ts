@@ -15,7 +15,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { join } from 'node:path';
 import { CheckpointManager, modelCheckpoint, registerStore } from '../../src/index.js';
 import { S3Store } from '../../src/stores/s3.js';
-import { startS3Server } from '../../test/stores/s3_server.js';
+import { S3RVER_CREDENTIALS, startS3Server } from '../../test/stores/s3_server.js';
 import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { WARMUP_REPS, mbPerSec, type CaseContext, type CaseResult, type Rep } from '../lib/result.js';
@@ -33,7 +33,9 @@ export async function runS3Ours(ctx: CaseContext, tier: boolean): Promise<CaseRe
   try {
     const { model, params, bytes, buildMs } = buildModel(ctx.size);
     const scheme = `s3bench${process.pid}`;
-    registerStore(scheme, new S3Store({ client: server.client() }));
+    // Configured as a user would (endpoint and credentials; the environment does the same), so the
+    // store makes its own client and its uploads go through its upload thread.
+    registerStore(scheme, new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }));
     const filepath = `${scheme}://bench/run/ckpt.{epoch:03d}`;
     const cb = modelCheckpoint({ filepath, saveWeightsOnly: true, logger: silent, ...(tier ? { localCache: join(ctx.dir, 'cache') } : {}) });
     cb.setModel(model);

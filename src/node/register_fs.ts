@@ -2,6 +2,7 @@
  * What the Node entry adds to the universal core: the fs store for plain paths and `file://` URLs
  * (relative paths start at the working directory), and zlib's CRC-32 where Node has it (>= 20.15).
  */
+import { useS3SendThread } from './s3_send_thread.js';
 import { useZlibCrc32 } from './zlib_crc32.js';
 import { FsStore } from '../stores/fs.js';
 import type { FsOps } from '../stores/fs_ops.js';
@@ -25,9 +26,10 @@ export function registerFsStore(): void {
 
 /**
  * `s3://bucket/prefix/…` with the S3 store, configured from the environment (see S3StoreOptions),
- * loaded on first use. `registerStore('s3', new S3Store({ client }))` replaces it with your own.
+ * loaded on first use, its uploads sent by a helper thread (node/s3_send_thread.ts). `registerStore('s3', new S3Store({ client }))` replaces it with your own.
  */
 export function registerS3Store(): void {
+  useS3SendThread();
   registerStore(
     's3',
     lazyStore('s3', async () => new (await import('../stores/s3.js')).S3Store(), 'the AWS SDK (npm install @aws-sdk/client-s3)'),

@@ -86,6 +86,7 @@ export function storedFile(file: CheckpointFile, path: string): StoredFile {
       onHelper('checksumFd', { fd: file.handle.fd, size: file.size }, 'waited').catch((e) => {
         throw ioError('read', path, e);
       }),
+    descriptor: () => (file.handle.fd >= 0 ? file.handle.fd : undefined),
   };
 }
 

@@ -13,28 +13,21 @@
  *    place and its parent fsync'd, in that order (see store.ts for why each step is needed).
  * Shards are still written and fsync'd from the main thread's thread pool: their bytes live there.
  *
- * Two threads per process at most (see HelperLane), each started on first use and unref'd while
- * idle (they never keep a process alive). Their code is a few lines evaluated as a script (no file
- * to resolve, in the ESM and the CJS build alike). Where worker threads or `zlib.crc32` are missing, or the thread fails, every call
- * returns undefined and the caller does the step itself, on its own thread, as before.
+ * Two threads per process at most (see HelperLane), each a HelperThread (node/helper_thread.ts:
+ * started on first use, never keeping a process alive). Where worker threads or `zlib.crc32` are
+ * missing, or the thread fails, every call returns undefined and the caller does the step itself,
+ * on its own thread, as before.
  */
-import { Worker } from 'node:worker_threads';
 import * as zlib from 'node:zlib';
+import { HelperThread } from '../node/helper_thread.js';
 
 const SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const { join, dirname } = require('node:path');
 const { crc32 } = require('node:zlib');
 // 1 MiB: as fast as larger reads from the page cache, and little memory beside a load.
 const buffer = Buffer.allocUnsafe(1024 * 1024);
-// A save's thread at the lowest priority (Linux: a thread's own nice value, set through its id), so
-// a checksum never keeps training's thread from a core it is ready to run on.
-if (workerData.lowPriority) {
-  try {
-    require('node:os').setPriority(Number(fs.readlinkSync('/proc/thread-self').split('/').pop()), 19);
-  } catch {}
-}
 function fsyncPath(path) {
   const fd = fs.openSync(path, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
@@ -140,7 +133,7 @@ parentPort.on('message', ({ id, op, args }) => {
   try {
     parentPort.postMessage({ id, result: ops[op](args) });
   } catch (e) {
-    parentPort.postMessage({ id, error: String((e && e.message) || e), code: e && e.code, syscall: e && e.syscall, step: e && e.step });
+    parentPort.postMessage({ id, error: errorReply(e) });
   }
 });
 `;
@@ -158,11 +151,6 @@ export interface HelperOps {
   };
 }
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
-
 /**
  * The two helper threads, started on first use: `background` for a save's steps, at the lowest
  * priority (training, on the main thread, always comes first); `waited` for a load's or a verify's
@@ -171,76 +159,14 @@ interface Pending {
  */
 export type HelperLane = 'background' | 'waited';
 
-class HelperThread {
-  private worker: Worker | undefined;
-  private broken = !(typeof (zlib as { crc32?: unknown }).crc32 === 'function');
-  private nextId = 0;
-  private readonly pending = new Map<number, Pending>();
-
-  constructor(private readonly lowPriority: boolean) {}
-
-  get available(): boolean {
-    return !this.broken;
-  }
-
-  get started(): boolean {
-    return this.worker !== undefined;
-  }
-
-  run(op: string, args: unknown): Promise<unknown> {
-    const w = this.start();
-    if (!w) return Promise.resolve(undefined);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      // Referenced while it has work: a save awaiting a step keeps the process alive, as a write would.
-      w.ref();
-      w.postMessage({ id, op, args });
-    });
-  }
-
-  start(): Worker | undefined {
-    if (this.broken) return undefined;
-    if (this.worker) return this.worker;
-    let worker: Worker;
-    try {
-      worker = new Worker(SOURCE, {
-        eval: true,
-        workerData: { lowPriority: this.lowPriority },
-        // Plain CommonJS needing no loader hooks (--import tsx and the like), and a small heap: the
-        // thread holds a 1 MiB buffer and a few objects, and costs about 7 MiB of memory in all.
-        execArgv: [],
-        resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 2 },
-      });
-    } catch {
-      this.broken = true;
-      return undefined;
-    }
-    this.worker = worker;
-    worker.on('message', (m: { id: number; result?: unknown; error?: string; code?: string; syscall?: string; step?: string }) => {
-      const job = this.pending.get(m.id);
-      this.pending.delete(m.id);
-      if (!job) return;
-      if (m.error !== undefined) job.reject(Object.assign(new Error(m.error), m.code ? { code: m.code } : {}, m.syscall ? { syscall: m.syscall } : {}, m.step ? { step: m.step } : {}));
-      else job.resolve(m.result);
-      if (this.pending.size === 0) worker.unref();
-    });
-    // A dead thread: its jobs fall back to the caller's own thread, and so does every later one.
-    const fail = () => {
-      this.broken = true;
-      this.worker = undefined;
-      for (const job of this.pending.values()) job.resolve(undefined);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', fail);
-    // After the listeners: adding a 'message' listener refs the thread again.
-    worker.unref();
-    return worker;
-  }
-}
-
-const lanes: Record<HelperLane, HelperThread> = { background: new HelperThread(true), waited: new HelperThread(false) };
+const helperThread = (lowPriority: boolean) =>
+  new HelperThread(SOURCE, {
+    lowPriority,
+    available: typeof (zlib as { crc32?: unknown }).crc32 === 'function',
+    // The thread holds a 1 MiB buffer and a few objects, and costs about 7 MiB of memory in all.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, codeRangeSizeMb: 2 },
+  });
+const lanes: Record<HelperLane, HelperThread> = { background: helperThread(true), waited: helperThread(false) };
 
 /** Whether a save's steps can go to its helper thread (else the caller does them itself). */
 export function helperAvailable(): boolean {

@@ -40,7 +40,8 @@ import { CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
-import { uploadFile, uploadObject } from './s3_upload.js';
+import { bodySender, sendBodiesOnThread } from './s3_thread_body.js';
+import { SharedParts, uploadFile, uploadObject, type UploadTarget } from './s3_upload.js';
 import { unsignedPayloads } from './s3_payload_signing.js';
 
 const MARKER = 'checkpoint.json';
@@ -69,6 +70,8 @@ function generationOwner(segment: string): string | undefined {
   return at > 1 ? segment.slice(1, at) : undefined;
 }
 const GENERATION_META = 'tfjs-generation';
+const CONNECTION_TIMEOUT_MS = 10_000;
+const SOCKET_TIMEOUT_MS = 60_000;
 
 export interface S3StoreOptions {
   /** A client of your own (credentials, region, endpoint, retries all as you set them). */
@@ -83,7 +86,11 @@ export interface S3StoreOptions {
   forcePathStyle?: boolean;
   /** Attempts per request, with the SDK's backoff, for throttling (503 SlowDown), 5xx and timeouts. Default 5. */
   maxAttempts?: number;
-  /** Multipart part size in bytes (S3's minimum is 5 MiB). Default 8 MiB. */
+  /**
+   * Multipart part size in bytes (S3's minimum is 5 MiB). Default 8 MiB; 32 MiB for parts the upload
+   * thread sends straight from a `localCache` file (they take no memory, and fewer requests cost the
+   * main thread less).
+   */
   partSize?: number;
   /** Parts uploaded at once per file. Peak extra memory per file being written stays under partSize × (queueSize + 2) (see s3_upload.ts). Default 4. */
   queueSize?: number;
@@ -96,6 +103,14 @@ export interface S3StoreOptions {
    * always; `false`: never. Not applied to a `client` of your own.
    */
   signPayload?: boolean;
+  /**
+   * Whether uploads' bytes are read, hashed, checksummed and sent by a helper thread (Node), so the
+   * main thread, where training runs, only copies each part once into shared memory (or, with
+   * `localCache`, touches no byte at all). The SDK still builds, signs and retries every request.
+   * Default true; not applied to a `client` of your own, whose HTTP settings (agents, proxies) the
+   * thread could not follow.
+   */
+  uploadThread?: boolean;
 }
 
 interface ObjectRef {
@@ -167,6 +182,8 @@ export class S3Store implements CheckpointStore {
   private readonly live = new Set<string>();
   /** Whether the server may honour `If-None-Match: *` on PUT (false once it answered 501 to it). */
   private conditionalPuts = true;
+  /** The upload thread, when this store's client sends through it (see s3_thread_body.ts). */
+  private readonly thread: UploadTarget['thread'];
 
   constructor(options: S3StoreOptions = {}) {
     const endpoint = options.endpoint ?? env('TFJS_CHECKPOINT_S3_ENDPOINT');
@@ -179,7 +196,7 @@ export class S3Store implements CheckpointStore {
       maxAttempts: options.maxAttempts ?? 5,
       // The SDK waits forever by default: a blackholed endpoint would hold a save for the OS's TCP
       // timeouts times the attempts. Give up on a connection after 10 s and a silent socket after 60 s (then retry).
-      requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 },
+      requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS },
       // Our CRC-32s cover every byte; the SDK's default request checksums break many S3-compatible servers.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -188,6 +205,11 @@ export class S3Store implements CheckpointStore {
     if (!options.client && options.signPayload !== true) unsignedPayloads(this.client, options.signPayload === false ? 'never' : 'https');
     this.partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
     this.queueSize = options.queueSize ?? 4;
+    const sender = bodySender();
+    if (!options.client && options.uploadThread !== false && sender) {
+      sendBodiesOnThread(this.client, sender, { connectionMs: CONNECTION_TIMEOUT_MS, socketMs: SOCKET_TIMEOUT_MS });
+      this.thread = { sender, parts: new SharedParts(this.partSize, this.queueSize + 2), filePartSize: Math.max(options.partSize ?? 32 * 1024 * 1024, this.partSize) };
+    }
     this.orphanAgeMs = (options.orphanAgeSeconds ?? 86_400) * 1000;
   }
 
@@ -341,10 +363,14 @@ export class S3Store implements CheckpointStore {
     return new S3Staged(this, key, generationDir(keyBasename(key), randomGeneration()), options.claim);
   }
 
+  private target(ref: ObjectRef): UploadTarget {
+    return { client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize, ...(this.thread ? { thread: this.thread } : {}) };
+  }
+
   /** @internal Uploads one file of a staged generation (see s3_upload.ts), adding its size and CRC-32 to `totals`. */
   async upload(ref: ObjectRef, chunks: ByteChunks, totals: { size: number; crc32: number }): Promise<void> {
     try {
-      await uploadObject({ client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize }, chunks, totals);
+      await uploadObject(this.target(ref), chunks, totals);
     } catch (e) {
       throw s3Error('upload', ref, e);
     }
@@ -353,7 +379,7 @@ export class S3Store implements CheckpointStore {
   /** @internal Uploads a file another store holds (see uploadFile), setting `totals` to its size and CRC-32. */
   async uploadFrom(ref: ObjectRef, file: StoredFile, totals: { size: number; crc32: number }): Promise<void> {
     try {
-      await uploadFile({ client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize }, file, totals);
+      await uploadFile(this.target(ref), file, totals);
     } catch (e) {
       throw s3Error('upload', ref, e);
     }

@@ -18,6 +18,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { crc32 } from '../formats/crc32.js';
+import { ThreadBody, type BodySender } from './s3_thread_body.js';
 import type { ByteChunks, StoredFile } from './store.js';
 
 export interface UploadTarget {
@@ -28,6 +29,46 @@ export interface UploadTarget {
   partSize: number;
   /** Parts uploading at once. */
   queueSize: number;
+  /** Set when the client sends `ThreadBody` bodies through this sender (sendBodiesOnThread): parts then go as sources, not bytes. */
+  thread?: {
+    sender: BodySender;
+    parts: SharedParts;
+    /** Part size for parts sent straight from a file's descriptor: larger, since such a part costs no memory, and each request costs the main thread about 1 ms of SDK work. */
+    filePartSize: number;
+  };
+}
+
+/**
+ * Reused part buffers in shared memory, for the upload thread to send from: a save copies each part
+ * of its tensors in once (the only per-byte step left on the main thread), and first-touched memory
+ * (about 4 s/GiB on this kind of machine) is paid once per store, not per save.
+ */
+export class SharedParts {
+  private readonly free: Uint8Array[] = [];
+
+  constructor(
+    readonly partSize: number,
+    private readonly keep: number,
+  ) {}
+
+  take(): Uint8Array {
+    return this.free.pop() ?? new Uint8Array(new SharedArrayBuffer(this.partSize));
+  }
+
+  release(part: Uint8Array): void {
+    if (this.free.length < this.keep) this.free.push(part);
+  }
+}
+
+type Body = Uint8Array | ThreadBody;
+
+function lengthOf(body: Body): number {
+  return body instanceof ThreadBody ? body.length : body.byteLength;
+}
+
+/** The SDK's type for a body; a ThreadBody is sent by the thread, never read by the SDK. */
+function asPayload(body: Body): Uint8Array {
+  return body as Uint8Array;
 }
 
 /**
@@ -48,14 +89,14 @@ class MultipartUpload {
   }
 
   /** Sends one part; resolves once fewer than `queueSize` are in flight. */
-  async send(bytes: Uint8Array, done?: () => void): Promise<void> {
+  async send(body: Body, done?: () => void): Promise<void> {
     const { client, bucket, key } = this.target;
     this.uploadId ??= (await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))).UploadId;
     const partNumber = this.parts.length + 1;
     const part: CompletedPart = { PartNumber: partNumber };
     this.parts.push(part);
     const uploading = client
-      .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, PartNumber: partNumber, Body: bytes, ContentLength: bytes.byteLength }))
+      .send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId: this.uploadId, PartNumber: partNumber, Body: asPayload(body), ContentLength: lengthOf(body) }))
       .then(
         (r) => {
           part.ETag = r.ETag;
@@ -94,12 +135,13 @@ class MultipartUpload {
   }
 }
 
-function putWhole(target: UploadTarget, body: Uint8Array): Promise<unknown> {
-  return target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: body, ContentLength: body.byteLength }));
+function putWhole(target: UploadTarget, body: Body): Promise<unknown> {
+  return target.client.send(new PutObjectCommand({ Bucket: target.bucket, Key: target.key, Body: asPayload(body), ContentLength: lengthOf(body) }));
 }
 
 /** Uploads `chunks` as one object, adding their size and CRC-32 to `totals`. Chunks stay unchanged until it resolves. */
 export async function uploadObject(target: UploadTarget, chunks: ByteChunks, totals: { size: number; crc32: number }): Promise<void> {
+  if (target.thread?.sender.available()) return uploadObjectFromShared(target, target.thread, chunks, totals);
   const { partSize } = target;
   const pool: Uint8Array[] = [];
   const takeBuffer = () => pool.pop() ?? new Uint8Array(partSize);
@@ -159,6 +201,84 @@ export async function uploadObject(target: UploadTarget, chunks: ByteChunks, tot
 }
 
 /**
+ * `uploadObject` through the upload thread: each part is copied into a shared buffer (the one pass
+ * over the bytes left on this thread), then the thread computes the running CRC-32 (in part order:
+ * it takes its messages in order) and sends the part. A full part is held until more bytes follow,
+ * since an object of one part goes out as a single PutObject.
+ */
+async function uploadObjectFromShared(
+  target: UploadTarget,
+  thread: NonNullable<UploadTarget['thread']>,
+  chunks: ByteChunks,
+  totals: { size: number; crc32: number },
+): Promise<void> {
+  const { sender, parts } = thread;
+  const { partSize } = parts;
+  const upload = new MultipartUpload(target);
+  let crc: Promise<number> = Promise.resolve(totals.crc32);
+  let current: Uint8Array | undefined;
+  let filled = 0;
+  /** Parts filled and checksummed in order, each released once its request and its CRC are done. */
+  interface Filled {
+    body: ThreadBody;
+    summed: Promise<unknown>;
+    buffer: Uint8Array;
+  }
+  const fill = (buffer: Uint8Array, length: number): Filled => {
+    const source = { shared: buffer.buffer as SharedArrayBuffer, offset: 0, length };
+    const view = buffer.subarray(0, length);
+    crc = crc.then(async (previous) => (await sender.crc32(source, previous)) ?? crc32(view, previous));
+    // Sent from here only when the thread cannot: a plain copy for the SDK's handler.
+    return { body: new ThreadBody(source, async () => view.slice()), summed: crc, buffer };
+  };
+  const release = (part: Filled) => void part.summed.then(() => parts.release(part.buffer), () => undefined);
+  const send = (part: Filled) => upload.send(part.body, () => release(part));
+  let held: Filled | undefined;
+  try {
+    for await (const chunk of chunks) {
+      totals.size += chunk.byteLength;
+      for (let at = 0; at < chunk.byteLength; ) {
+        current ??= parts.take();
+        const take = Math.min(partSize - filled, chunk.byteLength - at);
+        current.set(chunk.subarray(at, at + take), filled);
+        filled += take;
+        at += take;
+        if (filled === partSize) {
+          const full = fill(current, filled);
+          current = undefined;
+          filled = 0;
+          if (held) await send(held);
+          held = full;
+        }
+      }
+    }
+    const tail = current && filled > 0 ? fill(current, filled) : undefined;
+    if (current && !tail) parts.release(current);
+    current = undefined;
+    if (!upload.started && (held === undefined || tail === undefined)) {
+      // It fits in one request.
+      const only = held ?? tail;
+      try {
+        await putWhole(target, only?.body ?? new Uint8Array(0));
+      } finally {
+        if (only) release(only);
+      }
+    } else {
+      if (held) await send(held);
+      held = undefined;
+      if (tail) await send(tail);
+      await upload.complete();
+    }
+    totals.crc32 = await crc;
+  } catch (e) {
+    await upload.abort();
+    if (held) release(held);
+    if (current) parts.release(current);
+    throw e;
+  }
+}
+
+/**
  * Uploads `file` as one object, each part read straight into one of `queueSize + 1` reused buffers
  * (no fresh memory per part: on this kind of machine first-touched memory costs about 4 s/GiB, on the
  * thread that touches it), and sets `totals` to its size and CRC-32. The CRC-32 comes from
@@ -166,13 +286,26 @@ export async function uploadObject(target: UploadTarget, chunks: ByteChunks, tot
  * page cache beside the upload), so no per-byte work runs on this thread; else it is computed here.
  */
 export async function uploadFile(target: UploadTarget, file: StoredFile, totals: { size: number; crc32: number }): Promise<void> {
-  const { partSize } = target;
   const offThread = file.checksum?.();
   offThread?.catch(() => undefined); // awaited below
+  // Through the upload thread, straight from the file: no byte of it on this thread.
+  const fd = target.thread?.sender.available() ? file.descriptor?.() : undefined;
+  const partSize = fd !== undefined ? target.thread!.filePartSize : target.partSize;
+  const fromFile = (position: number, length: number): ThreadBody =>
+    new ThreadBody({ fd: fd!, offset: position, length }, async () => {
+      const bytes = new Uint8Array(length);
+      await file.read(bytes, 0, length, position);
+      return bytes;
+    });
   let crc = 0;
   const upload = new MultipartUpload(target);
   try {
-    if (file.size <= partSize) {
+    if (fd !== undefined && file.size <= partSize) {
+      await putWhole(target, fromFile(0, file.size));
+    } else if (fd !== undefined) {
+      for (let position = 0; position < file.size; position += partSize) await upload.send(fromFile(position, Math.min(partSize, file.size - position)));
+      await upload.complete();
+    } else if (file.size <= partSize) {
       const body = new Uint8Array(file.size);
       await file.read(body, 0, body.byteLength, 0);
       if (!offThread) crc = crc32(body);
@@ -196,7 +329,7 @@ export async function uploadFile(target: UploadTarget, file: StoredFile, totals:
   }
   const checked = offThread ? await offThread : undefined;
   totals.size = checked?.size ?? file.size;
-  totals.crc32 = checked ? checked.crc32 : offThread ? await crcHere(file) : crc;
+  totals.crc32 = checked ? checked.crc32 : offThread || fd !== undefined ? await crcHere(file) : crc;
 }
 
 /** The file's CRC-32 read here, one reused buffer at a time (when its off-thread checksum was not possible after all). */

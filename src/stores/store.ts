@@ -118,6 +118,11 @@ export interface StoredFile {
    * undefined when that is not possible right now (the caller then checksums what it reads).
    */
   checksum?(): Promise<{ size: number; crc32: number } | undefined>;
+  /**
+   * Optional: the open file's descriptor (the fs store), which any thread of this process may read
+   * by position until the file is closed; an upload thread sends parts straight from it.
+   */
+  descriptor?(): number | undefined;
 }
 
 /** The files of one generation of a checkpoint (or of a stock TF.js folder), held until `close()`. */

@@ -11,7 +11,7 @@ import { tempDir } from '../helpers.js';
 import { ObjectStore, type Bucket } from '../../examples/object_store.js';
 import { S3Store } from '../../src/stores/s3.js';
 import { TieredStore } from '../../src/stores/tiered.js';
-import { startS3Server, type S3TestServer } from './s3_server.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3_server.js';
 
 export type { StoreFixture, StoreUnderTest, FaultSwitch } from './fixture_types.js';
 export { faultSwitch };
@@ -139,7 +139,10 @@ export const s3Fixture: StoreFixture = {
   async create() {
     const running = await (server ??= startS3Server());
     const faults = faultSwitch();
-    const client = running.client();
+    // Configured as users do (endpoint, credentials), so the store makes its own client and its
+    // uploads go through its upload thread (s3_thread_body.ts); the faults hook into that client.
+    const store = new S3Store({ endpoint: running.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
+    const client = store.client;
     client.middlewareStack.add(
       (next, context) => async (args) => {
         if (S3_WRITES.has((context as { commandName?: string }).commandName ?? '')) faults.step(`${(context as { commandName?: string }).commandName}`);
@@ -147,7 +150,6 @@ export const s3Fixture: StoreFixture = {
       },
       { step: 'initialize', name: 'conformanceFaults' },
     );
-    const store = new S3Store({ client });
     const scheme = uniqueScheme('s3');
     registerStore(scheme, store);
     const prefix = `t${process.pid}-${++prefixes}`;

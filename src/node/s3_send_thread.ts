@@ -1,0 +1,141 @@
+/**
+ * Node: the S3 store's upload thread (see stores/s3_thread_body.ts). It reads each part's bytes from
+ * their source (a descriptor of this process's, or shared memory), hashes or checksums them, and
+ * sends a request the SDK has signed over its own keep-alive connections, so no byte of an upload
+ * passes through the main thread. At the lowest priority: training comes first.
+ */
+import { Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { setBodySender, type BodySender, type BodySource, type SendTimeouts, type SentResponse, type SignedRequest } from '../stores/s3_thread_body.js';
+import { HelperThread } from './helper_thread.js';
+
+const SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const http = require('node:http');
+const https = require('node:https');
+const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+// Reused 1 MiB read buffers: fresh memory costs as much as the copy it holds on some machines.
+const PIECE = 1024 * 1024;
+const free = [];
+function readAt(fd, buffer, length, position) {
+  return new Promise((resolve, reject) => fs.read(fd, buffer, 0, length, position, (e, n) => (e ? reject(e) : resolve(n))));
+}
+// Hands the source's bytes to take(piece), in order; a piece's memory is reused once take's promise settles.
+async function eachPiece(source, take) {
+  if (source.shared) return take(Buffer.from(source.shared, source.offset, source.length));
+  const buffer = free.pop() || Buffer.allocUnsafeSlow(PIECE);
+  try {
+    for (let at = 0; at < source.length; ) {
+      const n = await readAt(source.fd, buffer, Math.min(PIECE, source.length - at), source.offset + at);
+      if (n === 0) throw Object.assign(new Error('the file ended before the part did'), { code: 'EOF' });
+      await take(buffer.subarray(0, n));
+      at += n;
+    }
+  } finally {
+    free.push(buffer);
+  }
+}
+function timeout(message) {
+  return Object.assign(new Error(message), { name: 'TimeoutError' });
+}
+function send({ request, source, timeouts }) {
+  return new Promise((resolve, reject) => {
+    const headers = {};
+    // 100-continue is the SDK's handler's business (the header is not signed): send the body at once.
+    for (const [k, v] of Object.entries(request.headers)) if (k.toLowerCase() !== 'expect') headers[k] = v;
+    const lib = request.protocol === 'https:' ? https : http;
+    const req = lib.request({ protocol: request.protocol, hostname: request.hostname, port: request.port, method: request.method, path: request.path, headers, agent: agents[request.protocol] });
+    let done = false;
+    const connecting = setTimeout(() => fail(timeout('Socket timed out without establishing a connection within ' + timeouts.connectionMs + ' ms')), timeouts.connectionMs);
+    function fail(e) {
+      if (done) return;
+      done = true;
+      clearTimeout(connecting);
+      req.destroy();
+      reject(e);
+    }
+    req.on('socket', (socket) => {
+      if (!socket.connecting) clearTimeout(connecting);
+      else socket.once('connect', () => clearTimeout(connecting));
+    });
+    req.setTimeout(timeouts.socketMs, () => fail(timeout('Connection timed out after ' + timeouts.socketMs + ' ms')));
+    req.on('error', fail);
+    req.on('response', (res) => {
+      const body = [];
+      res.on('data', (c) => body.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        if (done) return;
+        done = true;
+        clearTimeout(connecting);
+        const flat = {};
+        for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(',') : String(v);
+        const bytes = Buffer.concat(body);
+        const out = new Uint8Array(bytes.byteLength);
+        out.set(bytes);
+        resolve({ statusCode: res.statusCode, reason: res.statusMessage, headers: flat, body: out });
+      });
+    });
+    eachPiece(source, (piece) => done ? undefined : new Promise((written, failed) => req.write(piece, (e) => (e ? failed(e) : written()))))
+      .then(() => { if (!done) req.end(); }, fail);
+  });
+}
+const ops = {
+  async sha256({ source }) {
+    const hash = createHash('sha256');
+    await eachPiece(source, (piece) => void hash.update(piece));
+    return hash.digest('hex');
+  },
+  async crc32({ source, previous }) {
+    let crc = previous;
+    await eachPiece(source, (piece) => void (crc = crc32(piece, crc)));
+    return crc;
+  },
+  send,
+};
+parentPort.on('message', ({ id, op, args }) => {
+  ops[op](args).then(
+    (result) => parentPort.postMessage({ id, result }, result && result.body ? [result.body.buffer] : []),
+    (e) => parentPort.postMessage({ id, error: errorReply(e) }),
+  );
+});
+`;
+
+const thread = new HelperThread(SOURCE, {
+  lowPriority: true,
+  available: typeof (zlib as { crc32?: unknown }).crc32 === 'function',
+  // Sockets, TLS and a few 1 MiB buffers.
+  resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+});
+
+interface ThreadResponse {
+  statusCode: number;
+  reason?: string;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+export const threadSender: BodySender = {
+  available: () => thread.available,
+  sha256: (source: BodySource) => thread.run('sha256', { source }) as Promise<string | undefined>,
+  crc32: (source: BodySource, previous: number) => thread.run('crc32', { source, previous }) as Promise<number | undefined>,
+  async send(request: SignedRequest, source: BodySource, timeouts: SendTimeouts): Promise<SentResponse | undefined> {
+    const r = (await thread.run('send', { request, source, timeouts })) as ThreadResponse | undefined;
+    if (r === undefined) return undefined;
+    // A stream, as the SDK's own handler gives it.
+    return { statusCode: r.statusCode, ...(r.reason !== undefined ? { reason: r.reason } : {}), headers: r.headers, body: Readable.from(r.body.byteLength > 0 ? [Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)] : []) };
+  },
+};
+
+/** Installs the thread as the S3 store's sender (the Node entry calls this). */
+export function useS3SendThread(): void {
+  setBodySender(threadSender);
+}
+
+/** Whether the upload thread has been started in this process (for tests). */
+export function sendThreadStarted(): boolean {
+  return thread.started;
+}
