@@ -7,6 +7,8 @@
  * the object's size, and no garbage accumulates between collections. (lib-storage's `Upload` joins
  * chunks with `Buffer.concat`, copying a whole large tensor when it follows a small one.)
  * Every request goes through the SDK client: its retries with backoff apply to each part.
+ * With an upload thread (`target.thread`, see s3_thread_body.ts) the bytes never cross the main
+ * thread: parts are copied into reused shared buffers, or sent straight from a file's descriptor.
  */
 import {
   AbortMultipartUploadCommand,
