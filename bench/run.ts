@@ -15,7 +15,7 @@ import { FIT_INTRO, fitTable } from './lib/fit_report.js';
 import { firstSavesTable, frozenTable, headline, loadsTable, s3Table, savesTable, type Outcomes } from './lib/report.js';
 import { targetsTable } from './lib/targets.js';
 import type { CaseOutcome, CaseResult } from './lib/result.js';
-import { bytesOf, type SizeSpec } from './lib/sizes.js';
+import { bytesOf, fitRounds, type SizeSpec } from './lib/sizes.js';
 import { nowMs } from './lib/stats.js';
 import { BENCH_DIR, REPO_DIR, WORK_DIR, freshDir, removeDir } from './lib/workdir.js';
 
@@ -37,7 +37,7 @@ function timeoutMs(size: SizeSpec, reps: number): number {
   return (300 + 60 * (bytesOf(size) / 1e9) * (reps + 2)) * 1000;
 }
 
-/** The fit cases train 3 × 3 fits of 6 epochs per round (at most 2 rounds), each epoch up to 10× a save's time to durable. */
+/** The fit cases train 3 × 3 fits of 6 epochs per round (see fitRounds), each epoch up to 10× a save's time to durable. */
 function fitTimeoutMs(size: SizeSpec, reps: number): number {
   return (600 + 600 * (bytesOf(size) / 1e8) * reps) * 1000;
 }
@@ -93,9 +93,9 @@ async function peerCase(name: PeerName, size: SizeSpec, reps: number, setup: Pee
   const dir = freshDir(join(WORK_DIR, `${size.key}-${name}${fit ? '-fit' : ''}`));
   settleDisk();
   try {
-    // Saves: one more than reps, the peer drops its first (warm-up) save. Fit: reps rounds.
+    // Saves: one more than reps, the peer drops its first (warm-up) save. Fit: as many rounds as ours.
     const script = fit ? PEERS[name].fitScript : PEERS[name].script;
-    const c = await runChild(setup.python, [script, String(size.width), dir, String(fit ? reps : reps + 1)], {
+    const c = await runChild(setup.python, [script, String(size.width), dir, String(fit ? fitRounds(size, reps) : reps + 1)], {
       cwd: REPO_DIR,
       env: PEER_ENV,
       timeoutMs: (fit ? fitTimeoutMs(size, reps) : timeoutMs(size, reps)) * 2,

@@ -17,6 +17,7 @@ import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
 import { modelCheckpoint } from '../../src/index.js';
 import { buildModel } from '../lib/model.js';
+import { fitRounds } from '../lib/sizes.js';
 import type { CaseContext, CaseResult, Rep } from '../lib/result.js';
 import { collectGarbage } from '../lib/rss.js';
 import { median, nowMs } from '../lib/stats.js';
@@ -24,8 +25,6 @@ import { freshDir, removeDir } from '../lib/workdir.js';
 
 /** Six epochs (five steady ones for the median) keep the 100M fits near ten minutes per library. */
 export const FIT_EPOCHS = 6;
-/** Rounds of with/without fits: at most two, whatever --reps says (a 100M round is minutes). */
-export const FIT_ROUNDS_MAX = 2;
 export const FIT_MULTIPLES = [1, 3, 10] as const;
 /** One sample per batch: the shortest step, so epoch lengths can be set finely. */
 const BATCH = 1;
@@ -122,7 +121,7 @@ export async function runFit(ctx: CaseContext): Promise<CaseResult> {
   const data = tf.randomUniform([Math.max(...plans.map((p) => p.batches)) * BATCH, width], 0, 1, 'float32', 42);
   const reps: Rep[] = [];
   let lastLoss = NaN;
-  for (let round = 0; round < Math.min(ctx.reps, FIT_ROUNDS_MAX); round++) {
+  for (let round = 0; round < fitRounds(ctx.size, ctx.reps); round++) {
     const rep: Rep = {};
     for (const plan of plans) {
       const x = data.slice(0, plan.batches * BATCH);

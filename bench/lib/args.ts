@@ -64,7 +64,7 @@ export function usage(): string {
   return [
     'Usage: npm run bench -- [--sizes 1,25,100] [--reps 3] [--only ours,naive,…] [--huge]',
     `  --sizes  model sizes: ${SIZES.map((s) => `${s.key} (${s.label})`).join(', ')}`,
-    '  --reps   reported repetitions per case (default 3; saves add one unreported warm-up; for fit, rounds of with/without fits, at most 2)',
+    '  --reps   reported repetitions per case (default 3; saves add one unreported warm-up; for fit, rounds of with/without fits, at most 3 below 100M and 2 at 100M)',
     `  --only   cases: ${Object.keys(GROUPS).join(', ')}`,
     '  --huge   also run the 1B (4 GB) and 5 GiB models',
   ].join('\n');

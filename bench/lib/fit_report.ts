@@ -10,7 +10,7 @@ export const FIT_INTRO =
   '1.2 × (1×, 3× and 10×) the library\'s own time per checkpoint (ours: time to durable of a full-model save; Keras and Lightning: their save call), ' +
   'measured first in the same process; lengths that need the same batch count are merged under the larger multiple, and the measured ' +
   'multiple (median epoch without checkpoints / that time) is shown. **overhead**: the whole `fit`\'s wall time with checkpoints over ' +
-  'without, per round (at most 2 rounds), median (min–max); ours includes `onTrainEnd` waiting until the last checkpoint is durable (1/6 of a durable ' +
+  'without, per round (3 rounds below 100M, 2 at 100M, with the default reps), median (min–max); ours includes `onTrainEnd` waiting until the last checkpoint is durable (1/6 of a durable ' +
   'time per epoch). In parentheses: steady state, median epoch 2..6 against the same without checkpoints.';
 
 export const FIT_CASES: [string, string, 'weights' | 'full'][] = [

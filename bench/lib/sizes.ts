@@ -31,3 +31,12 @@ export function sizeByKey(key: string): SizeSpec {
   if (!size) throw new Error(`Unknown size '${key}'; known: ${SIZES.map((s) => s.key).join(', ')}`);
   return size;
 }
+
+/**
+ * Rounds of with/without fits, whatever --reps says beyond: at most three below 100M parameters, where
+ * a round is short and a median of three rides out one slow phase of the machine (25M, 2026-12-03: the
+ * same fit took 38.5 s in one round and 27–29 s in the next two); two at 100M (a round is minutes).
+ */
+export function fitRounds(size: SizeSpec, reps: number): number {
+  return Math.min(reps, paramsOf(size) < 1e8 ? 3 : 2);
+}
