@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, modelCheckpoint, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
+import { bodySender, setBodySender } from '../src/stores/s3_thread_body.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
@@ -465,6 +466,51 @@ describe('S3 store: a marker served half-rewritten', () => {
     const { store, gets } = tornOnce(marker, Infinity);
     assert.equal(await markerText(store), marker.slice(0, Math.floor(marker.length / 2)));
     assert.equal(gets.length, 4);
+  });
+});
+
+describe('S3 store: the upload thread', () => {
+  /** A model of one 40 MiB kernel (one shard): 5 parts of 8 MiB, 2 of 32 MiB. */
+  const bigModel = () => tf.sequential({ layers: [tf.layers.dense({ units: 1024, inputShape: [10 * 1024], useBias: false, kernelInitializer: tf.initializers.randomUniform({ seed: 3 }) })] });
+  const own = (options: { uploadThread?: boolean } = {}) => new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, ...options });
+
+  it('sends the bodies of a store that makes its own client (from a local file in 32 MiB parts), never those of a client of your own or with uploadThread: false', { timeout: 120_000 }, async () => {
+    const installed = bodySender()!;
+    let sent = 0;
+    setBodySender({ ...installed, send: (...args) => (sent++, installed.send(...args)) });
+    const model = bigModel();
+    try {
+      const stores = { own: own(), client: new S3Store({ client: server.client() }), off: own({ uploadThread: false }) };
+      const counts: Record<string, { sent: number; parts: number }> = {};
+      for (const [name, store] of Object.entries(stores)) {
+        let parts = 0;
+        store.client.middlewareStack.add(
+          (next, context) => async (args) => {
+            if ((context as { commandName?: string }).commandName === 'UploadPartCommand') parts++;
+            return next(args);
+          },
+          { step: 'initialize', name: 'countParts' },
+        );
+        const before = sent;
+        const base = `${scheme(store)}://bucket/${fresh()}`;
+        const manager = new CheckpointManager({ filepath: `${base}/w-{epoch:02d}`, localCache: await tempDir('tfjs-ckpt-thread-'), saveWeightsOnly: true });
+        await manager.save(1, model, { epoch: 1 });
+        assert.deepEqual((await manager.flush()).notUploaded, [], name);
+        counts[name] = { sent: sent - before, parts };
+        // The bucket's copy (read without the tier) is whole.
+        assert.equal((await verify(`${base}/w-01`)).checksums, 'verified', name);
+      }
+      // Its own client: every body through the thread, the 40 MiB shard in 32 MiB parts from the file.
+      assert.ok(counts['own']!.sent >= 3, JSON.stringify(counts));
+      assert.equal(counts['own']!.parts, 2, JSON.stringify(counts));
+      for (const name of ['client', 'off']) {
+        assert.equal(counts[name]!.sent, 0, `${name}: ${JSON.stringify(counts)}`);
+        assert.equal(counts[name]!.parts, 5, `${name}: ${JSON.stringify(counts)}`);
+      }
+    } finally {
+      setBodySender(installed);
+      model.dispose();
+    }
   });
 });
 
