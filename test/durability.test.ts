@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CheckpointManager, latestCheckpoint, loadWeights, modelCheckpoint, verify, type CheckpointManagerOptions, type ModelCheckpoint } from '../src/index.js';
+import { CheckpointManager, latestCheckpoint, loadWeights, modelCheckpoint, verify, type CheckpointManagerOptions, type ModelCheckpoint, type ModelCheckpointArgs } from '../src/index.js';
 import { COMMIT_MARKER } from '../src/stores/fs.js';
 import { isTemporaryName, TEMP_MARK } from '../src/stores/keys.js';
 import { CrashRecorder, crashStates, readListing, ROOT, stateAfter, Tree, isDataOp, isEntryOp, materialize, type NodeId, type Op } from './crash_fs.js';
@@ -145,6 +145,25 @@ async function nextManagerRun(manager: CheckpointManager, model: tf.LayersModel,
   };
 }
 
+/**
+ * The next run as a fresh modelCheckpoint with `options` sees it after onTrainBegin (its recovery): what
+ * it lists and the best it resumed with (null when it has none); its next save is epoch 99's, with `logs`.
+ */
+async function nextCallbackRun(options: ModelCheckpointArgs, probe: tf.LayersModel, saved: string, logs: tf.Logs): Promise<NextRun> {
+  const next = modelCheckpoint(options);
+  next.setModel(probe);
+  await next.onTrainBegin();
+  return {
+    best: Number.isFinite(next.best) ? next.best : null,
+    listed: (await next.manager.list()).map((r) => r.path),
+    saveNext: async () => {
+      await next.onEpochEnd(98, logs);
+      await next.onTrainEnd();
+      return saved;
+    },
+  };
+}
+
 /** (i) A run directory with retention and pointers: saves 2 and 4 delete older checkpoints, both pointers move. */
 async function managerScenario(): Promise<Scenario> {
   const rec = await CrashRecorder.create(await scratchDir('rec'));
@@ -231,21 +250,8 @@ async function fitScenario(): Promise<Scenario> {
     monitor: 'loss',
     pointers: [],
     reader: (root) => new CheckpointManager({ filepath: join(root, 'w{epoch:02d}'), monitor: 'loss' }),
-    resume: async (root, probe) => {
-      const next = modelCheckpoint(args(root));
-      next.setModel(probe);
-      await next.onTrainBegin();
-      const listed = (await next.manager.list()).map((r) => r.path);
-      return {
-        best: Number.isFinite(next.best) ? next.best : null,
-        listed,
-        saveNext: async () => {
-          await next.onEpochEnd(98, { loss: 0 }); // better than any real loss: saves w99
-          await next.onTrainEnd();
-          return join(root, 'w99');
-        },
-      };
-    },
+    // A loss better than any real one: w99 is saved.
+    resume: (root, probe) => nextCallbackRun(args(root), probe, join(root, 'w99'), { loss: 0 }),
   };
 }
 
@@ -279,21 +285,8 @@ async function frozenBaseScenario(): Promise<Scenario> {
     pointers: [],
     reader,
     probe: () => frozenBaseClassifier(99),
-    resume: async (root, probe) => {
-      const next = modelCheckpoint(args(root));
-      next.setModel(probe);
-      await next.onTrainBegin();
-      const listed = (await next.manager.list()).map((r) => r.path);
-      return {
-        best: null,
-        listed,
-        saveNext: async () => {
-          await next.onEpochEnd(98, {}); // w99, which may reuse the base's shard from what survived
-          await next.onTrainEnd();
-          return join(root, 'w99');
-        },
-      };
-    },
+    // w99 may reuse the base's shard from what survived.
+    resume: (root, probe) => nextCallbackRun(args(root), probe, join(root, 'w99'), {}),
   };
 }
 
