@@ -7,8 +7,9 @@
  * the object's size, and no garbage accumulates between collections. (lib-storage's `Upload` joins
  * chunks with `Buffer.concat`, copying a whole large tensor when it follows a small one.)
  * Every request goes through the SDK client: its retries with backoff apply to each part.
- * With an upload thread (`target.thread`, see s3_thread_body.ts) the bytes never cross the main
- * thread: parts are copied into reused shared buffers, or sent straight from a file's descriptor.
+ * With an upload thread (`target.thread`, see s3_thread_body.ts) the only per-byte work left on the
+ * main thread is one copy of each part into a reused shared buffer; a file's parts are sent straight
+ * from its descriptor, with none.
  */
 import {
   AbortMultipartUploadCommand,
@@ -230,6 +231,8 @@ async function uploadObjectFromShared(
     const source = { shared: buffer.buffer as SharedArrayBuffer, offset: 0, length };
     const view = buffer.subarray(0, length);
     crc = crc.then(async (previous) => (await sender.crc32(source, previous)) ?? crc32(view, previous));
+    // Awaited at the end; a failure of a part never awaited (the upload failed first) is not unhandled.
+    crc.catch(() => undefined);
     // Sent from here only when the thread cannot: a plain copy for the SDK's handler.
     return { body: new ThreadBody(source, async () => view.slice()), summed: crc, buffer };
   };
