@@ -13,7 +13,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -238,6 +238,43 @@ describe('S3 uploads', () => {
     for (const { hash, body } of arrived) {
       assert.deepEqual(new Uint8Array(body), data);
       assert.equal(hash, createHash('sha256').update(data).digest('hex'));
+    }
+  });
+
+  it('through the upload thread, a large body waits for 100-continue: a server that refuses it at once gets no body and its answer is the error; the next upload goes through', { timeout: 60_000 }, async () => {
+    let refuse = true;
+    let bodiesRefused = 0;
+    const take = (req: IncomingMessage, res: ServerResponse) => {
+      req.resume();
+      req.on('end', () => res.writeHead(200, { ETag: '"e"' }).end());
+    };
+    const server = createServer(take);
+    // As S3 does: a request it refuses is answered at once, without '100 Continue' and without its body.
+    server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+      if (!refuse) {
+        res.writeContinue();
+        return take(req, res);
+      }
+      bodiesRefused++;
+      res.writeHead(403, { 'Content-Type': 'application/xml', Connection: 'close' }).end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>refused by the test</Message></Error>');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', maxAttempts: 1 });
+    sendBodiesOnThread(client, threadSender, { connectionMs: 10_000, socketMs: 60_000 });
+    const target = { client, bucket: 'up', key: 'refused', partSize: PART, queueSize: 2, thread: { sender: threadSender, parts: new SharedParts(PART, 4), filePartSize: PART } };
+    const data = bytes(PART - 1, 11);
+    try {
+      await assert.rejects(uploadObject(target, chunked(data, [PART]), { size: 0, crc32: 0 }), (e: Error) => e.name === 'AccessDenied' && /refused by the test/.test(e.message));
+      assert.equal(bodiesRefused, 1);
+      refuse = false;
+      const totals = { size: 0, crc32: 0 };
+      await uploadObject(target, chunked(data, [PART]), totals);
+      assert.equal(totals.crc32, crc32(data));
+    } finally {
+      client.destroy();
+      server.close();
     }
   });
 });

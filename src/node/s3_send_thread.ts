@@ -23,15 +23,16 @@ const free = [];
 function readAt(fd, buffer, length, position) {
   return new Promise((resolve, reject) => fs.read(fd, buffer, 0, length, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
-// Hands the source's bytes to take(piece), in order; a piece's memory is reused once take's promise settles.
+// Hands the source's bytes to take(piece), in order, until it answers false; a piece's memory is
+// reused once take's promise settles.
 async function eachPiece(source, take) {
-  if (source.shared) return take(Buffer.from(source.shared, source.offset, source.length));
+  if (source.shared) return void (await take(Buffer.from(source.shared, source.offset, source.length)));
   const buffer = free.pop() || Buffer.allocUnsafeSlow(PIECE);
   try {
     for (let at = 0; at < source.length; ) {
       const n = await readAt(source.fd, buffer, Math.min(PIECE, source.length - at), source.offset + at);
       if (n === 0) throw Object.assign(new Error('the file ended before the part did'), { code: 'EOF' });
-      await take(buffer.subarray(0, n));
+      if ((await take(buffer.subarray(0, n))) === false) return;
       at += n;
     }
   } finally {
@@ -43,12 +44,12 @@ function timeout(message) {
 }
 function send({ request, source, timeouts }) {
   return new Promise((resolve, reject) => {
-    const headers = {};
-    // 100-continue is the SDK's handler's business (the header is not signed): send the body at once.
-    for (const [k, v] of Object.entries(request.headers)) if (k.toLowerCase() !== 'expect') headers[k] = v;
+    const headers = request.headers;
     const lib = request.protocol === 'https:' ? https : http;
     const req = lib.request({ protocol: request.protocol, hostname: request.hostname, port: request.port, method: request.method, path: request.path, headers, agent: agents[request.protocol] });
     let done = false;
+    // Whether the whole body went out.
+    let sent = false;
     const connecting = setTimeout(() => fail(timeout('Socket timed out without establishing a connection within ' + timeouts.connectionMs + ' ms')), timeouts.connectionMs);
     function fail(e) {
       if (done) return;
@@ -62,7 +63,11 @@ function send({ request, source, timeouts }) {
       else socket.once('connect', () => clearTimeout(connecting));
     });
     req.setTimeout(timeouts.socketMs, () => fail(timeout('Connection timed out after ' + timeouts.socketMs + ' ms')));
-    req.on('error', fail);
+    // A server may answer (say, 403) and close before taking the whole body: writing then fails, but
+    // its answer is what the SDK must see. So an error counts only if the request closes unanswered.
+    let error;
+    req.on('error', (e) => void (error ??= e));
+    req.on('close', () => fail(error || Object.assign(new Error('the connection closed before an answer came'), { code: 'ECONNRESET' })));
     req.on('response', (res) => {
       const body = [];
       res.on('data', (c) => body.push(c));
@@ -71,6 +76,8 @@ function send({ request, source, timeouts }) {
         if (done) return;
         done = true;
         clearTimeout(connecting);
+        // Answered before the whole body went out (an error): this connection cannot carry another request.
+        if (!sent) req.destroy();
         const flat = {};
         for (const [k, v] of Object.entries(res.headers)) flat[k] = Array.isArray(v) ? v.join(',') : String(v);
         const bytes = Buffer.concat(body);
@@ -79,8 +86,35 @@ function send({ request, source, timeouts }) {
         resolve({ statusCode: res.statusCode, reason: res.statusMessage, headers: flat, body: out });
       });
     });
-    eachPiece(source, (piece) => done ? undefined : new Promise((written, failed) => req.write(piece, (e) => (e ? failed(e) : written()))))
-      .then(() => { if (!done) req.end(); }, fail);
+    const sendBody = () => eachPiece(source, (piece) => done ? false : new Promise((written, failed) => req.write(piece, (e) => (e ? failed(e) : written(true)))))
+      .then(
+        () => {
+          if (done) return;
+          sent = true;
+          req.end();
+        },
+        (e) => {
+          // A file that cannot be read is ours to report; a write that failed waits for the close (above).
+          if (e && (e.code === 'EOF' || e.syscall === 'read')) fail(e);
+          else error ??= e;
+        },
+      );
+    // As the SDK's own handler does: with 'Expect: 100-continue' (large bodies), the body goes once the
+    // server says continue (or has not answered in 6 s); a server that answers at once (a refusal)
+    // gets no body, and its answer is the response.
+    const expect = Object.keys(headers).find((k) => k.toLowerCase() === 'expect');
+    if (!expect || String(headers[expect]).toLowerCase() !== '100-continue') return void sendBody();
+    let decided = false;
+    const decide = (go) => {
+      if (decided) return;
+      decided = true;
+      clearTimeout(waiting);
+      if (go) sendBody();
+    };
+    const waiting = setTimeout(() => decide(true), 6000);
+    req.once('continue', () => decide(true));
+    req.once('response', () => decide(false));
+    req.once('error', () => decide(false));
   });
 }
 const ops = {
