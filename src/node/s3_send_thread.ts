@@ -46,7 +46,9 @@ function send({ request, source, timeouts }) {
   return new Promise((resolve, reject) => {
     const headers = request.headers;
     const lib = request.protocol === 'https:' ? https : http;
-    const req = lib.request({ protocol: request.protocol, hostname: request.hostname, port: request.port, method: request.method, path: request.path, headers, agent: agents[request.protocol] });
+    // An IPv6 host comes bracketed, as in URLs; Node wants it bare (so does the SDK's handler).
+    const hostname = /^\\[.*\\]$/.test(request.hostname) ? request.hostname.slice(1, -1) : request.hostname;
+    const req = lib.request({ protocol: request.protocol, hostname, port: request.port, method: request.method, path: request.path, headers, agent: agents[request.protocol] });
     let done = false;
     // Whether the whole body went out.
     let sent = false;
