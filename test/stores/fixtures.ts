@@ -132,35 +132,45 @@ const S3_WRITES = new Set(['PutObjectCommand', 'CreateMultipartUploadCommand', '
 let server: Promise<S3TestServer> | undefined;
 let prefixes = 0;
 
-/** The S3 store against a real S3 server (s3rver on 127.0.0.1, one per test process); each store gets a fresh prefix. */
-export const s3Fixture: StoreFixture = {
-  name: 's3 (s3rver)',
-  hasLeftovers: true,
-  async create() {
-    const running = await (server ??= startS3Server());
-    const faults = faultSwitch();
-    // Configured as users do (endpoint, credentials), so the store makes its own client and its
-    // uploads go through its upload thread (s3_thread_body.ts); the faults hook into that client.
-    const store = new S3Store({ endpoint: running.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
-    const client = store.client;
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (S3_WRITES.has((context as { commandName?: string }).commandName ?? '')) faults.step(`${(context as { commandName?: string }).commandName}`);
-        return next(args);
-      },
-      { step: 'initialize', name: 'conformanceFaults' },
-    );
-    const scheme = uniqueScheme('s3');
-    registerStore(scheme, store);
-    const prefix = `t${process.pid}-${++prefixes}`;
-    return {
-      store,
-      base: `${scheme}://bucket/${prefix}`,
-      spellings: [`${scheme}:///bucket/${prefix}`, `${scheme}://bucket/${prefix}/`, `${scheme}://bucket//${prefix}/./`, `${scheme}://bucket/x/../${prefix}`],
-      ...faults,
-    };
-  },
-};
+/**
+ * The S3 store against a real S3 server (s3rver on 127.0.0.1, one per test process); each store gets
+ * a fresh prefix. `route`: configured as users do (endpoint, credentials), so the store makes its own
+ * client and its uploads go through its upload thread (s3_thread_body.ts); or with a client of your
+ * own, whose bodies the SDK sends from the main thread. The faults hook into the store's client.
+ */
+function s3FixtureVia(route: 'upload thread' | 'client of your own'): StoreFixture {
+  return {
+    name: `s3 (s3rver, ${route})`,
+    hasLeftovers: true,
+    async create() {
+      const running = await (server ??= startS3Server());
+      const faults = faultSwitch();
+      const store =
+        route === 'upload thread'
+          ? new S3Store({ endpoint: running.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+          : new S3Store({ client: running.client() });
+      store.client.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (S3_WRITES.has((context as { commandName?: string }).commandName ?? '')) faults.step(`${(context as { commandName?: string }).commandName}`);
+          return next(args);
+        },
+        { step: 'initialize', name: 'conformanceFaults' },
+      );
+      const scheme = uniqueScheme('s3');
+      registerStore(scheme, store);
+      const prefix = `t${process.pid}-${++prefixes}`;
+      return {
+        store,
+        base: `${scheme}://bucket/${prefix}`,
+        spellings: [`${scheme}:///bucket/${prefix}`, `${scheme}://bucket/${prefix}/`, `${scheme}://bucket//${prefix}/./`, `${scheme}://bucket/x/../${prefix}`],
+        ...faults,
+      };
+    },
+  };
+}
+
+export const s3Fixture = s3FixtureVia('upload thread');
+export const s3OwnClientFixture = s3FixtureVia('client of your own');
 
 /** Stops the fixture's S3 server (call from an `after` hook of the file that used it). */
 export async function stopS3Fixture(): Promise<void> {
