@@ -277,4 +277,38 @@ describe('S3 uploads', () => {
       server.close();
     }
   });
+
+  it('through the upload thread, the query string reaches the server as the SDK signed it: an upload id with spaces, +, ! * \' ( ) and / arrives whole', { timeout: 60_000 }, async () => {
+    const uploadId = "id with spaces+plus!*'()/slash%";
+    const seen: (string | null)[] = [];
+    const server = createServer((req, res) => {
+      const url = new URL(req.url!, 'http://x');
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST' && url.searchParams.has('uploads')) {
+          res.writeHead(200, { 'Content-Type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><Bucket>up</Bucket><Key>q</Key><UploadId>${uploadId.replace(/&/g, '&amp;').replace(/'/g, '&apos;')}</UploadId></InitiateMultipartUploadResult>`);
+          return;
+        }
+        seen.push(url.searchParams.get('uploadId'));
+        if (req.method === 'PUT') res.writeHead(200, { ETag: '"e"' }).end();
+        else res.writeHead(200, { 'Content-Type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><CompleteMultipartUploadResult><Bucket>up</Bucket><Key>q</Key><ETag>"e-2"</ETag></CompleteMultipartUploadResult>');
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', maxAttempts: 1 });
+    let sent = 0;
+    sendBodiesOnThread(client, { ...threadSender, send: (...a) => (sent++, threadSender.send(...a)) }, { connectionMs: 10_000, socketMs: 60_000 });
+    const thread = { sender: threadSender, parts: new SharedParts(PART, 4), filePartSize: PART };
+    try {
+      await uploadObject({ client, bucket: 'up', key: 'q', partSize: PART, queueSize: 2, thread }, chunked(bytes(PART + 1, 4), [PART]), { size: 0, crc32: 0 });
+    } finally {
+      client.destroy();
+      server.close();
+    }
+    assert.equal(sent, 2);
+    // Two parts (through the thread) and the completion (through the SDK's own handler).
+    assert.deepEqual(seen, [uploadId, uploadId, uploadId]);
+  });
 });
