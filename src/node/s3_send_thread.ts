@@ -170,8 +170,3 @@ export const threadSender: BodySender = {
 export function useS3SendThread(): void {
   setBodySender(threadSender);
 }
-
-/** Whether the upload thread has been started in this process (for tests). */
-export function sendThreadStarted(): boolean {
-  return thread.started;
-}
