@@ -18,6 +18,12 @@ const required = "Promise.resolve().then(() => __importStar(require('h5wasm')))"
 const cjs = readFileSync(memfsHost, 'utf8');
 if (cjs.split(required).length !== 2) throw new Error(`${memfsHost}: expected one ${required} to turn back into import('h5wasm'); tsc's output changed`);
 writeFileSync(memfsHost, cjs.replace(required, "import('h5wasm')"));
+// `import.meta.url` (src/node/module_url.ts) is ESM only: in CJS, the file's URL comes from __filename.
+const moduleUrlFile = 'dist/cjs/node/module_url.js';
+const moduleUrl = readFileSync(moduleUrlFile, 'utf8');
+const esmOnly = 'exports.moduleUrl = import.meta.url;';
+if (moduleUrl.split(esmOnly).length !== 2) throw new Error(`${moduleUrlFile}: expected one ${esmOnly} to replace; tsc's output changed`);
+writeFileSync(moduleUrlFile, moduleUrl.replace(esmOnly, "exports.moduleUrl = require('node:url').pathToFileURL(__filename).href;"));
 // Mark each output tree with its module kind so Node picks the right loader.
 writeFileSync('dist/esm/package.json', JSON.stringify({ type: 'module' }) + '\n');
 writeFileSync('dist/cjs/package.json', JSON.stringify({ type: 'commonjs' }) + '\n');

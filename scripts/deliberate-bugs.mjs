@@ -34,6 +34,16 @@ const BUGS = [
     guards: ['test/s3_upload.test.ts'],
     edits: [['src/node/s3_send_thread.ts', '    await eachPiece(source, (piece) => void hash.update(piece));', '    await eachPiece(source, (piece) => void hash.update(piece.subarray(1)));']],
   },
+  {
+    name: 'SDK on the S3 upload thread: a part sent from a file starts at the file\'s beginning, not at the part\'s offset',
+    guards: ['test/s3_upload.test.ts'],
+    edits: [['src/node/s3_send_thread.ts', "request.body = fs.createReadStream('', { fd, start: offset, end: offset + length - 1,", "request.body = fs.createReadStream('', { fd, start: 0, end: length - 1,"]],
+  },
+  {
+    name: 'SDK on the S3 upload thread: signPayload: false is ignored over http (bodies hashed anyway)',
+    guards: ['test/s3_upload.test.ts'],
+    edits: [['src/node/s3_send_thread.ts', "if (unsigned === 'never' || (unsigned === 'https' && request.protocol === 'https:'))", "if (unsigned === 'https' && request.protocol === 'https:')"]],
+  },
   { name: 'no CRC check in verify', guards: ['test/readers.test.ts'], edits: [['src/checkpoint/read.ts', "[{ length: file.size }])) !== file.crc32) {", "[{ length: file.size }])) !== file.crc32 && false) {"]] },
   {
     name: 'memory store: a commit onto a taken name replaces it instead of claiming another',

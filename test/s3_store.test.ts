@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, loadWeights, modelCheckpoint, registerStore, restoreTraining, saveWeights, verify } from '../src/index.js';
 import { S3Store } from '../src/stores/s3.js';
-import { bodySender, setBodySender } from '../src/stores/s3_thread_body.js';
+import { bodySender, setBodySender, type BodySender } from '../src/stores/s3_thread_body.js';
 import { captureLogger, maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
@@ -343,6 +343,10 @@ describe('S3 failures', () => {
     const model = smallClassifier(6);
     const good = scheme(new S3Store({ client: server.client() }));
     await assert.rejects(saveWeights(model, `${good}://no-such-bucket/run/w`), isCode('IO_ERROR', /s3:\/\/no-such-bucket\/run\/w.*does not exist/));
+    // A store that makes its own client: its requests go through the SDK on the upload thread, and its
+    // errors come back with their names and statuses (so are these two below).
+    const viaThread = scheme(new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }));
+    await assert.rejects(saveWeights(model, `${viaThread}://no-such-bucket/run/w`), isCode('IO_ERROR', /s3:\/\/no-such-bucket\/run\/w: NoSuchBucket: .*does not exist/));
     const refused = scheme(new S3Store({ endpoint: server.endpoint, forcePathStyle: true, maxAttempts: 1, credentials: { accessKeyId: 'WRONG', secretAccessKey: 'WRONG' } }));
     await assert.rejects(saveWeights(model, `${refused}://bucket/run/w`), isCode('IO_ERROR', /s3:\/\/bucket\/run\/w.*credentials were refused/));
     const closed = await freePort();
@@ -474,38 +478,59 @@ describe('S3 store: the upload thread', () => {
   const bigModel = () => tf.sequential({ layers: [tf.layers.dense({ units: 1024, inputShape: [10 * 1024], useBias: false, kernelInitializer: tf.initializers.randomUniform({ seed: 3 }) })] });
   const own = (options: { uploadThread?: boolean } = {}) => new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS, ...options });
 
-  it('sends the bodies of a store that makes its own client (from a local file in 32 MiB parts), never those of a client of your own or with uploadThread: false', { timeout: 120_000 }, async () => {
+  it('a store that makes its own client sends every request on the upload thread with the SDK there (a local file in 32 MiB parts); where the thread has no SDK, only the bodies; nothing of a client of your own or with uploadThread: false', { timeout: 120_000 }, async () => {
     const installed = bodySender()!;
     let sent = 0;
-    setBodySender({ ...installed, send: (...args) => (sent++, installed.send(...args)) });
+    const onThread: string[] = [];
+    const { openClient, ...bodiesOnly } = installed;
+    const senders: Record<string, BodySender> = {
+      sdk: {
+        ...bodiesOnly,
+        send: (...args) => (sent++, installed.send(...args)),
+        openClient: (options) => {
+          const client = openClient!(options)!;
+          return { call: (command, input, credentials) => (onThread.push(command), client.call(command, input, credentials)) };
+        },
+      },
+      bodies: { ...bodiesOnly, send: (...args) => (sent++, installed.send(...args)) },
+    };
     const model = bigModel();
     try {
-      const stores = { own: own(), client: new S3Store({ client: server.client() }), off: own({ uploadThread: false }) };
-      const counts: Record<string, { sent: number; parts: number }> = {};
-      for (const [name, store] of Object.entries(stores)) {
-        let parts = 0;
+      const counts: Record<string, { sent: number; onThread: string[]; here: string[] }> = {};
+      for (const name of ['sdk', 'bodies', 'client', 'off']) {
+        setBodySender(senders[name] ?? installed);
+        const store = name === 'client' ? new S3Store({ client: server.client() }) : own(name === 'off' ? { uploadThread: false } : {});
+        const here: string[] = [];
         store.client.middlewareStack.add(
           (next, context) => async (args) => {
-            if ((context as { commandName?: string }).commandName === 'UploadPartCommand') parts++;
+            here.push((context as { commandName?: string }).commandName ?? '');
             return next(args);
           },
-          { step: 'initialize', name: 'countParts' },
+          { step: 'initialize', name: 'countHere' },
         );
-        const before = sent;
+        const [sentBefore, threadBefore] = [sent, onThread.length];
         const base = `${scheme(store)}://bucket/${fresh()}`;
         const manager = new CheckpointManager({ filepath: `${base}/w-{epoch:02d}`, localCache: await tempDir('tfjs-ckpt-thread-'), saveWeightsOnly: true });
         await manager.save(1, model, { epoch: 1 });
         assert.deepEqual((await manager.flush()).notUploaded, [], name);
-        counts[name] = { sent: sent - before, parts };
+        counts[name] = { sent: sent - sentBefore, onThread: onThread.slice(threadBefore), here: [...here] };
         // The bucket's copy (read without the tier) is whole.
         assert.equal((await verify(`${base}/w-01`)).checksums, 'verified', name);
       }
-      // Its own client: every body through the thread, the 40 MiB shard in 32 MiB parts from the file.
-      assert.ok(counts['own']!.sent >= 3, JSON.stringify(counts));
-      assert.equal(counts['own']!.parts, 2, JSON.stringify(counts));
+      const show = JSON.stringify(counts);
+      const parts = (commands: string[]) => commands.filter((c) => /^UploadPart(Command)?$/.test(c)).length;
+      // The SDK on the thread: every request of the save there but reads (GetObject), none here; the 40 MiB shard in 32 MiB parts from the file.
+      assert.deepEqual(counts['sdk']!.here.filter((c) => c !== 'GetObjectCommand'), [], show);
+      assert.ok(counts['sdk']!.onThread.length >= 10, show);
+      assert.equal(parts(counts['sdk']!.onThread), 2, show);
+      assert.ok(counts['sdk']!.onThread.includes('CompleteMultipartUpload') && counts['sdk']!.onThread.includes('PutObject'), show);
+      assert.equal(counts['sdk']!.sent, 0, show);
+      // Bodies only: every body through the thread, the requests made here.
+      assert.ok(counts['bodies']!.sent >= 3, show);
+      assert.equal(parts(counts['bodies']!.here), 2, show);
       for (const name of ['client', 'off']) {
-        assert.equal(counts[name]!.sent, 0, `${name}: ${JSON.stringify(counts)}`);
-        assert.equal(counts[name]!.parts, 5, `${name}: ${JSON.stringify(counts)}`);
+        assert.equal(counts[name]!.sent + counts[name]!.onThread.length, 0, `${name}: ${show}`);
+        assert.equal(parts(counts[name]!.here), 5, `${name}: ${show}`);
       }
     } finally {
       setBodySender(installed);

@@ -23,6 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { crc32 } from '../src/index.js';
 import { threadSender } from '../src/node/s3_send_thread.js';
 import { sendBodiesOnThread, type BodySender } from '../src/stores/s3_thread_body.js';
+import { commandsOnThread, type S3Sender, type ThreadClient } from '../src/stores/s3_thread_calls.js';
 import { SharedParts, uploadFile, uploadObject, type UploadTarget } from '../src/stores/s3_upload.js';
 import type { StoredFile } from '../src/stores/store.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
@@ -56,8 +57,8 @@ function* chunked(data: Uint8Array, sizes: number[]): Generator<Uint8Array> {
   }
 }
 
-type Route = 'main thread' | 'upload thread' | 'thread gone';
-const ROUTES: Route[] = ['main thread', 'upload thread', 'thread gone'];
+type Route = 'main thread' | 'upload thread' | 'SDK on the upload thread' | 'thread gone';
+const ROUTES: Route[] = ['main thread', 'upload thread', 'SDK on the upload thread', 'thread gone'];
 
 /** Counts the shared part buffers an upload took. */
 class CountedParts extends SharedParts {
@@ -69,17 +70,59 @@ class CountedParts extends SharedParts {
   }
 }
 
-/** A client and the target's thread for `route`, and how many bodies the thread sent. */
-function routed(route: Route, queueSize: number): { client: S3Client; thread?: NonNullable<UploadTarget['thread']> & { parts: CountedParts }; sent: () => number } {
-  const client = server.client();
-  if (route === 'main thread') return { client, sent: () => 0 };
+interface Routed {
+  /** What the upload sends its commands through. */
+  client: S3Sender;
+  /** The main thread's client (on the SDK route, only the fallback). */
+  main: S3Client;
+  thread?: NonNullable<UploadTarget['thread']> & { parts: CountedParts };
+  /** How many bodies the thread sent. */
+  sent: () => number;
+  /** The commands sent, wherever they went. */
+  commands: string[];
+}
+
+/**
+ * A client and the target's thread for `route`. `failPart`: that UploadPart (counting from 1) is
+ * refused (on the main thread by a step of the client's; on the SDK route by the server, the
+ * thread's client having been sent to a bucket that does not exist).
+ */
+function routed(route: Route, queueSize: number, failPart?: number): Routed {
+  const main = server.client();
+  const commands: string[] = [];
+  main.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = (context as { commandName?: string }).commandName ?? '';
+      commands.push(name);
+      if (name === 'UploadPartCommand' && commands.filter((c) => c === name).length === failPart) {
+        throw Object.assign(new Error('injected: part refused'), { $metadata: { httpStatusCode: 400 } });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'recordAndFail' },
+  );
+  if (route === 'main thread') return { client: main, main, sent: () => 0, commands };
   let sent = 0;
   const sender: BodySender =
-    route === 'upload thread'
-      ? { available: threadSender.available, sha256: threadSender.sha256, crc32: threadSender.crc32, send: (...a) => (sent++, threadSender.send(...a)) }
-      : { available: () => true, sha256: async () => undefined, crc32: async () => undefined, send: async () => undefined };
-  sendBodiesOnThread(client, sender, { connectionMs: 10_000, socketMs: 60_000 });
-  return { client, thread: { sender, parts: new CountedParts(PART, queueSize + 2), filePartSize: PART }, sent: () => sent };
+    route === 'thread gone'
+      ? { available: () => true, sha256: async () => undefined, crc32: async () => undefined, send: async () => undefined }
+      : { available: threadSender.available, sha256: threadSender.sha256, crc32: threadSender.crc32, send: (...a) => (sent++, threadSender.send(...a)) };
+  sendBodiesOnThread(main, sender, { connectionMs: 10_000, socketMs: 60_000 });
+  const thread = { sender, parts: new CountedParts(PART, queueSize + 2), filePartSize: PART };
+  if (route !== 'SDK on the upload thread') return { client: main, main, thread, sent: () => sent, commands };
+  const remote = threadSender.openClient!({
+    config: { endpoint: server.endpoint, region: 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED', requestHandler: { connectionTimeout: 10_000, socketTimeout: 60_000 } },
+    unsigned: 'https',
+  })!;
+  const counted: ThreadClient = {
+    call: (command, input, credentials) => {
+      commands.push(`${command}Command`);
+      if (command === 'UploadPart' || command === 'PutObject') sent++;
+      const refused = command === 'UploadPart' && commands.filter((c) => c === 'UploadPartCommand').length === failPart;
+      return remote.call(command, refused ? { ...input, Bucket: 'no-such-bucket' } : input, credentials);
+    },
+  };
+  return { client: commandsOnThread(main, counted), main, thread, sent: () => sent, commands };
 }
 
 async function stored(key: string): Promise<Uint8Array> {
@@ -106,7 +149,8 @@ describe('S3 uploads', () => {
         const totals = { size: 0, crc32: 0 };
         const before = sent();
         await uploadObject({ client, bucket: 'up', key, partSize: PART, queueSize: 2, ...(thread ? { thread } : {}) }, chunked(data, pattern), totals);
-        if (route === 'upload thread') assert.equal(sent() - before, Math.ceil(size / PART), `${label}, ${size} bytes: requests the thread sent`);
+        // (The SDK route sends an empty object's PutObject too.)
+        if (route === 'upload thread' || route === 'SDK on the upload thread') assert.equal(sent() - before, route === 'upload thread' ? Math.ceil(size / PART) : Math.max(1, Math.ceil(size / PART)), `${label}, ${size} bytes: requests the thread sent`);
         assert.equal(totals.size, size, `${label}, ${size} bytes: size`);
         assert.equal(totals.crc32, crc32(data), `${label}, ${size} bytes: CRC-32`);
         assert.deepEqual(await stored(key), data, `${label}, ${size} bytes: the stored object`);
@@ -158,10 +202,11 @@ describe('S3 uploads', () => {
         assert.equal(checksums, offThread ? 1 : 0, label);
         // (A thread gone mid-upload leaves each part to be read here into its own buffer: a rare fallback.)
         if (size > PART && route !== 'thread gone') assert.ok(buffers.size <= (offThread === 'not now' ? 4 : 3), `${label}: ${buffers.size} buffers`);
-        if (route === 'upload thread') {
+        if (route === 'upload thread' || route === 'SDK on the upload thread') {
           assert.equal(sent() - before, Math.max(1, Math.ceil(size / PART)), `${label}: requests the thread sent`);
-          // Not one byte of the file read on this thread, unless its checksum must be taken here.
-          if (offThread === true) assert.equal(reads, 0, `${label}: reads on the main thread`);
+          // Not one byte of the file read on this thread: its checksum comes from its own off-thread
+          // read, or from the upload thread's.
+          assert.equal(reads, 0, `${label}: reads on the main thread`);
         }
       }
       await handle.close();
@@ -172,19 +217,7 @@ describe('S3 uploads', () => {
   for (const route of ROUTES)
   for (const source of ['chunks', 'a file'] as const) {
     it(`a part that fails aborts the upload and rejects (from ${source}, ${route})`, { timeout: 60_000 }, async () => {
-      const { client, thread } = routed(route, 1);
-      const sent: string[] = [];
-      client.middlewareStack.add(
-        (next, context) => async (args) => {
-          const name = (context as { commandName?: string }).commandName ?? '';
-          sent.push(name);
-          if (name === 'UploadPartCommand' && sent.filter((c) => c === name).length === 2) {
-            throw Object.assign(new Error('injected: part refused'), { $metadata: { httpStatusCode: 400 } });
-          }
-          return next(args);
-        },
-        { step: 'initialize', name: 'failSecondPart' },
-      );
+      const { client, thread, commands: sent } = routed(route, 1, 2);
       const data = bytes(3 * PART, 9);
       const target = { client, bucket: 'up', key: `failing-${source}`, partSize: PART, queueSize: 1, ...(thread ? { thread } : {}) };
       const dir = mkdtempSync(join(tmpdir(), 'upload-fail-'));
@@ -193,7 +226,11 @@ describe('S3 uploads', () => {
       const file: StoredFile = { size: data.byteLength, read: async (dest, offset, length, position) => void dest.set(data.subarray(position, position + length), offset), descriptor: () => handle.fd };
       const totals = { size: 0, crc32: 0 };
       try {
-        await assert.rejects(source === 'chunks' ? uploadObject(target, chunked(data, [PART]), totals) : uploadFile(target, file, totals), /part refused/);
+        await assert.rejects(
+          source === 'chunks' ? uploadObject(target, chunked(data, [PART]), totals) : uploadFile(target, file, totals),
+          // On the SDK route, the server's refusal as the thread's SDK reported it, its status kept.
+          route === 'SDK on the upload thread' ? (e: { name?: string; $metadata?: { httpStatusCode?: number } }) => e.name === 'NoSuchBucket' && e.$metadata?.httpStatusCode === 404 : /part refused/,
+        );
       } finally {
         await handle.close();
         rmSync(dir, { recursive: true, force: true });
@@ -203,7 +240,8 @@ describe('S3 uploads', () => {
     });
   }
 
-  it('over http, a body the upload thread sends is hashed into its signature: x-amz-content-sha256 is the SHA-256 of the bytes that arrived', { timeout: 60_000 }, async () => {
+  for (const route of ['upload thread', 'SDK on the upload thread'] as const)
+  it(`over http, a body the upload thread sends is hashed into its signature: x-amz-content-sha256 is the SHA-256 of the bytes that arrived (${route})`, { timeout: 60_000 }, async () => {
     // A server that keeps what each PUT carried (s3rver does not check the hash).
     const arrived: { hash: string | undefined; body: Buffer }[] = [];
     const recorder = createServer((req, res) => {
@@ -217,27 +255,36 @@ describe('S3 uploads', () => {
     recorder.listen(0, '127.0.0.1');
     await once(recorder, 'listening');
     const endpoint = `http://127.0.0.1:${(recorder.address() as AddressInfo).port}`;
-    const client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: S3RVER_CREDENTIALS, requestChecksumCalculation: 'WHEN_REQUIRED', maxAttempts: 1 });
-    sendBodiesOnThread(client, threadSender, { connectionMs: 10_000, socketMs: 60_000 });
+    const config = { endpoint, forcePathStyle: true, region: 'us-east-1', requestChecksumCalculation: 'WHEN_REQUIRED', maxAttempts: 1 } as const;
+    const main = new S3Client({ ...config, credentials: S3RVER_CREDENTIALS });
+    sendBodiesOnThread(main, threadSender, { connectionMs: 10_000, socketMs: 60_000 });
+    const onThread = (unsigned: 'https' | 'never') => {
+      const requestHandler = { connectionTimeout: 10_000, socketTimeout: 60_000 };
+      return commandsOnThread(main, threadSender.openClient!({ config: { ...config, requestHandler }, unsigned })!);
+    };
     const thread = { sender: threadSender, parts: new SharedParts(PART, 4), filePartSize: PART };
     const dir = mkdtempSync(join(tmpdir(), 'upload-hash-'));
     const data = bytes(PART - 3, 5);
     writeFileSync(join(dir, 'f'), data);
     const handle = await open(join(dir, 'f'), 'r');
+    const file: StoredFile = { size: data.byteLength, read: async () => assert.fail('read on the main thread'), checksum: async () => ({ size: data.byteLength, crc32: crc32(data) }), descriptor: () => handle.fd };
+    // (The SDK route: also a client whose bodies are never signed, signPayload: false.)
+    const clients = route === 'upload thread' ? [main] : [onThread('https'), onThread('never')];
     try {
-      await uploadObject({ client, bucket: 'up', key: 'a', partSize: PART, queueSize: 2, thread }, chunked(data, [PART]), { size: 0, crc32: 0 });
-      const file: StoredFile = { size: data.byteLength, read: async () => assert.fail('read on the main thread'), checksum: async () => ({ size: data.byteLength, crc32: crc32(data) }), descriptor: () => handle.fd };
-      await uploadFile({ client, bucket: 'up', key: 'b', partSize: PART, queueSize: 2, thread }, file, { size: 0, crc32: 0 });
+      for (const client of clients) {
+        await uploadObject({ client, bucket: 'up', key: 'a', partSize: PART, queueSize: 2, thread }, chunked(data, [PART]), { size: 0, crc32: 0 });
+        await uploadFile({ client, bucket: 'up', key: 'b', partSize: PART, queueSize: 2, thread }, file, { size: 0, crc32: 0 });
+      }
     } finally {
       await handle.close();
       rmSync(dir, { recursive: true, force: true });
-      client.destroy();
+      main.destroy();
       recorder.close();
     }
-    assert.equal(arrived.length, 2);
-    for (const { hash, body } of arrived) {
+    assert.equal(arrived.length, 2 * clients.length);
+    for (const [i, { hash, body }] of arrived.entries()) {
       assert.deepEqual(new Uint8Array(body), data);
-      assert.equal(hash, createHash('sha256').update(data).digest('hex'));
+      assert.equal(hash, i < 2 ? createHash('sha256').update(data).digest('hex') : 'UNSIGNED-PAYLOAD', `request ${i + 1}`);
     }
   });
 

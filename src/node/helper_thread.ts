@@ -23,7 +23,8 @@ if (require('node:worker_threads').workerData.lowPriority) {
   } catch {}
 }
 function errorReply(e) {
-  return { message: String((e && e.message) || e), name: e && e.name, code: e && e.code, syscall: e && e.syscall, step: e && e.step };
+  // (The AWS SDK's errors: their $metadata holds the HTTP status the S3 store reads.)
+  return { message: String((e && e.message) || e), name: e && e.name, code: e && e.code, syscall: e && e.syscall, step: e && e.step, $metadata: e && e.$metadata && { ...e.$metadata }, $fault: e && e.$fault };
 }
 `;
 
@@ -41,6 +42,8 @@ interface ErrorReply {
   code?: string;
   syscall?: string;
   step?: string;
+  $metadata?: Record<string, unknown>;
+  $fault?: string;
 }
 
 interface Pending {
@@ -71,7 +74,7 @@ export class HelperThread {
 
   /**
    * Runs `op` there; undefined when the thread cannot run it (the caller then does it itself).
-   * Rejects with the thread's error, its name, `code`, `syscall` and `step` kept.
+   * Rejects with the thread's error, its name, `code`, `syscall`, `step`, `$metadata` and `$fault` kept.
    */
   run(op: string, args: unknown, transfer?: readonly ArrayBuffer[]): Promise<unknown> {
     const w = this.start();
@@ -128,6 +131,6 @@ export class HelperThread {
 function threadError(reply: ErrorReply): Error {
   const error = new Error(reply.message);
   if (reply.name && reply.name !== 'Error') error.name = reply.name;
-  for (const key of ['code', 'syscall', 'step'] as const) if (reply[key] !== undefined && reply[key] !== null) Object.assign(error, { [key]: reply[key] });
+  for (const key of ['code', 'syscall', 'step', '$metadata', '$fault'] as const) if (reply[key] !== undefined && reply[key] !== null) Object.assign(error, { [key]: reply[key] });
   return error;
 }

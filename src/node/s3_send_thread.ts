@@ -4,10 +4,13 @@
  * sends a request the SDK has signed over its own keep-alive connections, so no byte of an upload
  * passes through the main thread. At the lowest priority: training comes first.
  */
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { setBodySender, type BodySender, type BodySource, type SendTimeouts, type SentResponse, type SignedRequest } from '../stores/s3_thread_body.js';
+import type { ThreadClient, ThreadClientOptions } from '../stores/s3_thread_calls.js';
 import { HelperThread } from './helper_thread.js';
+import { moduleUrl } from './module_url.js';
 
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -119,7 +122,68 @@ function send({ request, source, timeouts }) {
     req.once('error', () => decide(false));
   });
 }
+// Whole S3 requests on this thread (see stores/s3_thread_calls.ts): a client per store, made with
+// the SDK the main thread resolved, from the store's plain options.
+let sdk;
+const clients = new Map();
+// A body read from a file this process holds open, one fresh stream per attempt (a retry resends it whole).
+class FileRange {
+  constructor(source) {
+    this.source = source;
+  }
+}
+function bodyFrom(body) {
+  if (!body || !body.$source) return body;
+  const source = body.$source;
+  if (source.shared) return Buffer.from(source.shared, source.offset, source.length);
+  return source.length > 0 ? new FileRange(source) : Buffer.alloc(0);
+}
+function hasHeader(headers, name) {
+  return Object.keys(headers).some((h) => h.toLowerCase() === name);
+}
+function openClient({ id, sdkPath, config, unsigned }) {
+  // The main thread's client has said it once already.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  sdk ??= require(sdkPath);
+  const state = { credentials: undefined };
+  const client = new sdk.S3Client({ ...config, credentials: async () => state.credentials });
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request;
+      if (request && request.headers && request.body !== undefined && request.body !== null && !hasHeader(request.headers, 'x-amz-content-sha256')) {
+        // As the main thread's client would (stores/s3_payload_signing.ts); a file's range is hashed
+        // here (the signer hashes only bytes in memory).
+        if (unsigned === 'never' || (unsigned === 'https' && request.protocol === 'https:')) request.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+        else if (request.body instanceof FileRange) request.headers['x-amz-content-sha256'] = await ops.sha256({ source: request.body.source });
+      }
+      return next(args);
+    },
+    { step: 'build', priority: 'low', name: 'tfjsCheckpointPayloadHash' },
+  );
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      // The signed copy of this attempt's request: the original keeps the FileRange for a retry.
+      const request = args.request;
+      if (request && request.body instanceof FileRange) {
+        const { fd, offset, length } = request.body.source;
+        request.body = fs.createReadStream('', { fd, start: offset, end: offset + length - 1, autoClose: false, highWaterMark: PIECE });
+      }
+      return next(args);
+    },
+    { step: 'deserialize', priority: 'low', name: 'tfjsCheckpointFileBody' },
+  );
+  clients.set(id, { client, state });
+  return true;
+}
+async function call({ client: id, command, input, credentials }) {
+  const opened = clients.get(id);
+  opened.state.credentials = credentials;
+  const output = await opened.client.send(new sdk[command + 'Command']('Body' in input ? { ...input, Body: bodyFrom(input.Body) } : input));
+  return { output };
+}
 const ops = {
+  open: async (args) => openClient(args),
+  call,
   async sha256({ source }) {
     const hash = createHash('sha256');
     await eachPiece(source, (piece) => void hash.update(piece));
@@ -133,19 +197,47 @@ const ops = {
   send,
 };
 parentPort.on('message', ({ id, op, args }) => {
-  ops[op](args).then(
-    (result) => parentPort.postMessage({ id, result }, result && result.body ? [result.body.buffer] : []),
-    (e) => parentPort.postMessage({ id, error: errorReply(e) }),
-  );
+  ops[op](args)
+    .then((result) => parentPort.postMessage({ id, result }, result && result.body ? [result.body.buffer] : []))
+    // (A result that cannot be posted, too.)
+    .catch((e) => parentPort.postMessage({ id, error: errorReply(e) }));
 });
 `;
 
 const thread = new HelperThread(SOURCE, {
   lowPriority: true,
   available: typeof (zlib as { crc32?: unknown }).crc32 === 'function',
-  // Sockets, TLS and a few 1 MiB buffers.
-  resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
+  // The SDK, sockets, TLS and a few 1 MiB buffers.
+  resourceLimits: { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 192 },
 });
+
+/** The SDK's CommonJS entry as installed beside this library (the thread `require`s it), or undefined. */
+function sdkPath(): string | undefined {
+  try {
+    return createRequire(moduleUrl).resolve('@aws-sdk/client-s3');
+  } catch {
+    return undefined;
+  }
+}
+
+let clients = 0;
+
+function openClient(options: ThreadClientOptions): ThreadClient | undefined {
+  const path = sdkPath();
+  if (path === undefined || !thread.available) return undefined;
+  const id = clients++;
+  // Resolves false where the SDK could not load there: every command is then sent from the main thread.
+  const opened = (thread.run('open', { id, sdkPath: path, ...options }) as Promise<boolean | undefined>).then(
+    (ok) => ok === true,
+    () => false,
+  );
+  return {
+    async call(command, input, credentials) {
+      if (!(await opened)) return undefined;
+      return (await thread.run('call', { client: id, command, input, credentials })) as { output: unknown } | undefined;
+    },
+  };
+}
 
 interface ThreadResponse {
   statusCode: number;
@@ -164,6 +256,7 @@ export const threadSender: BodySender = {
     // A stream, as the SDK's own handler gives it.
     return { statusCode: r.statusCode, ...(r.reason !== undefined ? { reason: r.reason } : {}), headers: r.headers, body: Readable.from(r.body.byteLength > 0 ? [Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength)] : []) };
   },
+  openClient,
 };
 
 /** Installs the thread as the S3 store's sender (the Node entry calls this). */

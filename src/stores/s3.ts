@@ -41,6 +41,7 @@ import { bytesFile, collectChunks } from './bytes.js';
 import { keyBasename, keyDirname, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { bodySender, sendBodiesOnThread } from './s3_thread_body.js';
+import { commandsOnThread, type S3Sender } from './s3_thread_calls.js';
 import { SharedParts, uploadFile, uploadObject, type UploadTarget } from './s3_upload.js';
 import { unsignedPayloads } from './s3_payload_signing.js';
 
@@ -104,11 +105,14 @@ export interface S3StoreOptions {
    */
   signPayload?: boolean;
   /**
-   * Whether uploads' bytes are read, hashed, checksummed and sent by a helper thread (Node), so the
-   * main thread, where training runs, only copies each part once into shared memory (or, with
-   * `localCache`, touches no byte at all). The SDK still builds, signs and retries every request.
-   * Default true; not applied to a `client` of your own, whose HTTP settings (agents, proxies) the
-   * thread could not follow.
+   * Whether a helper thread (Node) does the store's S3 work: it runs the SDK itself, with a client
+   * made from these same options, for every request but reads (`GetObject`) and conditional puts,
+   * and reads, hashes, checksums and sends the uploads' bytes. The main thread, where training runs,
+   * then only posts each request (credentials still resolved there, by the store's client) and copies
+   * each part of a save once into shared memory (with `localCache`, no byte at all). Where the SDK
+   * cannot load on the thread, the SDK here builds and signs each request and the thread sends its
+   * body. Default true; not applied to a `client` of your own, whose HTTP settings (agents, proxies,
+   * middleware) the thread could not follow.
    */
   uploadThread?: boolean;
 }
@@ -184,6 +188,8 @@ export class S3Store implements CheckpointStore {
   private conditionalPuts = true;
   /** The upload thread, when this store's client sends through it (see s3_thread_body.ts). */
   private readonly thread: UploadTarget['thread'];
+  /** Where commands are sent: the client, or a client of the upload thread's with the client as fallback (see s3_thread_calls.ts). */
+  private readonly calls: S3Sender;
 
   constructor(options: S3StoreOptions = {}) {
     const endpoint = options.endpoint ?? env('TFJS_CHECKPOINT_S3_ENDPOINT');
@@ -206,16 +212,22 @@ export class S3Store implements CheckpointStore {
     this.partSize = Math.max(options.partSize ?? 8 * 1024 * 1024, 5 * 1024 * 1024);
     this.queueSize = options.queueSize ?? 4;
     const sender = bodySender();
+    let calls: S3Sender = this.client;
     if (!options.client && options.uploadThread !== false && sender) {
       sendBodiesOnThread(this.client, sender, { connectionMs: CONNECTION_TIMEOUT_MS, socketMs: SOCKET_TIMEOUT_MS });
       this.thread = { sender, parts: new SharedParts(this.partSize, this.queueSize + 2), filePartSize: Math.max(options.partSize ?? 32 * 1024 * 1024, this.partSize) };
+      const { credentials: _resolvedHere, ...plain } = config;
+      const unsigned = options.signPayload === true ? undefined : options.signPayload === false ? 'never' : 'https';
+      const remote = sender.openClient?.({ config: { ...plain, requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: SOCKET_TIMEOUT_MS } }, unsigned });
+      if (remote) calls = commandsOnThread(this.client, remote);
     }
+    this.calls = calls;
     this.orphanAgeMs = (options.orphanAgeSeconds ?? 86_400) * 1000;
   }
 
   private async head(ref: ObjectRef): Promise<{ etag: string; size: number; generation: string | undefined; modified: number } | undefined> {
     try {
-      const r = await this.client.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const r = await this.calls.send(new HeadObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       return { etag: r.ETag ?? '', size: r.ContentLength ?? 0, generation: r.Metadata?.[GENERATION_META], modified: r.LastModified?.getTime() ?? 0 };
     } catch (e) {
       if (isMissing(e)) return undefined;
@@ -226,7 +238,7 @@ export class S3Store implements CheckpointStore {
   /** A whole (small) object: a marker or a pointer. Weight files are read by `readRange`. */
   private async getBytes(ref: ObjectRef): Promise<{ bytes: Uint8Array; etag: string; generation: string | undefined } | undefined> {
     try {
-      const r = await this.client.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const r = await this.calls.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
       const bytes = r.Body ? await r.Body.transformToByteArray() : new Uint8Array(0);
       return { bytes, etag: r.ETag ?? '', generation: r.Metadata?.[GENERATION_META] };
     } catch (e) {
@@ -261,7 +273,7 @@ export class S3Store implements CheckpointStore {
   private async readRange(ref: ObjectRef, dest: Uint8Array, position: number, ifMatch?: string): Promise<number> {
     let filled = 0;
     try {
-      const r = await this.client.send(
+      const r = await this.calls.send(
         new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key, Range: `bytes=${position}-${position + dest.byteLength - 1}`, ...(ifMatch ? { IfMatch: ifMatch } : {}) }),
       );
       // Servers without If-Match (s3rver) answer with what is there now: its ETag tells.
@@ -294,7 +306,7 @@ export class S3Store implements CheckpointStore {
     do {
       let page;
       try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
+        page = await this.calls.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }));
       } catch (e) {
         throw s3Error('list', ref, e);
       }
@@ -307,7 +319,7 @@ export class S3Store implements CheckpointStore {
   /** Names of (up to 1,000) objects directly or deeper under `ref/`, relative to it. */
   private async firstPage(ref: ObjectRef): Promise<string[]> {
     try {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref) }));
+      const page = await this.calls.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref) }));
       return (page.Contents ?? []).flatMap((o) => (o.Key ? [o.Key.slice(within(ref).length)] : []));
     } catch (e) {
       throw s3Error('list', ref, e);
@@ -316,7 +328,7 @@ export class S3Store implements CheckpointStore {
 
   private async anyUnder(ref: ObjectRef): Promise<string | undefined> {
     try {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref), MaxKeys: 1 }));
+      const page = await this.calls.send(new ListObjectsV2Command({ Bucket: ref.bucket, Prefix: within(ref), MaxKeys: 1 }));
       return page.Contents?.[0]?.Key;
     } catch (e) {
       throw s3Error('list', ref, e);
@@ -327,8 +339,8 @@ export class S3Store implements CheckpointStore {
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       try {
-        if (batch.length === 1) await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: batch[0]! }));
-        else await this.client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
+        if (batch.length === 1) await this.calls.send(new DeleteObjectCommand({ Bucket: bucket, Key: batch[0]! }));
+        else await this.calls.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } }));
       } catch (e) {
         throw s3Error('delete objects of', ref, e);
       }
@@ -364,7 +376,7 @@ export class S3Store implements CheckpointStore {
   }
 
   private target(ref: ObjectRef): UploadTarget {
-    return { client: this.client, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize, ...(this.thread ? { thread: this.thread } : {}) };
+    return { client: this.calls, bucket: ref.bucket, key: ref.key, partSize: this.partSize, queueSize: this.queueSize, ...(this.thread ? { thread: this.thread } : {}) };
   }
 
   /** @internal Uploads one file of a staged generation (see s3_upload.ts), adding its size and CRC-32 to `totals`. */
@@ -388,7 +400,7 @@ export class S3Store implements CheckpointStore {
   /** @internal */
   async putObject(ref: ObjectRef, bytes: Uint8Array, generation?: string): Promise<void> {
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ...(generation ? { Metadata: { [GENERATION_META]: generation } } : {}) }));
+      await this.calls.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, ...(generation ? { Metadata: { [GENERATION_META]: generation } } : {}) }));
     } catch (e) {
       throw s3Error('write', ref, e);
     }
@@ -401,7 +413,7 @@ export class S3Store implements CheckpointStore {
   async putMarkerIfAbsent(ref: ObjectRef, bytes: Uint8Array, generation: string): Promise<'put' | 'taken' | 'retry'> {
     if (this.conditionalPuts) {
       try {
-        await this.client.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, IfNoneMatch: '*', Metadata: { [GENERATION_META]: generation } }));
+        await this.calls.send(new PutObjectCommand({ Bucket: ref.bucket, Key: ref.key, Body: bytes, IfNoneMatch: '*', Metadata: { [GENERATION_META]: generation } }));
         return 'put';
       } catch (e) {
         const status = statusOf(e);
@@ -437,7 +449,7 @@ export class S3Store implements CheckpointStore {
     for (const name of names) {
       const to = objectOf(key, name);
       try {
-        await this.client.send(new CopyObjectCommand({ Bucket: dir.bucket, Key: to.key, CopySource: encodeURI(`${dir.bucket}/${within(dir)}${generation}/${name}`) }));
+        await this.calls.send(new CopyObjectCommand({ Bucket: dir.bucket, Key: to.key, CopySource: encodeURI(`${dir.bucket}/${within(dir)}${generation}/${name}`) }));
       } catch (e) {
         throw s3Error('write', to, e);
       }
@@ -477,8 +489,8 @@ export class S3Store implements CheckpointStore {
     const source = encodeURI(`${from.bucket}/${from.key}`);
     const condition = ifAbsent && this.conditionalPuts ? { IfNoneMatch: '*' } : {};
     try {
-      if (size <= MAX_COPY_BYTES) await this.client.send(new CopyObjectCommand({ Bucket: to.bucket, Key: to.key, CopySource: source, ...condition }));
-      else await copyInParts(this.client, source, to, size, condition);
+      if (size <= MAX_COPY_BYTES) await this.calls.send(new CopyObjectCommand({ Bucket: to.bucket, Key: to.key, CopySource: source, ...condition }));
+      else await copyInParts(this.calls, source, to, size, condition);
       return 'put';
     } catch (e) {
       const status = statusOf(e);
@@ -610,7 +622,7 @@ export class S3Store implements CheckpointStore {
       const file = objectOf(key);
       if (file.key !== '' && (await this.head(file))) {
         try {
-          await this.client.send(new DeleteObjectCommand({ Bucket: file.bucket, Key: file.key }));
+          await this.calls.send(new DeleteObjectCommand({ Bucket: file.bucket, Key: file.key }));
         } catch (e) {
           if (!isMissing(e)) throw s3Error('delete', file, e);
         }
@@ -619,7 +631,7 @@ export class S3Store implements CheckpointStore {
     }
     const generation = marker.generation;
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key })); // invisible from here on
+      await this.calls.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key })); // invisible from here on
     } catch (e) {
       throw s3Error('delete', ref, e);
     }
@@ -643,7 +655,7 @@ export class S3Store implements CheckpointStore {
   async removeSmall(key: StoreKey): Promise<void> {
     const ref = objectOf(key);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      await this.calls.send(new DeleteObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
     } catch (e) {
       if (!isMissing(e)) throw s3Error('delete', ref, e);
     }
@@ -805,7 +817,7 @@ const MAX_COPY_BYTES = 5 * 1024 ** 3;
 const COPY_PART_BYTES = 1024 ** 3;
 
 /** A server-side copy of an object over 5 GiB: a multipart upload whose parts are copied ranges. */
-async function copyInParts(client: S3Client, source: string, to: ObjectRef, size: number, condition: { IfNoneMatch?: string }): Promise<void> {
+async function copyInParts(client: S3Sender, source: string, to: ObjectRef, size: number, condition: { IfNoneMatch?: string }): Promise<void> {
   const { UploadId } = await client.send(new CreateMultipartUploadCommand({ Bucket: to.bucket, Key: to.key }));
   try {
     const parts: { ETag: string; PartNumber: number }[] = [];

@@ -15,6 +15,7 @@
  * this module itself runs anywhere.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import type { ThreadClient, ThreadClientOptions } from './s3_thread_calls.js';
 
 /** Where a body's bytes are, in a form another thread of this process can read. */
 export type BodySource =
@@ -57,6 +58,8 @@ export interface BodySender {
   /** The CRC-32 of the bytes before (`previous`) followed by the source's. */
   crc32(source: BodySource, previous: number): Promise<number | undefined>;
   send(request: SignedRequest, source: BodySource, timeouts: SendTimeouts): Promise<SentResponse | undefined>;
+  /** A client of the SDK's own on the thread, for whole requests (see s3_thread_calls.ts); undefined where it cannot load the SDK. */
+  openClient?(options: ThreadClientOptions): ThreadClient | undefined;
 }
 
 let installed: BodySender | undefined;

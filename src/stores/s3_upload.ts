@@ -18,14 +18,15 @@ import {
   PutObjectCommand,
   UploadPartCommand,
   type CompletedPart,
-  type S3Client,
 } from '@aws-sdk/client-s3';
 import { crc32 } from '../formats/crc32.js';
 import { ThreadBody, type BodySender } from './s3_thread_body.js';
+import type { S3Sender } from './s3_thread_calls.js';
 import type { ByteChunks, StoredFile } from './store.js';
 
 export interface UploadTarget {
-  client: S3Client;
+  /** The store's client, or what sends its commands on the upload thread (s3_thread_calls.ts). */
+  client: S3Sender;
   bucket: string;
   key: string;
   /** Bytes per part (S3: at least 5 MiB, except the last). */
@@ -284,11 +285,13 @@ async function uploadObjectFromShared(
 }
 
 /**
- * Uploads `file` as one object, each part read straight into one of `queueSize + 1` reused buffers
- * (no fresh memory per part: on this kind of machine first-touched memory costs about 4 s/GiB, on the
- * thread that touches it), and sets `totals` to its size and CRC-32. The CRC-32 comes from
- * `file.checksum()` where the file has one (the fs store: its helper thread reads the file from the
- * page cache beside the upload), so no per-byte work runs on this thread; else it is computed here.
+ * Uploads `file` as one object and sets `totals` to its size and CRC-32. Through the upload thread,
+ * each part is sent straight from the file's descriptor; else each part is read here into one of
+ * `queueSize + 1` reused buffers (no fresh memory per part: on this kind of machine first-touched
+ * memory costs about 4 s/GiB, on the thread that touches it). The CRC-32 comes from `file.checksum()`
+ * where the file has one (the fs store: its helper thread reads the file from the page cache beside
+ * the upload), else from the upload thread's read of the descriptor, so no per-byte work runs on this
+ * thread; only without either is it computed here.
  */
 export async function uploadFile(target: UploadTarget, file: StoredFile, totals: { size: number; crc32: number }): Promise<void> {
   const offThread = file.checksum?.();
@@ -334,7 +337,11 @@ export async function uploadFile(target: UploadTarget, file: StoredFile, totals:
   }
   const checked = offThread ? await offThread : undefined;
   totals.size = checked?.size ?? file.size;
-  totals.crc32 = checked ? checked.crc32 : offThread || fd !== undefined ? await crcHere(file) : crc;
+  if (checked) totals.crc32 = checked.crc32;
+  else if (!offThread && fd === undefined) totals.crc32 = crc;
+  // Sent from its descriptor, or its own checksum was not possible after all: read again, on the
+  // upload thread where it can.
+  else totals.crc32 = (fd !== undefined ? await target.thread!.sender.crc32({ fd, offset: 0, length: file.size }, 0) : undefined) ?? (await crcHere(file));
 }
 
 /** The file's CRC-32 read here, one reused buffer at a time (when its off-thread checksum was not possible after all). */

@@ -10,6 +10,7 @@ import { faultSwitch, type FaultSwitch, type StoreFixture } from './fixture_type
 import { tempDir } from '../helpers.js';
 import { ObjectStore, type Bucket } from '../../examples/object_store.js';
 import { S3Store } from '../../src/stores/s3.js';
+import { bodySender, setBodySender } from '../../src/stores/s3_thread_body.js';
 import { TieredStore } from '../../src/stores/tiered.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './s3_server.js';
 
@@ -133,10 +134,33 @@ let server: Promise<S3TestServer> | undefined;
 let prefixes = 0;
 
 /**
+ * Makes a store whose commands sent to the SDK on the upload thread (s3_thread_calls.ts) first pass
+ * `hook`, here on the main thread (a fault it throws is that command's error).
+ */
+function withThreadHook<T>(hook: (command: string) => void, make: () => T): T {
+  const installed = bodySender();
+  const openClient = installed?.openClient;
+  if (!installed || !openClient) return make();
+  setBodySender({
+    ...installed,
+    openClient: (options) => {
+      const client = openClient(options);
+      return client && { call: async (command, input, credentials) => (hook(`${command}Command`), client.call(command, input, credentials)) };
+    },
+  });
+  try {
+    return make();
+  } finally {
+    setBodySender(installed);
+  }
+}
+
+/**
  * The S3 store against a real S3 server (s3rver on 127.0.0.1, one per test process); each store gets
  * a fresh prefix. `route`: configured as users do (endpoint, credentials), so the store makes its own
- * client and its uploads go through its upload thread (s3_thread_body.ts); or with a client of your
- * own, whose bodies the SDK sends from the main thread. The faults hook into the store's client.
+ * client and its requests go to the SDK on its upload thread (s3_thread_calls.ts); or with a client
+ * of your own, whose requests and bodies the SDK sends from the main thread. The faults hook into the
+ * store's client, and into the upload thread's commands.
  */
 function s3FixtureVia(route: 'upload thread' | 'client of your own'): StoreFixture {
   return {
@@ -145,13 +169,14 @@ function s3FixtureVia(route: 'upload thread' | 'client of your own'): StoreFixtu
     async create() {
       const running = await (server ??= startS3Server());
       const faults = faultSwitch();
+      const fault = (command: string) => void (S3_WRITES.has(command) && faults.step(command));
       const store =
         route === 'upload thread'
-          ? new S3Store({ endpoint: running.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS })
+          ? withThreadHook(fault, () => new S3Store({ endpoint: running.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }))
           : new S3Store({ client: running.client() });
       store.client.middlewareStack.add(
         (next, context) => async (args) => {
-          if (S3_WRITES.has((context as { commandName?: string }).commandName ?? '')) faults.step(`${(context as { commandName?: string }).commandName}`);
+          fault((context as { commandName?: string }).commandName ?? '');
           return next(args);
         },
         { step: 'initialize', name: 'conformanceFaults' },
