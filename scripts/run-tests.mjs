@@ -14,5 +14,9 @@ function findTests(dir) {
 
 const args = process.argv.slice(2);
 const files = args.length > 0 ? args : findTests('test').sort();
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+// A hung test, or a file whose process does not exit when its tests end (a handle left open), fails
+// by name after 10 minutes (the longest file takes under 3) instead of stalling the whole run; the
+// watchdog says what was still open shortly before.
+const watchdog = new URL('./test-watchdog.mjs', import.meta.url).href;
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--import', watchdog, '--test', '--test-concurrency=2', '--test-timeout=600000', ...files], { stdio: 'inherit' });
 process.exit(result.status ?? 1);

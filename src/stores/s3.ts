@@ -164,9 +164,12 @@ export function s3Error(action: string, ref: ObjectRef, e: unknown): CheckpointE
         ? ' The credentials were refused: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or your profile) and the bucket policy.'
         : name === 'PermanentRedirect' || name === 'AuthorizationHeaderMalformed' || statusOf(e) === 301
           ? ' The bucket is in another region: set AWS_REGION (or the `region` option) to the bucket\'s region.'
-          : ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT'].includes(code) || name === 'TimeoutError'
-            ? ' The endpoint could not be reached: check the endpoint URL (TFJS_CHECKPOINT_S3_ENDPOINT) and the network.'
-            : '';
+          : // A server that refuses a request may close the connection before reading its body.
+            code === 'EPIPE' || /\bEPIPE\b/.test(message)
+            ? ' The server closed the connection while the request was being sent, which is how some servers refuse one: check the bucket name, the credentials and the endpoint.'
+            : ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT'].includes(code) || name === 'TimeoutError'
+              ? ' The endpoint could not be reached: check the endpoint URL (TFJS_CHECKPOINT_S3_ENDPOINT) and the network.'
+              : '';
   return new CheckpointError('IO_ERROR', `Could not ${action} ${show(ref)}: ${name ? `${name}: ` : ''}${message}.${hint} Earlier checkpoints are untouched.`, { cause: e });
 }
 

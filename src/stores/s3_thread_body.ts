@@ -1,10 +1,12 @@
 /**
- * Upload bodies sent by another thread. Every per-byte step of an S3 upload (hashing the body for
- * its signature, its CRC-32, writing it to the socket) costs the main thread, where training runs:
- * about 800 ms per 400 MB here, as much as the plain SDK upload. So a part's request is still built,
- * signed, retried and its answer parsed by the SDK on the main thread (a few hundred bytes of
- * headers), but its body is a `ThreadBody`: where the bytes are (a file this process holds open, or
- * shared memory), not the bytes. Two steps on the client see to it:
+ * Upload bodies sent by another thread: the fallback route, for where the SDK cannot be loaded on the
+ * upload thread (see s3_thread_calls.ts, the usual route, where the SDK itself runs there). Every
+ * per-byte step of an S3 upload (hashing the body for its signature, its CRC-32, writing it to the
+ * socket) costs the main thread, where training runs: about 800 ms per 400 MB here. On this route a
+ * part's request is still built, signed, retried and its answer parsed by the SDK on the main thread
+ * (a few hundred bytes of headers, about 1 ms a request), but its body is a `ThreadBody`: where the
+ * bytes are (a file this process holds open, or shared memory), not the bytes. Two steps on the
+ * client see to it:
  *  - before signing, a body to be signed is hashed on the sender's thread and the hash set as
  *    `x-amz-content-sha256` (the signer takes that header as the hash and reads no bytes);
  *  - after signing, where the SDK would send the request, the sender's thread sends it (signed
