@@ -16,6 +16,7 @@ import {
   PutObjectCommand,
   S3Client,
   UploadPartCommand,
+  type GetObjectCommandOutput,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -390,13 +391,32 @@ describe('s3rver 3.7.1 with the AWS SDK v3', { timeout: 60_000 }, () => {
     assert.ok((await getBytes(c, 'mp/aborted')).equals(Buffer.alloc(100, 1)));
   });
 
-  it("QUIRK: lib-storage Upload.abort() rejects done() with AbortError at once; its AbortMultipartUpload fails (405), parts stay", async () => {
-    const upload = new Upload({ client: c, params: { Bucket: B, Key: 'mp/abort-me', Body: slowStream(12, MiB, 9, 30) }, partSize: 5 * MiB });
-    setTimeout(() => void upload.abort(), 250);
+  it("QUIRK: lib-storage Upload.abort() rejects done() with AbortError at once; its AbortMultipartUpload fails (405), parts stay", { timeout: 60_000 }, async () => {
+    // A client that reports the status lib-storage's AbortMultipartUpload got (it is sent after done() rejects).
+    const client = server.client();
+    let abortAnswered!: (status: number | undefined) => void;
+    const abortStatus = new Promise<number | undefined>((r) => (abortAnswered = r));
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'AbortMultipartUploadCommand') return next(args);
+        try {
+          const out = await next(args);
+          abortAnswered((out.output as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode);
+          return out;
+        } catch (e) {
+          abortAnswered((e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode);
+          throw e;
+        }
+      },
+      { step: 'initialize', name: 'abortStatus' },
+    );
+    const upload = new Upload({ client, params: { Bucket: B, Key: 'mp/abort-me', Body: slowStream(12, MiB, 9, 30) }, partSize: 5 * MiB });
+    // Once a part is in (so the multipart upload exists), however slow the machine.
+    upload.once('httpUploadProgress', () => void upload.abort());
     const err = await rejection(upload.done());
     assert.equal(err.name, 'AbortError');
     assert.equal(err.message, 'Upload aborted.');
-    await sleep(200);
+    assert.equal(await abortStatus, 405);
     const uploads = join(server.directory, B, '._S3rver_uploads');
     const left = readdirSync(uploads).filter((id) => existsSync(join(uploads, id, 'key')));
     assert.ok(left.length >= 1, 'the multipart upload is still there');
@@ -499,9 +519,15 @@ describe('s3rver 3.7.1 with the AWS SDK v3', { timeout: 60_000 }, () => {
     );
     assert.equal(err.name, 'AbortError');
     assert.deepEqual(warnings, [NON_RETRYABLE_STREAM_WARNING]);
-    await sleep(200);
-    const got = await c.send(new GetObjectCommand({ Bucket: B, Key: 'torn' }));
-    const content = Buffer.from(await got.Body!.transformToByteArray());
+    // Until the server has finished with the aborted request (its file no longer the old object's bytes).
+    let got: GetObjectCommandOutput;
+    let content: Buffer;
+    for (let tries = 0; ; tries++) {
+      got = await c.send(new GetObjectCommand({ Bucket: B, Key: 'torn' }));
+      content = Buffer.from(await got.Body!.transformToByteArray());
+      if (!content.equals(old) || tries === 200) break;
+      await sleep(50);
+    }
     assert.ok(content.length > 0 && content.length < MiB, `length ${content.length}`);
     assert.ok(content.every((x) => x === 2), 'only new bytes');
     assert.equal(got.ETag, oldETag); // stale: not the MD5 of what is served
