@@ -1,4 +1,5 @@
 /** Shared test fixtures: temporary directories, small seeded models, a capturing logger. */
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,4 +44,17 @@ export function gate(): { wait: Promise<void>; open: () => void } {
 /** The pid of a process that has exited: temporaries named with it are a dead writer's. */
 export function deadPid(): string {
   return spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+}
+
+/**
+ * Asserts two byte arrays are equal, reporting the lengths and the first offset where they differ
+ * (a failing `deepEqual` on megabytes prints every byte: millions of lines of test output).
+ */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, label = 'bytes'): void {
+  const view = (b: Uint8Array) => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (view(actual).equals(view(expected))) return;
+  const length = Math.min(actual.byteLength, expected.byteLength);
+  let at = 0;
+  while (at < length && actual[at] === expected[at]) at++;
+  assert.fail(`${label}: ${actual.byteLength} bytes where ${expected.byteLength} were expected; they first differ at offset ${at} (${actual[at] ?? 'end'} for ${expected[at] ?? 'end'})`);
 }

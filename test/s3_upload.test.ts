@@ -26,6 +26,7 @@ import { sendBodiesOnThread, type BodySender } from '../src/stores/s3_thread_bod
 import { commandsOnThread, type S3Sender, type ThreadClient } from '../src/stores/s3_thread_calls.js';
 import { SharedParts, uploadFile, uploadObject, type UploadTarget } from '../src/stores/s3_upload.js';
 import type { StoredFile } from '../src/stores/store.js';
+import { assertSameBytes } from './helpers.js';
 import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from './stores/s3_server.js';
 
 const PART = 5 * 1024 * 1024;
@@ -153,7 +154,7 @@ describe('S3 uploads', () => {
         if (route === 'upload thread' || route === 'SDK on the upload thread') assert.equal(sent() - before, route === 'upload thread' ? Math.ceil(size / PART) : Math.max(1, Math.ceil(size / PART)), `${label}, ${size} bytes: requests the thread sent`);
         assert.equal(totals.size, size, `${label}, ${size} bytes: size`);
         assert.equal(totals.crc32, crc32(data), `${label}, ${size} bytes: CRC-32`);
-        assert.deepEqual(await stored(key), data, `${label}, ${size} bytes: the stored object`);
+        assertSameBytes(await stored(key), data, `${label}, ${size} bytes: the stored object`);
       }
     }
     // Shared part buffers are reused from one upload to the next: at most queueSize + 2 in all.
@@ -198,7 +199,7 @@ describe('S3 uploads', () => {
         await uploadFile({ client, bucket: 'up', key, partSize: PART, queueSize: 2, ...(thread ? { thread } : {}) }, file, totals);
         const label = `${size} bytes, checksum ${offThread}`;
         assert.deepEqual(totals, { size, crc32: crc32(data) }, label);
-        assert.deepEqual(await stored(key), data, label);
+        assertSameBytes(await stored(key), data, label);
         assert.equal(checksums, offThread ? 1 : 0, label);
         // (A thread gone mid-upload leaves each part to be read here into its own buffer: a rare fallback.)
         if (size > PART && route !== 'thread gone') assert.ok(buffers.size <= (offThread === 'not now' ? 4 : 3), `${label}: ${buffers.size} buffers`);
@@ -288,7 +289,7 @@ describe('S3 uploads', () => {
     }
     assert.equal(arrived.length, 2 * clients.length);
     for (const [i, { hash, body }] of arrived.entries()) {
-      assert.deepEqual(new Uint8Array(body), data);
+      assertSameBytes(new Uint8Array(body), data, `request ${i + 1}`);
       assert.equal(hash, i < 2 ? createHash('sha256').update(data).digest('hex') : 'UNSIGNED-PAYLOAD', `request ${i + 1}`);
     }
   });
