@@ -614,7 +614,10 @@ export class S3Store implements CheckpointStore {
 
   async exists(key: StoreKey): Promise<boolean> {
     const ref = objectOf(key);
-    return (ref.key !== '' && (await this.head(ref)) !== undefined) || (await this.anyUnder(ref)) !== undefined;
+    // Both at once: a checkpoint's name is checked while fit waits, and one round trip costs less
+    // than two (an object of that name, or anything under it as a folder).
+    const [object, under] = await Promise.all([ref.key !== '' ? this.head(ref) : undefined, this.anyUnder(ref)]);
+    return object !== undefined || under !== undefined;
   }
 
   async remove(key: StoreKey): Promise<void> {
