@@ -160,6 +160,73 @@ describe('resuming from S3', () => {
   });
 });
 
+describe("S3: a checkpoint's name is chosen without a request while fit waits", () => {
+  it('the directory is listed once; later saves send nothing before returning; names taken before, freed by a delete, or taken by another writer afterwards all end right', { timeout: 120_000 }, async () => {
+    const prefix = fresh();
+    // A client of our own keeps every command on it, where a middleware counts them.
+    const client = server.client();
+    const sent: string[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = (args as { input: { Key?: string; Prefix?: string; Delimiter?: string } }).input;
+        sent.push(`${(context as { commandName?: string }).commandName} ${input.Key ?? input.Prefix ?? ''}${input.Delimiter ? ` /` : ''}`);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+    const s = scheme(new S3Store({ client }));
+    // Another writer (another store, as another process would be): its names are not ours to know.
+    const other = scheme(new S3Store({ client: server.client() }));
+    await saveWeights(smallClassifier(30), `${other}://bucket/${prefix}/w01`);
+    const logger = captureLogger();
+    const manager = new CheckpointManager({ filepath: `${s}://bucket/${prefix}/w{step:02d}`, saveWeightsOnly: true, logger });
+    const model = smallClassifier(31);
+    // The requests that check one name, sent before save returned: a HEAD of a checkpoint's name and a
+    // listing under it (what exists() sends). The background's own requests (recovery, the upload) may
+    // start before save returns too; they are not what fit waits on.
+    const name = new RegExp(`^(HeadObjectCommand ${prefix}/w\\d\\d(-v\\d+)?|ListObjectsV2Command ${prefix}/w\\d\\d(-v\\d+)?/)$`);
+    const saving = async (step: number) => {
+      sent.length = 0;
+      const path = await manager.save(step, model, {});
+      const before = [...sent];
+      await manager.wait();
+      return { path, checks: before.filter((c) => name.test(c)), listed: before.includes(`ListObjectsV2Command ${prefix}/`) };
+    };
+
+    // The first save lists the directory and sees w01 taken before this run: -v1 up front.
+    const first = await saving(1);
+    assert.equal(first.path, `${s}://bucket/${prefix}/w01-v1`);
+    assert.deepEqual(first.checks, []);
+    assert.ok(first.listed);
+    // Later saves: not one request before save returns (that is what fit waits for).
+    const second = await saving(2);
+    assert.equal(second.path, `${s}://bucket/${prefix}/w02`);
+    assert.deepEqual(second.checks, []);
+    // A name this manager committed is known to be taken: the same step again gets the next version.
+    const repeat = await saving(1);
+    assert.equal(repeat.path, `${s}://bucket/${prefix}/w01-v2`);
+    assert.deepEqual(repeat.checks, []);
+    // A name freed by this manager's delete is free again.
+    await manager.delete(2);
+    const again = await saving(2);
+    assert.equal(again.path, `${s}://bucket/${prefix}/w02`);
+    assert.deepEqual(again.checks, []);
+    // A name another writer takes after the listing: the commit claims the next version and says so.
+    await saveWeights(smallClassifier(32), `${other}://bucket/${prefix}/w03`);
+    const third = await saving(3);
+    assert.deepEqual(third.checks, []);
+    assert.ok(logger.warnings.some((w) => w.includes(`${prefix}/w03 was taken by another writer`) && w.includes(`${prefix}/w03-v1`)), logger.warnings.join('\n'));
+    const paths = (await manager.list()).map((r) => r.path).sort();
+    assert.deepEqual(paths, ['w01', 'w01-v1', 'w01-v2', 'w02', 'w03', 'w03-v1'].map((n) => `${s}://bucket/${prefix}/${n}`));
+    const back = smallClassifier(1);
+    await loadWeights(back, `${s}://bucket/${prefix}/w03`);
+    assert.equal(maxAbsDiff(back.getWeights(), smallClassifier(32).getWeights()), 0, "the other writer's checkpoint is intact");
+    await loadWeights(back, `${s}://bucket/${prefix}/w03-v1`);
+    assert.equal(maxAbsDiff(back.getWeights(), model.getWeights()), 0, 'ours went to -v1');
+    await verify(`${s}://bucket/${prefix}/w03-v1`);
+  });
+});
+
 describe('S3 failures', () => {
   it('the server going away mid-upload leaves no visible partial checkpoint, the earlier ones intact, and the next save works once it is back', { timeout: 120_000 }, async () => {
     const prefix = fresh();

@@ -32,6 +32,7 @@ import { pointerPlacementProblem, readPointer, readRecords, writePointer, type C
 import { loadCheckpointContents, restoreFrom } from './save_load.js';
 import { nameMatcher } from './scan.js';
 import { snapshotModel, snapshotTensors, type Snapshot } from './snapshot.js';
+import { noteName, takenNames } from './taken_names.js';
 import { writeSnapshot, type SaveContext } from './write.js';
 import type { ReuseSource } from './incremental.js';
 
@@ -403,8 +404,11 @@ export class CheckpointManager {
   /** Adds a version suffix when the name is taken and the template does not imply overwriting. */
   private async choosePath(path: string): Promise<string> {
     if (!(this.options.versionOnClash ?? true) || !templateHasFields(this.template)) return path;
-    // One stat, as this runs while fit waits; a name another writer takes meanwhile is claimed at commit.
-    const taken = async (p: string) => this.pendingPaths.has(p) || (await this.store.exists(p));
+    // One stat, as this runs while fit waits, or where that is a request to a server, the names listed
+    // once (taken_names.ts); a name another writer takes meanwhile is claimed at commit.
+    const listed = takenNames(this.store, keyDirname(path));
+    const names = listed && (await listed);
+    const taken = async (p: string) => this.pendingPaths.has(p) || (names ? names.has(keyBasename(p)) : await this.store.exists(p));
     if (!(await taken(path))) return path;
     for (let version = 1; ; version++) {
       const candidate = withVersion(path, version);
@@ -427,6 +431,7 @@ export class CheckpointManager {
         ...(versioned ? { claim: (taken: string) => this.nextFreeVersion(requested, taken) } : {}),
       });
       committed = written.key;
+      noteName(this.store, committed, true);
       this.reuseFrom = written.shards ? { key: written.key, shards: written.shards } : undefined;
     } finally {
       snapshot.dispose();
@@ -483,7 +488,10 @@ export class CheckpointManager {
       const keep = new Set([newest, ...this.protectedPaths, ...(best ? [best.key] : [])]);
       // Only checkpoints this template wrote are candidates: never another template's, never a stock folder.
       const candidates = records.filter((r) => r.owned);
-      for (const id of selectForDeletion(candidates, retention, this.direction, keep)) await this.store.remove(id);
+      for (const id of selectForDeletion(candidates, retention, this.direction, keep)) {
+        await this.store.remove(id);
+        noteName(this.store, id, false);
+      }
     }
   }
 
@@ -531,6 +539,7 @@ export class CheckpointManager {
       throw new CheckpointError('NOT_FOUND', `${this.describe(key)} is not a checkpoint of ${this.describe(this.template)}; nothing was deleted.`);
     }
     await this.store.remove(key);
+    noteName(this.store, key, false);
   }
 
   /** Removes the `latest` / `best` pointer files. */

@@ -620,6 +620,20 @@ export class S3Store implements CheckpointStore {
     return object !== undefined || under !== undefined;
   }
 
+  async namesIn(dir: StoreKey): Promise<Set<string>> {
+    const ref = objectOf(dir);
+    const prefix = within(ref);
+    // Every key under the prefix, cut to its first segment: objects (single files, small objects) and
+    // folders (checkpoints, anything under a name). Not a Delimiter listing: s3rver leaves out the
+    // folders whose keys lie two or more levels down.
+    const names = new Set<string>();
+    for (const object of await this.listAll(ref.bucket, prefix, ref)) {
+      const name = object.key.slice(prefix.length).split('/')[0];
+      if (name) names.add(name);
+    }
+    return names;
+  }
+
   async remove(key: StoreKey): Promise<void> {
     const ref = objectOf(key, MARKER);
     const marker = await this.head(ref);

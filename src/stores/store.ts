@@ -177,6 +177,12 @@ export interface CheckpointStore {
   list(prefix: StoreKey, options: ListOptions): Promise<ListedCheckpoint[]>;
   /** Whether anything (a checkpoint, a folder, a small object) is at `key`. */
   exists(key: StoreKey): Promise<boolean>;
+  /**
+   * Every name directly in `dir` that `exists` would call taken, in one listing. Only for stores
+   * where `exists` is a network round trip: a manager then checks each new checkpoint's name against
+   * this set instead of asking the store while `fit` waits (see checkpoint/taken_names.ts).
+   */
+  namesIn?(dir: StoreKey): Promise<Set<string>>;
   /** Deletes the checkpoint (folder or single file) at `key` so that no reader sees it half-deleted. Absent is not an error. */
   remove(key: StoreKey): Promise<void>;
   /** A small object (a pointer); undefined when absent. Larger than `maxBytes` is a CorruptCheckpointError. */

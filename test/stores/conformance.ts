@@ -226,6 +226,28 @@ export function runConformance(fixture: StoreFixture): void {
         await t.store.remove(`${dir}/never`);
       });
 
+      it('namesIn, where a store has it, names exactly what exists() calls taken in a directory', async (ctx) => {
+        const t = await fixture.create();
+        if (!t.store.namesIn) return void ctx.skip('this store checks names one by one (exists)');
+        const dir = keyOf(t.base);
+        await commitFiles(t.store, `${dir}/a`, { 'x.bin': 'x', 'checkpoint.json': META(1) });
+        await commitFiles(t.store, `${dir}/sub/c`, { 'checkpoint.json': META(2) });
+        await t.store.writeSmall(`${dir}/latest`, enc('a'));
+        const single = await t.store.stageFile(`${dir}/w.safetensors`);
+        await single.write([enc('bytes')]);
+        await single.commit();
+        const open = await t.store.stage(`${dir}/staged`);
+        await open.write('checkpoint.json', [enc(META(3))]);
+        await commitFiles(t.store, `${dir}/gone`, { 'checkpoint.json': META(4) });
+        await t.store.remove(`${dir}/gone`);
+        const names = await t.store.namesIn(dir);
+        for (const name of ['a', 'sub', 'latest', 'w.safetensors']) assert.ok(names.has(name), `${name} is listed (${[...names].join(', ')})`);
+        for (const name of ['staged', 'gone', 'never', 'x.bin', 'c']) assert.ok(!names.has(name), `${name} is not listed`);
+        // Whatever else it lists (a store's own hidden folders) exists too: the two never disagree.
+        for (const name of [...names, 'staged', 'gone', 'never']) assert.equal(await t.store.exists(`${dir}/${name}`), names.has(name), name);
+        await open.abort();
+      });
+
       it('small objects (pointers) are read, replaced whole and removed', async () => {
         const t = await fixture.create();
         const key = `${keyOf(t.base)}/latest`;

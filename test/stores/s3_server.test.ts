@@ -243,6 +243,13 @@ describe('s3rver 3.7.1 with the AWS SDK v3', { timeout: 60_000 }, () => {
       assert.deepEqual(out.CommonPrefixes?.map((p) => p.Prefix), ['list/c/', 'list/d/']);
     });
 
+    it('QUIRK: with Delimiter, a folder whose keys all lie two or more levels down is left out of CommonPrefixes (S3: listed)', async () => {
+      await c.send(new PutObjectCommand({ Bucket: B, Key: 'deep/x/y/z', Body: 'z' }));
+      await c.send(new PutObjectCommand({ Bucket: B, Key: 'deep/w/v', Body: 'v' }));
+      const out = await c.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'deep/', Delimiter: '/' }));
+      assert.deepEqual(out.CommonPrefixes?.map((p) => p.Prefix), ['deep/w/']); // S3: ['deep/w/', 'deep/x/']
+    });
+
     it('paginates with MaxKeys: 2 over 5 keys via ContinuationToken (needs the legacy OpenSSL provider, which the harness child has)', async () => {
       const pages: string[][] = [];
       let token: string | undefined;
