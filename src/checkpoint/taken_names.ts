@@ -9,10 +9,10 @@
 import type { CheckpointStore, StoreKey } from '../stores/store.js';
 import { keyBasename, keyDirname } from '../stores/keys.js';
 
-const byStore = new WeakMap<CheckpointStore, Map<StoreKey, Promise<Set<string>>>>();
+const byStore = new WeakMap<CheckpointStore, Map<StoreKey, Promise<Set<string> | undefined>>>();
 
-/** The names taken in `dir`, or undefined where the store checks names one by one (`exists`). */
-export function takenNames(store: CheckpointStore, dir: StoreKey): Promise<Set<string>> | undefined {
+/** The names taken in `dir`; undefined where the store checks names one by one (`exists`). */
+export function takenNames(store: CheckpointStore, dir: StoreKey): Promise<Set<string> | undefined> | undefined {
   if (!store.namesIn) return undefined;
   let dirs = byStore.get(store);
   if (!dirs) byStore.set(store, (dirs = new Map()));
@@ -20,8 +20,11 @@ export function takenNames(store: CheckpointStore, dir: StoreKey): Promise<Set<s
   if (!names) {
     names = store.namesIn(dir);
     dirs.set(dir, names);
-    // A failed listing is not kept: the next save lists again.
-    names.catch(() => dirs.delete(dir));
+    // A failed listing, or a store that had none to give, is not kept: the next save asks again.
+    names.then(
+      (listed) => void (listed === undefined && dirs.delete(dir)),
+      () => dirs.delete(dir),
+    );
   }
   return names;
 }
@@ -32,7 +35,7 @@ export function noteName(store: CheckpointStore, key: StoreKey, taken: boolean):
     .get(store)
     ?.get(keyDirname(key))
     ?.then(
-      (names) => void (taken ? names.add(keyBasename(key)) : names.delete(keyBasename(key))),
+      (names) => void (taken ? names?.add(keyBasename(key)) : names?.delete(keyBasename(key))),
       () => undefined,
     );
 }

@@ -22,6 +22,11 @@ export function lazyStore(scheme: string, load: () => Promise<CheckpointStore>, 
     open: async (key) => (await store()).open(key),
     list: async (prefix, options: ListOptions) => (await store()).list(prefix, options),
     exists: async (key) => (await store()).exists(key),
+    // Forwarded so that the default `s3://` store lists a directory once instead of a request per name.
+    namesIn: async (dir) => {
+      const loaded = await store();
+      return loaded.namesIn ? loaded.namesIn(dir) : undefined;
+    },
     remove: async (key) => (await store()).remove(key),
     readSmall: async (key, maxBytes) => (await store()).readSmall(key, maxBytes),
     writeSmall: async (key, bytes) => (await store()).writeSmall(key, bytes),

@@ -181,8 +181,9 @@ export interface CheckpointStore {
    * Every name directly in `dir` that `exists` would call taken, in one listing. Only for stores
    * where `exists` is a network round trip: a manager then checks each new checkpoint's name against
    * this set instead of asking the store while `fit` waits (see checkpoint/taken_names.ts).
+   * Undefined: this store checks names one by one after all (a wrapper whose store has no listing).
    */
-  namesIn?(dir: StoreKey): Promise<Set<string>>;
+  namesIn?(dir: StoreKey): Promise<Set<string> | undefined>;
   /** Deletes the checkpoint (folder or single file) at `key` so that no reader sees it half-deleted. Absent is not an error. */
   remove(key: StoreKey): Promise<void>;
   /** A small object (a pointer); undefined when absent. Larger than `maxBytes` is a CorruptCheckpointError. */

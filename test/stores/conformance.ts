@@ -241,6 +241,7 @@ export function runConformance(fixture: StoreFixture): void {
         await commitFiles(t.store, `${dir}/gone`, { 'checkpoint.json': META(4) });
         await t.store.remove(`${dir}/gone`);
         const names = await t.store.namesIn(dir);
+        assert.ok(names, 'a store with namesIn of its own lists the directory');
         for (const name of ['a', 'sub', 'latest', 'w.safetensors']) assert.ok(names.has(name), `${name} is listed (${[...names].join(', ')})`);
         for (const name of ['staged', 'gone', 'never', 'x.bin', 'c']) assert.ok(!names.has(name), `${name} is not listed`);
         // Whatever else it lists (a store's own hidden folders) exists too: the two never disagree.
