@@ -1,33 +1,50 @@
 /**
- * Where a disk checkpoint's main-thread time goes, beyond what the bench's event-loop figure says.
- * Drives the callback (weights only, or `full`) over N saves of one size, as the bench does, and per
+ * Where a checkpoint's main-thread time goes, beyond what the bench's event-loop figure says. Drives
+ * the callback (weights only, or `full`) over N saves of one size, as the bench does, to local disk,
+ * or with `s3` / `s3-cache` to a local s3rver (as the bench's `s3-ours` / `s3-tier`; durable means
+ * committed in the bucket there), and per
  * save prints the held time, the event-loop active time until durable (the bench's measure), and the
  * kernel's run-queue counters for the main thread alone (/proc/self/task/<pid>/schedstat: time on a
  * core, time waiting for one, wake-ups). Each save's window is printed in CLOCK_MONOTONIC seconds, so
  * a `perf record -k CLOCK_MONOTONIC -g -t <pid>` of the same run can be cut to the saves
  * (bench/probes/perf_windows.py). Linux only.
  *
- *   node --perf-basic-prof --expose-gc --import tsx bench/probes/main_thread_cpu.ts 100 [full] [saves]
+ *   node --perf-basic-prof --expose-gc --import tsx bench/probes/main_thread_cpu.ts 100 [weights|full] [saves] [disk|s3|s3-cache]
+ *   perf record -k CLOCK_MONOTONIC -F 3999 -g -t <pid it prints> -o perf.data   # while it runs, in another shell
  */
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { modelCheckpoint, type CheckpointManager } from '../../src/index.js';
+import { modelCheckpoint, registerStore, type CheckpointManager } from '../../src/index.js';
+import { S3Store } from '../../src/stores/s3.js';
+import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../../test/stores/s3_server.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { collectGarbage } from '../lib/rss.js';
 import { sizeByKey } from '../lib/sizes.js';
 
-const [sizeKey = '100', kind = 'weights', savesArg = '7'] = process.argv.slice(2);
-const dir = join(import.meta.dirname, '..', '.work', `main-thread-cpu-${process.pid}`);
-mkdirSync(dir, { recursive: true });
+const [sizeKey = '100', kind = 'weights', savesArg = '7', where = 'disk'] = process.argv.slice(2);
+const work = join(import.meta.dirname, '..', '.work', `main-thread-cpu-${process.pid}`);
+mkdirSync(work, { recursive: true });
+let server: S3TestServer | undefined;
+let dir = work;
+if (where !== 'disk') {
+  server = await startS3Server({ buckets: ['bench'] });
+  registerStore('s3probe', new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }));
+  dir = 's3probe://bench/run';
+}
 const schedstat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
 const { model } = buildModel(sizeByKey(sizeKey));
-const cb = modelCheckpoint({ filepath: `${dir}/ckpt.{epoch:03d}`, saveWeightsOnly: kind !== 'full', logger: { log() {}, warn() {} } });
+const cb = modelCheckpoint({
+  filepath: `${dir}/ckpt.{epoch:03d}`,
+  saveWeightsOnly: kind !== 'full',
+  logger: { log() {}, warn() {} },
+  ...(where === 's3-cache' ? { localCache: join(work, 'cache') } : {}),
+});
 cb.setModel(model);
 await cb.onTrainBegin({});
 const manager = (cb as unknown as { manager: CheckpointManager }).manager;
-console.log(`pid ${process.pid}, ${sizeKey}, ${kind === 'full' ? 'full model' : 'weights only'}; the first save warms up`);
+console.log(`pid ${process.pid}, ${sizeKey}, ${kind === 'full' ? 'full model' : 'weights only'}, ${where}; the first save warms up`);
 try {
   for (let epoch = 0; epoch < Number(savesArg); epoch++) {
     mutateWeights(model, epoch);
@@ -40,7 +57,7 @@ try {
     const held = performance.now() - t0;
     const mark = mainThreadMark();
     await manager.wait();
-    await cb.flush();
+    await cb.flush(); // with localCache: until committed in the bucket
     const active = held + busyMs(mark);
     const durable = performance.now() - t0;
     const [run1, wait1, slices1] = schedstat();
@@ -50,8 +67,10 @@ try {
     );
     // Each save writes anew (a fresh folder), as in the bench; the disk keeps one copy.
     await manager.delete(`${dir}/ckpt.${String(epoch + 1).padStart(3, '0')}`);
+    await cb.flush();
   }
   await cb.onTrainEnd({});
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  await server?.stop();
+  rmSync(work, { recursive: true, force: true });
 }

@@ -4,7 +4,9 @@
  * (S3: a request to the region, per save, while training is held), the directory is listed once per
  * process and store (`namesIn`) and the set is kept up to date by the commits and removals of this
  * process's managers. A name another process takes afterwards is caught by the commit itself, which
- * never replaces a checkpoint: it claims the next version and says so (see write.ts `claim`).
+ * never replaces a checkpoint: it claims the next version and says so (see write.ts `claim`). The
+ * local tier in front of a bucket (`localCache`) keeps such a listing of the bucket itself, behind its
+ * `exists` (stores/tiered.ts), as its local half is a `stat` away.
  */
 import type { CheckpointStore, StoreKey } from '../stores/store.js';
 import { keyBasename, keyDirname } from '../stores/keys.js';

@@ -19,7 +19,7 @@
 import { asCheckpointError, CheckpointError, CorruptCheckpointError } from '../errors.js';
 import { GenerationChanged } from './store.js';
 import { metadataSchema } from '../formats/schema.js';
-import { isInside, type StoreKey } from './keys.js';
+import { isInside, keyBasename, keyDirname, type StoreKey } from './keys.js';
 import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, OpenedFile, StagedCheckpoint, StagedFile, StageOptions, StoredFile } from './store.js';
 
 const MARKER = 'checkpoint.json';
@@ -109,6 +109,14 @@ export class TieredStore implements CheckpointStore {
   private wake: (() => void) | null = null;
   /** Resolved after each attempt, success or failure. */
   private attemptListeners: (() => void)[] = [];
+  /**
+   * The names the remote store held in a directory when first asked (its `namesIn`), kept up to date
+   * with what this tier uploads and deletes there, so that choosing a checkpoint's name, which runs
+   * while `fit` waits, asks the remote store once per directory and not at every save. A name another
+   * writer takes there afterwards is found by `stage`, in the background save, before anything is
+   * written (see `freeInRemote`).
+   */
+  private readonly remoteNames = new Map<StoreKey, Promise<Set<string> | undefined>>();
 
   constructor(
     readonly remote: CheckpointStore,
@@ -136,13 +144,14 @@ export class TieredStore implements CheckpointStore {
 
   async stage(key: StoreKey, options: StageOptions = {}): Promise<StagedCheckpoint> {
     const claim = options.claim;
-    const staged = await this.local.stage(this.toLocal(key), claim ? { claim: (taken) => this.toLocal(claim(this.toRemote(taken))) } : {});
+    const target = claim ? await this.freeInRemote(key, claim) : key;
+    const staged = await this.local.stage(this.toLocal(target), claim ? { claim: (taken) => this.toLocal(claim(this.toRemote(taken))) } : {});
     const tier = this;
     let committedKey: StoreKey | undefined;
     const shared = new Map<string, StoreKey>();
     return {
       get key() {
-        return committedKey ?? key;
+        return committedKey ?? target;
       },
       write: (name: string, chunks: ByteChunks) => staged.write(name, chunks),
       ...(staged.overlapsWrites ? { overlapsWrites: true } : {}),
@@ -228,7 +237,45 @@ export class TieredStore implements CheckpointStore {
   async exists(key: StoreKey): Promise<boolean> {
     if (await this.local.exists(this.toLocal(key))) return true;
     if (this.pendingRemoval(key)) return false;
-    return (await this.remoteOrUndefined(() => this.remote.exists(key))) ?? false;
+    return (await this.remoteOrUndefined(() => this.remoteHasName(key))) ?? false;
+  }
+
+  /** Whether the remote store has `key`, from its listing of the directory where it has one (listed once), else asked. */
+  private async remoteHasName(key: StoreKey): Promise<boolean> {
+    const dir = keyDirname(key);
+    let names = this.remoteNames.get(dir);
+    if (!names) {
+      names = this.remote.namesIn ? this.remote.namesIn(dir) : Promise.resolve(undefined);
+      this.remoteNames.set(dir, names);
+      // A failed listing, or none to give, is not kept: the next call asks again.
+      names.then(
+        (listed) => void (listed === undefined && this.remoteNames.delete(dir)),
+        () => this.remoteNames.delete(dir),
+      );
+    }
+    const listed = await names;
+    return listed ? listed.has(keyBasename(key)) : this.remote.exists(key);
+  }
+
+  /** Records what an upload or a deletion did to a name in the remote store. */
+  private noteRemoteName(key: StoreKey, taken: boolean): void {
+    void this.remoteNames.get(keyDirname(key))?.then(
+      (names) => void (taken ? names?.add(keyBasename(key)) : names?.delete(keyBasename(key))),
+      () => undefined,
+    );
+  }
+
+  /**
+   * The name a save that must not replace another writer's checkpoint (`claim`) is staged under:
+   * `key`, unless the remote store has something there that is not on its way out, then the next
+   * version the claim gives, as the remote store's own commit would choose. Asked here, in the
+   * background save, since the name was chosen against a listing that may be old; when the remote
+   * store does not answer in time, the local tier decides alone (the upload then replaces).
+   */
+  private async freeInRemote(key: StoreKey, claim: (taken: StoreKey) => StoreKey): Promise<StoreKey> {
+    let target = key;
+    while (!this.pendingRemoval(target) && (await this.remoteOrUndefined(() => this.remote.exists(target))) === true) target = claim(target);
+    return target;
   }
 
   async readSmall(key: StoreKey, maxBytes: number): Promise<Uint8Array | undefined> {
@@ -396,13 +443,20 @@ export class TieredStore implements CheckpointStore {
   private async apply(op: Operation): Promise<void> {
     switch (op.kind) {
       case 'upload':
-        return this.upload(op.key, op.files, op.shared);
+        if (await this.upload(op.key, op.files, op.shared)) this.noteRemoteName(op.key, true);
+        return;
       case 'remove':
-        return this.remote.remove(op.key);
+        await this.remote.remove(op.key);
+        this.noteRemoteName(op.key, false);
+        return;
       case 'writeSmall':
-        return this.remote.writeSmall(op.key, op.bytes);
+        await this.remote.writeSmall(op.key, op.bytes);
+        this.noteRemoteName(op.key, true);
+        return;
       case 'removeSmall':
-        return this.remote.removeSmall(op.key);
+        await this.remote.removeSmall(op.key);
+        this.noteRemoteName(op.key, false);
+        return;
       case 'recover': {
         await this.remote.recover(op.dir, op.isOurs);
         const local = await this.local.list(this.toLocal(op.dir), { depth: 1, accept: (_level, name) => op.isOurs(name) });
@@ -423,9 +477,10 @@ export class TieredStore implements CheckpointStore {
    * the local save shared from an earlier checkpoint is shared from that checkpoint's remote copy where
    * the remote store can (an S3 server-side copy), with the recorded size and CRC-32; else it is sent.
    */
-  private async upload(key: StoreKey, files: readonly string[] | undefined, shared?: ReadonlyMap<string, StoreKey>): Promise<void> {
+  /** Whether the remote store now holds the checkpoint (false: the local copy is gone, nothing was sent). */
+  private async upload(key: StoreKey, files: readonly string[] | undefined, shared?: ReadonlyMap<string, StoreKey>): Promise<boolean> {
     const reader = await this.local.open(this.toLocal(key));
-    if (!reader) return;
+    if (!reader) return false;
     try {
       const markerFile = await reader.open(MARKER);
       const marker = markerFile ? await readWhole(markerFile, MARKER_LIMIT, `${reader.where}/${MARKER}`) : undefined;
@@ -440,9 +495,9 @@ export class TieredStore implements CheckpointStore {
         const parsed = metadataSchema.safeParse(json);
         if (!parsed.success) throw new LocalCopyDamaged(`${reader.where}/${MARKER} is not valid, so it cannot be uploaded; \`verify\` it.`);
         expected = parsed.data.files;
-        if (await this.remoteHas(key, marker)) return;
+        if (await this.remoteHas(key, marker)) return true;
       } else {
-        if (!files) return;
+        if (!files) return false;
         expected = files.map((name) => ({ name }));
       }
       const staged = await this.remote.stage(key);
@@ -467,6 +522,7 @@ export class TieredStore implements CheckpointStore {
         await reader.confirm();
         if (marker) await staged.write(MARKER, [marker]);
         await staged.commit();
+        return true;
       } catch (e) {
         await staged.abort().catch(() => undefined);
         throw e;
