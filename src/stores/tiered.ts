@@ -476,8 +476,9 @@ export class TieredStore implements CheckpointStore {
    * remote marker already has the same bytes. A stock folder (no marker) is copied file by file. A file
    * the local save shared from an earlier checkpoint is shared from that checkpoint's remote copy where
    * the remote store can (an S3 server-side copy), with the recorded size and CRC-32; else it is sent.
+   * Resolves whether the remote store now holds the checkpoint (false: the local copy is gone, or a
+   * stock folder with no files listed, and nothing was sent).
    */
-  /** Whether the remote store now holds the checkpoint (false: the local copy is gone, nothing was sent). */
   private async upload(key: StoreKey, files: readonly string[] | undefined, shared?: ReadonlyMap<string, StoreKey>): Promise<boolean> {
     const reader = await this.local.open(this.toLocal(key));
     if (!reader) return false;
