@@ -57,12 +57,13 @@ describe('the browser example', { skip: NO_CHROMIUM }, () => {
         const after = await rows(tab);
         assert.equal(after[0]![0], `${store}://demo/flowers-01`);
         assert.ok(after.some((r) => r[5]!.includes('best')), 'a best checkpoint is marked');
-        assert.ok(after[2]![5]!.includes('latest'));
+        assert.ok(after[2]![5]!.includes('latest'), JSON.stringify(after));
 
         await trainUntil(tab, 6);
         const resumed = await rows(tab);
         assert.deepEqual(resumed.map((r) => r[1]), ['1', '2', '3', '4', '5', '6'], 'training went on from epoch 3');
-        assert.ok(resumed.every((r) => Number(r[2]) > 0 && /KiB$/.test(r[4]!)));
+        // (The rows and the page's errors in the message: this failed once in CI, under the load of the full run, and never here.)
+        assert.ok(resumed.every((r) => Number(r[2]) > 0 && /KiB$/.test(r[4]!)), `${JSON.stringify(resumed)} ${errors.join('; ')}`);
         assert.deepEqual(errors, []);
 
         if (store === 'indexeddb') {
