@@ -5,8 +5,8 @@
  * process and store (`namesIn`) and the set is kept up to date by the commits and removals of this
  * process's managers. A name another process takes afterwards is caught by the commit itself, which
  * never replaces a checkpoint: it claims the next version and says so (see write.ts `claim`). The
- * local tier in front of a bucket (`localCache`) keeps such a listing of the bucket itself, behind its
- * `exists` (stores/tiered.ts), as its local half is a `stat` away.
+ * local tier in front of a bucket (`localCache`) uses the bucket's list behind its `exists`
+ * (stores/tiered.ts), and notes its own uploads and deletions in it.
  */
 import type { CheckpointStore, StoreKey } from '../stores/store.js';
 import { keyBasename, keyDirname } from '../stores/keys.js';

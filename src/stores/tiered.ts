@@ -20,6 +20,7 @@ import { asCheckpointError, CheckpointError, CorruptCheckpointError } from '../e
 import { GenerationChanged } from './store.js';
 import { metadataSchema } from '../formats/schema.js';
 import { isInside, keyBasename, keyDirname, type StoreKey } from './keys.js';
+import { noteName, takenNames } from '../checkpoint/taken_names.js';
 import type { ByteChunks, CheckpointReader, CheckpointStore, ListedCheckpoint, ListOptions, OpenedFile, StagedCheckpoint, StagedFile, StageOptions, StoredFile } from './store.js';
 
 const MARKER = 'checkpoint.json';
@@ -109,14 +110,6 @@ export class TieredStore implements CheckpointStore {
   private wake: (() => void) | null = null;
   /** Resolved after each attempt, success or failure. */
   private attemptListeners: (() => void)[] = [];
-  /**
-   * The names the remote store held in a directory when first asked (its `namesIn`), kept up to date
-   * with what this tier uploads and deletes there, so that choosing a checkpoint's name, which runs
-   * while `fit` waits, asks the remote store once per directory and not at every save. A name another
-   * writer takes there afterwards is found by `stage`, in the background save, before anything is
-   * written (see `freeInRemote`).
-   */
-  private readonly remoteNames = new Map<StoreKey, Promise<Set<string> | undefined>>();
 
   constructor(
     readonly remote: CheckpointStore,
@@ -240,29 +233,16 @@ export class TieredStore implements CheckpointStore {
     return (await this.remoteOrUndefined(() => this.remoteHasName(key))) ?? false;
   }
 
-  /** Whether the remote store has `key`, from its listing of the directory where it has one (listed once), else asked. */
+  /**
+   * Whether the remote store has `key`: from its listing of the directory, made once per process and
+   * kept up to date by this tier's uploads and deletions (checkpoint/taken_names.ts, the same list a
+   * manager writing there directly uses), where it has one; else asked. Choosing a name runs while
+   * `fit` waits: one request per directory, not one per save. A name another writer takes there
+   * afterwards is found by `stage` in the background save (`freeInRemote`).
+   */
   private async remoteHasName(key: StoreKey): Promise<boolean> {
-    const dir = keyDirname(key);
-    let names = this.remoteNames.get(dir);
-    if (!names) {
-      names = this.remote.namesIn ? this.remote.namesIn(dir) : Promise.resolve(undefined);
-      this.remoteNames.set(dir, names);
-      // A failed listing, or none to give, is not kept: the next call asks again.
-      names.then(
-        (listed) => void (listed === undefined && this.remoteNames.delete(dir)),
-        () => this.remoteNames.delete(dir),
-      );
-    }
-    const listed = await names;
+    const listed = await takenNames(this.remote, keyDirname(key));
     return listed ? listed.has(keyBasename(key)) : this.remote.exists(key);
-  }
-
-  /** Records what an upload or a deletion did to a name in the remote store. */
-  private noteRemoteName(key: StoreKey, taken: boolean): void {
-    void this.remoteNames.get(keyDirname(key))?.then(
-      (names) => void (taken ? names?.add(keyBasename(key)) : names?.delete(keyBasename(key))),
-      () => undefined,
-    );
   }
 
   /**
@@ -443,19 +423,19 @@ export class TieredStore implements CheckpointStore {
   private async apply(op: Operation): Promise<void> {
     switch (op.kind) {
       case 'upload':
-        if (await this.upload(op.key, op.files, op.shared)) this.noteRemoteName(op.key, true);
+        if (await this.upload(op.key, op.files, op.shared)) noteName(this.remote, op.key, true);
         return;
       case 'remove':
         await this.remote.remove(op.key);
-        this.noteRemoteName(op.key, false);
+        noteName(this.remote, op.key, false);
         return;
       case 'writeSmall':
         await this.remote.writeSmall(op.key, op.bytes);
-        this.noteRemoteName(op.key, true);
+        noteName(this.remote, op.key, true);
         return;
       case 'removeSmall':
         await this.remote.removeSmall(op.key);
-        this.noteRemoteName(op.key, false);
+        noteName(this.remote, op.key, false);
         return;
       case 'recover': {
         await this.remote.recover(op.dir, op.isOurs);
