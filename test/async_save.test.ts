@@ -5,10 +5,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CheckpointError, CheckpointManager, modelCheckpoint, type FsOps } from '../src/index.js';
+import { backupAndRestore, CheckpointError, CheckpointManager, modelCheckpoint, type FsOps } from '../src/index.js';
 import { faultyFs, inCheckpoint } from './fault_fs.js';
 import { maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
@@ -127,5 +128,72 @@ describe('async saves', () => {
     assert.equal(tf.io.decodeWeights, original);
     assert.equal(maxAbsDiff(a.getWeights(), model.getWeights()), 0);
     assert.equal(maxAbsDiff(b.getWeights(), model.getWeights()), 0);
+  });
+});
+
+describe('background saves during fit', () => {
+  /**
+   * A callback that gives the event loop no turn (a tf.Callback, like modelCheckpoint itself): with it
+   * and the checkpointing callback alone, fit on the CPU backend never lets the event loop turn by
+   * itself. It records the first batch after which `committed()` holds, and then stops training.
+   */
+  class WatchCommit extends tf.Callback {
+    seenAfterBatch: number | undefined;
+    constructor(private readonly committed: () => boolean) {
+      super();
+    }
+    override async onBatchEnd(batch: number): Promise<void> {
+      if (this.seenAfterBatch === undefined && this.committed()) {
+        this.seenAfterBatch = batch;
+        (this.model as tf.LayersModel).stopTraining = true;
+      }
+    }
+  }
+
+  // A save every EVERY batches. The first must commit before the second is due: the second would wait
+  // for it (and that wait lets the event loop turn), so only a commit before it shows turns given
+  // between batches. Without them, the first save's steps get no turn at all until then.
+  const EVERY = 2000;
+
+  it('modelCheckpoint: a save commits while the next batches train, though no callback yields', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(3);
+    const { x, y } = toyData(5 * EVERY);
+    const watch = new WatchCommit(() => existsSync(join(dir, `ckpt.01-${String(EVERY).padStart(5, '0')}`)));
+    const cb = modelCheckpoint({ filepath: join(dir, 'ckpt.{epoch:02d}-{batch:05d}'), saveFreq: EVERY, verbose: 0 });
+    await model.fit(x, y, { epochs: 1, batchSize: 1, shuffle: false, verbose: 0, callbacks: [watch, cb] });
+    assert.ok(watch.seenAfterBatch !== undefined && watch.seenAfterBatch < 2 * EVERY - 1, `committed after batch ${watch.seenAfterBatch}, before the next save (after batch ${2 * EVERY - 1})`);
+  });
+
+  it('backupAndRestore: a backup commits while the next batches train, though no callback yields', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(3);
+    const { x, y } = toyData(5 * EVERY);
+    const watch = new WatchCommit(() => existsSync(dir) && readdirSync(dir).some((name) => name.startsWith('backup-')));
+    const cb = backupAndRestore({ backupDir: dir, saveFreq: EVERY, deleteCheckpoint: false });
+    await model.fit(x, y, { epochs: 1, batchSize: 1, shuffle: false, verbose: 0, callbacks: [watch, cb] });
+    assert.ok(watch.seenAfterBatch !== undefined && watch.seenAfterBatch < 2 * EVERY - 1, `committed after batch ${watch.seenAfterBatch}, before the next backup (after batch ${2 * EVERY - 1})`);
+  });
+
+  it('a batch gives the event loop a turn only while a save is under way', async () => {
+    const dir = await tempDir();
+    const model = smallClassifier(3);
+    const cb = modelCheckpoint({ filepath: join(dir, 'ckpt.{epoch:02d}'), verbose: 0 });
+    cb.setModel(model);
+    await cb.onTrainBegin({});
+    const turned = async (during: () => Promise<void>) => {
+      let ran = false;
+      setImmediate(() => (ran = true));
+      await during();
+      return ran;
+    };
+    assert.equal(await turned(() => cb.onBatchEnd(0, { size: 1 })), false, 'no save under way: no turn');
+    await cb.onEpochEnd(0, { loss: 1 });
+    assert.equal(cb.manager.working, true);
+    assert.equal(await turned(() => cb.onBatchEnd(1, { size: 1 })), true, 'a save under way: a turn');
+    await cb.flush();
+    assert.equal(cb.manager.working, false);
+    assert.equal(await turned(() => cb.onBatchEnd(2, { size: 1 })), false, 'the save committed: no turn');
+    await cb.onTrainEnd({});
   });
 });

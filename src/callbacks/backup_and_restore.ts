@@ -17,6 +17,7 @@ import { allCommitted } from '../checkpoint/commit_order.js';
 import { requireModel, requirePath } from '../validate.js';
 import type { FsOps } from '../stores/fs_ops.js';
 import { consoleLogger, type CheckpointLogger } from './model_checkpoint.js';
+import { BatchClock, giveTurns } from './event_loop_turn.js';
 
 export interface BackupAndRestoreArgs {
   /** Where backups live. Only this library's backup directories and pointer inside it are ever deleted. */
@@ -74,6 +75,7 @@ export class BackupAndRestore extends Callback {
   readonly afterSignal: 'reraise' | 'exit' | 'return';
   readonly saveOnPageHide: boolean;
   readonly manager: CheckpointManager;
+  private readonly batchClock = new BatchClock();
   /** The signal that stopped training, if one did. */
   interruptedBy: NodeJS.Signals | null = null;
   private readonly logger: CheckpointLogger;
@@ -151,11 +153,17 @@ export class BackupAndRestore extends Callback {
   }
 
   override async onBatchEnd(batch: number): Promise<void> {
+    const budget = this.batchClock.budgetAfterBatch();
     this.step += 1;
     this.position = { epoch: this.currentEpoch, batch: batch + 1 };
     this.batchesSinceBackup += 1;
     if (this.pendingSignal) return this.stopForSignal(batch);
     if (this.saveFreq !== 'epoch' && this.batchesSinceBackup >= this.saveFreq) this.backup(batch);
+    // A backup's background steps advance only on the event loop's turns, which fit may never give.
+    if (this.manager.working) {
+      await giveTurns(() => this.manager.working, budget);
+      this.batchClock.resume();
+    }
   }
 
   override async onEpochEnd(epoch: number): Promise<void> {

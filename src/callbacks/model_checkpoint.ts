@@ -18,6 +18,7 @@ import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions, t
 import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
+import { BatchClock, giveTurns } from './event_loop_turn.js';
 
 /** Where messages go. Replace it to route them into your own logging. */
 export interface CheckpointLogger {
@@ -199,6 +200,7 @@ export class ModelCheckpoint extends Callback {
   best: number;
   /** Where the checkpoints go; also answers list(), latest() and best(). */
   readonly manager: CheckpointManager;
+  private readonly batchClock = new BatchClock();
   private currentEpoch = 0;
   private globalStep = 0;
   private samplesSeen = 0;
@@ -315,12 +317,18 @@ export class ModelCheckpoint extends Callback {
   }
 
   override async onBatchEnd(batch: number, logs?: Record<string, unknown>): Promise<void> {
+    const budget = this.batchClock.budgetAfterBatch();
     const size = await readLogValue(logs?.['size']);
     this.globalStep += 1;
     this.samplesSeen += size ?? 0;
     const scheduled = this.schedule.batchEnded(size);
     const timed = this.saveEveryNSeconds !== undefined && performance.now() - this.lastSaveTime >= this.saveEveryNSeconds * 1000;
     if (scheduled || timed) await this.saveModel(this.currentEpoch, batch, logs);
+    // The save's background steps advance only on the event loop's turns, which fit may never give.
+    if (this.manager.working) {
+      await giveTurns(() => this.manager.working, budget);
+      this.batchClock.resume();
+    }
   }
 
   override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {

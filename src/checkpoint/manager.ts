@@ -171,6 +171,8 @@ export class CheckpointManager {
   private readonly latestPointer: string | undefined;
   private readonly bestPointer: string | undefined;
   private inFlight: Promise<void> | null = null;
+  /** Whether the save in `inFlight` is still under way (inFlight stays set until the next save or wait() settles it). */
+  private persisting = false;
   /** The last checkpoint this manager committed, whose unchanged shards the next save reuses (incremental.ts). */
   private reuseFrom: ReuseSource | undefined;
   private failure: unknown = null;
@@ -335,9 +337,13 @@ export class CheckpointManager {
       turn.finish();
     });
     if (this.options.asyncSave ?? true) {
+      this.persisting = true;
       this.inFlight = persisted.then(
-        () => undefined,
+        () => {
+          this.persisting = false;
+        },
         (e) => {
+          this.persisting = false;
           this.failure = e;
         },
       );
@@ -345,6 +351,15 @@ export class CheckpointManager {
       await persisted.catch((e) => this.handleFailure(e));
     }
     return this.describe(path);
+  }
+
+  /**
+   * Whether a save started here, or an upload of the local tier, still has steps to take in the
+   * background. They take them on the event loop's turns, which callbacks give while this holds
+   * (event_loop_turn.ts).
+   */
+  get working(): boolean {
+    return this.persisting || (this.store instanceof TieredStore && this.store.working);
   }
 
   /** Resolves when every started save is committed; rejects with a background failure (onSaveError 'raise'). */

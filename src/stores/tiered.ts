@@ -305,6 +305,11 @@ export class TieredStore implements CheckpointStore {
 
   // ---- the upload queue ----
 
+  /** Whether uploads, deletions or pointer updates are under way (they advance on the event loop's turns); not while waiting to retry. */
+  get working(): boolean {
+    return this.queue.length > 0 && this.wake === null;
+  }
+
   /** What has not reached the remote store yet. */
   report(): TierReport {
     const notUploaded = this.queue.filter((op) => op.kind === 'upload').map((op) => (op as { key: StoreKey }).key);
