@@ -10,6 +10,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { backupAndRestore, CheckpointError, CheckpointManager, modelCheckpoint, type FsOps } from '../src/index.js';
+import { BatchClock, giveTurns } from '../src/callbacks/event_loop_turn.js';
 import { faultyFs, inCheckpoint } from './fault_fs.js';
 import { maxAbsDiff, smallClassifier, tempDir, toyData } from './helpers.js';
 
@@ -173,6 +174,22 @@ describe('background saves during fit', () => {
     const cb = backupAndRestore({ backupDir: dir, saveFreq: EVERY, deleteCheckpoint: false });
     await model.fit(x, y, { epochs: 1, batchSize: 1, shuffle: false, verbose: 0, callbacks: [watch, cb] });
     assert.ok(watch.seenAfterBatch !== undefined && watch.seenAfterBatch < 2 * EVERY - 1, `committed after batch ${watch.seenAfterBatch}, before the next backup (after batch ${2 * EVERY - 1})`);
+  });
+
+  it('the turns after a batch take at most 1% of its time, and stop when the work is done', async () => {
+    const clock = new BatchClock();
+    const t0 = performance.now();
+    assert.equal(clock.budgetAfterBatch(), 0, 'the first batch: its start is unknown');
+    for (const end = performance.now() + 50; performance.now() < end; ); // a 50 ms batch
+    const budget = clock.budgetAfterBatch();
+    const elapsed = performance.now() - t0;
+    assert.ok(budget >= 0.5 && budget <= elapsed / 100, `budget ${budget} ms after a batch of at least 50 ms (${elapsed} ms in all)`);
+    const t1 = performance.now();
+    await giveTurns(() => true, 20);
+    assert.ok(performance.now() - t1 >= 20, 'work still under way: turns for the whole budget');
+    let turns = 0;
+    await giveTurns(() => ++turns < 3, 10_000);
+    assert.equal(turns, 3, 'no more turns once the work is done');
   });
 
   it('a batch gives the event loop a turn only while a save is under way', async () => {
