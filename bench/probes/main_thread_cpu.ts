@@ -12,34 +12,24 @@
  *   node --perf-basic-prof --expose-gc --import tsx bench/probes/main_thread_cpu.ts 100 [weights|full] [saves] [disk|s3|s3-cache]
  *   perf record -k CLOCK_MONOTONIC -F 3999 -g -t <pid it prints> -o perf.data   # while it runs, in another shell
  */
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { modelCheckpoint, registerStore, type CheckpointManager } from '../../src/index.js';
-import { S3Store } from '../../src/stores/s3.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../../test/stores/s3_server.js';
+import { modelCheckpoint, type CheckpointManager } from '../../src/index.js';
+import { probeTarget } from '../lib/probe_target.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { busyMs, mainThreadMark } from '../lib/main_thread.js';
 import { collectGarbage } from '../lib/rss.js';
 import { sizeByKey } from '../lib/sizes.js';
 
 const [sizeKey = '100', kind = 'weights', savesArg = '7', where = 'disk'] = process.argv.slice(2);
-const work = join(import.meta.dirname, '..', '.work', `main-thread-cpu-${process.pid}`);
-mkdirSync(work, { recursive: true });
-let server: S3TestServer | undefined;
-let dir = work;
-if (where !== 'disk') {
-  server = await startS3Server({ buckets: ['bench'] });
-  registerStore('s3probe', new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }));
-  dir = 's3probe://bench/run';
-}
+const { work, dir, options, stop } = await probeTarget(where, 'main-thread-cpu');
 const schedstat = () => readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
 const { model } = buildModel(sizeByKey(sizeKey));
 const cb = modelCheckpoint({
   filepath: `${dir}/ckpt.{epoch:03d}`,
   saveWeightsOnly: kind !== 'full',
   logger: { log() {}, warn() {} },
-  ...(where === 's3-cache' ? { localCache: join(work, 'cache') } : {}),
+  ...options,
 });
 cb.setModel(model);
 await cb.onTrainBegin({});
@@ -71,6 +61,6 @@ try {
   }
   await cb.onTrainEnd({});
 } finally {
-  await server?.stop();
+  await stop();
   rmSync(work, { recursive: true, force: true });
 }

@@ -7,32 +7,22 @@
  *
  *   node --expose-gc --import tsx bench/probes/turns_to_durable.ts [size=25] [weights|full] [batchMs=20] [saves=5] [disk|s3|s3-cache]
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { modelCheckpoint, registerStore } from '../../src/index.js';
-import { S3Store } from '../../src/stores/s3.js';
-import { S3RVER_CREDENTIALS, startS3Server, type S3TestServer } from '../../test/stores/s3_server.js';
+import { rmSync } from 'node:fs';
+import { modelCheckpoint } from '../../src/index.js';
+import { probeTarget } from '../lib/probe_target.js';
 import { buildModel, mutateWeights } from '../lib/model.js';
 import { sizeByKey } from '../lib/sizes.js';
 import { nowMs } from '../lib/stats.js';
 
 const [sizeKey = '25', kind = 'weights', batchArg = '20', savesArg = '5', where = 'disk'] = process.argv.slice(2);
 const batchMs = Number(batchArg);
-const work = join(import.meta.dirname, '..', '.work', `turns-${process.pid}`);
-mkdirSync(work, { recursive: true });
-let server: S3TestServer | undefined;
-let dir = work;
-if (where !== 'disk') {
-  server = await startS3Server({ buckets: ['bench'] });
-  registerStore('s3probe', new S3Store({ endpoint: server.endpoint, forcePathStyle: true, credentials: S3RVER_CREDENTIALS }));
-  dir = 's3probe://bench/run';
-}
+const { work, dir, options, stop } = await probeTarget(where, 'turns');
 const { model } = buildModel(sizeByKey(sizeKey));
 const cb = modelCheckpoint({
   filepath: `${dir}/ckpt.{epoch:03d}`,
   saveWeightsOnly: kind !== 'full',
   logger: { log: () => {}, warn: () => {} },
-  ...(where === 's3-cache' ? { localCache: join(work, 'cache') } : {}),
+  ...options,
 });
 cb.setModel(model);
 await cb.onTrainBegin({});
@@ -59,5 +49,5 @@ for (let epoch = 0; epoch < Number(savesArg); epoch++) {
   console.log(`save ${epoch}: held ${held.toFixed(1)} ms, ${turns} batches of ${batchMs} ms until durable (${(nowMs() - t0).toFixed(0)} ms)`);
 }
 await cb.onTrainEnd({});
-await server?.stop();
+await stop();
 rmSync(work, { recursive: true, force: true });
