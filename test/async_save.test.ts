@@ -176,7 +176,7 @@ describe('background saves during fit', () => {
     assert.ok(watch.seenAfterBatch !== undefined && watch.seenAfterBatch < 2 * EVERY - 1, `committed after batch ${watch.seenAfterBatch}, before the next backup (after batch ${2 * EVERY - 1})`);
   });
 
-  it('the turns after a batch take at most 1% of its time, and stop when the work is done', async () => {
+  it('the turns after a batch take at most 1% of its time (and 250 ms), and stop when the work is done', async () => {
     const clock = new BatchClock();
     const t0 = performance.now();
     assert.equal(clock.budgetAfterBatch(), 0, 'the first batch: its start is unknown');
@@ -184,6 +184,16 @@ describe('background saves during fit', () => {
     const budget = clock.budgetAfterBatch();
     const elapsed = performance.now() - t0;
     assert.ok(budget >= 0.5 && budget <= elapsed / 100, `budget ${budget} ms after a batch of at least 50 ms (${elapsed} ms in all)`);
+    let fake = 0;
+    const capped = new BatchClock(() => fake);
+    capped.budgetAfterBatch();
+    fake = 60_000; // a minute since the last batch (a pause between two fits, say)
+    assert.equal(capped.budgetAfterBatch(), BatchClock.MAX_MS);
+    fake += 2_000;
+    assert.equal(capped.budgetAfterBatch(), 20, '1% of a 2 s batch');
+    capped.reset();
+    fake += 2_000;
+    assert.equal(capped.budgetAfterBatch(), 0, 'after a reset (a new fit), the first batch has no budget');
     const t1 = performance.now();
     await giveTurns(() => true, 20);
     assert.ok(performance.now() - t1 >= 20, 'work still under way: turns for the whole budget');

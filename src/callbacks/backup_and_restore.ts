@@ -126,6 +126,7 @@ export class BackupAndRestore extends Callback {
   override async onTrainBegin(): Promise<void> {
     this.interruptedBy = null;
     this.pendingSignal = null;
+    this.batchClock.reset();
     this.pendingBackup = null;
     // Finish what a killed run left (its temporaries, a half-done replacement) even if this run saves nothing.
     await this.manager.recover();

@@ -57,18 +57,27 @@ export async function giveTurns(working: () => boolean, budgetMs: number): Promi
 export class BatchClock {
   /** The share of a batch's time a save's steps may take after it (1%: well inside the 2% a checkpoint may cost fit). */
   static readonly SHARE = 0.01;
+  /** Never more than this after one batch, whatever came before it (a pause between two fits is no batch). */
+  static readonly MAX_MS = 250;
   private lastEnd: number | undefined;
+
+  constructor(private readonly clock: () => number = now) {}
+
+  /** Call when training begins: the first batch's start is unknown. */
+  reset(): void {
+    this.lastEnd = undefined;
+  }
 
   /** Call at a batch's end: the budget after this batch (0 for the first, whose start is unknown). */
   budgetAfterBatch(): number {
-    const t = now();
-    const budget = this.lastEnd === undefined ? 0 : BatchClock.SHARE * (t - this.lastEnd);
+    const t = this.clock();
+    const budget = this.lastEnd === undefined ? 0 : Math.min(BatchClock.MAX_MS, BatchClock.SHARE * (t - this.lastEnd));
     this.lastEnd = t;
     return budget;
   }
 
   /** Call when the callback is done with a batch, so the time spent giving turns is not counted as the next batch's. */
   resume(): void {
-    this.lastEnd = now();
+    this.lastEnd = this.clock();
   }
 }

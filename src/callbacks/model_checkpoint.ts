@@ -263,6 +263,7 @@ export class ModelCheckpoint extends Callback {
   override async onTrainBegin(_logs?: Record<string, unknown>): Promise<void> {
     this.trainStart = performance.now();
     this.lastSaveTime = this.trainStart;
+    this.batchClock.reset();
     if (this.resume) await this.recoverFromDisk();
     if (!this.loadWeightsOnRestart) return;
     const path = await latestCheckpoint(this.filepath, { fs: this.fs });
