@@ -11,7 +11,12 @@
  * - `x{m}_{weights,full}_pct`: the whole fit's overhead, onTrainEnd included (it waits until the last
  *   checkpoint is durable: what the user pays);
  * - `x{m}_{weights,full}_epoch_pct`: steady state, median epoch 2..N against the baseline's;
- * - `x{m}_multiple`: the baseline's median epoch over our time to durable.
+ * - `x{m}_multiple`: the baseline's median epoch over our time to durable;
+ * - where the overhead goes, per checkpointing fit: `x{m}_{weights,full}_held_ms` (median time a save
+ *   held `onEpochEnd`), `x{m}_{weights,full}_turns_ms` (time per epoch in the callback's `onBatchEnd`:
+ *   the event-loop turns it gives while a save works, event_loop_turn.ts) and
+ *   `x{m}_{weights,full}_end_ms` (`onTrainEnd` waiting for the last checkpoint to be durable). The
+ *   rest of the overhead is training itself running slower beside the background persist.
  */
 import * as tf from '@tensorflow/tfjs';
 import { join } from 'node:path';
@@ -40,6 +45,32 @@ interface FitTiming {
   /** Median of epochs 2..N (the first pays onTrainBegin and warm-up). */
   epochMs: number;
   loss: number;
+  costs?: CallbackCosts;
+}
+
+/** Time a checkpoint callback held `fit` in each of its hooks during one fit. */
+interface CallbackCosts {
+  heldMs: number[];
+  turnsMs: number;
+  endMs: number;
+}
+
+/** Times the callback's hooks in place (the instance's own methods, so fit calls it as usual). */
+function timeHooks(cb: tf.Callback): CallbackCosts {
+  const costs: CallbackCosts = { heldMs: [], turnsMs: 0, endMs: 0 };
+  const timed = <A extends unknown[]>(hook: (...args: A) => Promise<void>, add: (ms: number) => void) =>
+    async (...args: A): Promise<void> => {
+      const t0 = nowMs();
+      try {
+        await hook(...args);
+      } finally {
+        add(nowMs() - t0);
+      }
+    };
+  cb.onEpochEnd = timed(cb.onEpochEnd.bind(cb), (ms) => costs.heldMs.push(ms));
+  cb.onBatchEnd = timed(cb.onBatchEnd.bind(cb), (ms) => (costs.turnsMs += ms));
+  cb.onTrainEnd = timed(cb.onTrainEnd.bind(cb), (ms) => (costs.endMs += ms));
+  return costs;
 }
 
 /** Records when each epoch ends, and gives the event loop no turn (see timedFit). */
@@ -59,9 +90,11 @@ async function timedFit(model: tf.LayersModel, x: tf.Tensor, variant: Variant, d
   // A plain tf.Callback: a CustomCallback would give the event loop a turn every 125 ms or so, which a
   // user's fit with only modelCheckpoint() in its callbacks does not have.
   const callbacks: tf.Callback[] = [new EpochEnds(ends)];
+  let costs: CallbackCosts | undefined;
   if (variant !== 'none') {
     // Every checkpoint is kept during the fit (deleted untimed after it), as the peers' fits do.
     const cb = modelCheckpoint({ filepath: join(ckptDir, 'ckpt.{epoch:03d}'), saveWeightsOnly: variant === 'weights', logger: silent });
+    costs = timeHooks(cb);
     callbacks.push(cb);
   }
   collectGarbage();
@@ -71,7 +104,7 @@ async function timedFit(model: tf.LayersModel, x: tf.Tensor, variant: Variant, d
   removeDir(ckptDir);
   const epochs = ends.slice(1).map((t, i) => t - ends[i]!);
   const loss = Number(history.history['loss']?.at(-1));
-  return { wallMs, epochMs: median(epochs), loss };
+  return { wallMs, epochMs: median(epochs), loss, ...(costs ? { costs } : {}) };
 }
 
 /** Our time to durable for a full-model save of this model (the larger of the two variants), median of 3. */
@@ -153,6 +186,11 @@ export async function runFit(ctx: CaseContext): Promise<CaseResult> {
         const t = got.get(v)!;
         rep[`x${plan.m}_${v}_pct`] = (100 * (t.wallMs - none.wallMs)) / none.wallMs;
         rep[`x${plan.m}_${v}_epoch_pct`] = (100 * (t.epochMs - none.epochMs)) / none.epochMs;
+        if (t.costs) {
+          rep[`x${plan.m}_${v}_held_ms`] = median(t.costs.heldMs);
+          rep[`x${plan.m}_${v}_turns_ms`] = t.costs.turnsMs / FIT_EPOCHS;
+          rep[`x${plan.m}_${v}_end_ms`] = t.costs.endMs;
+        }
         lastLoss = t.loss;
       }
     }

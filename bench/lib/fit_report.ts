@@ -11,7 +11,10 @@ export const FIT_INTRO =
   'measured first in the same process; lengths that need the same batch count are merged under the larger multiple, and the measured ' +
   'multiple (median epoch without checkpoints / that time) is shown. **overhead**: the whole `fit`\'s wall time with checkpoints over ' +
   'without, per round (3 rounds below 100M, 2 at 100M, with the default reps), median (min–max); ours includes `onTrainEnd` waiting until the last checkpoint is durable (1/6 of a durable ' +
-  'time per epoch). In parentheses: steady state, median epoch 2..6 against the same without checkpoints.';
+  'time per epoch). In parentheses: steady state, median epoch 2..6 against the same without checkpoints. For ours, where the time went ' +
+  '(medians over rounds): **held**, the median time a save held `onEpochEnd`; **turns**, the time per epoch `onBatchEnd` spent giving the ' +
+  'event loop turns while a save worked in the background (`fit` on a synchronous backend gives none of its own); **last wait**, `onTrainEnd` ' +
+  'waiting until the last checkpoint is durable. The rest of the overhead is training running slower beside the background persist.';
 
 export const FIT_CASES: [string, string, 'weights' | 'full'][] = [
   ['fit', 'ours, weights only', 'weights'],
@@ -32,6 +35,10 @@ export interface FitPoint {
   multiple?: Summary;
   epochMs?: Summary;
   batches?: number;
+  /** Ours only: where the time went (see FIT_INTRO). */
+  heldMs?: Summary;
+  turnsMs?: Summary;
+  endMs?: Summary;
 }
 
 export function fitPoint(o: CaseOutcome | undefined, m: number, variant: 'weights' | 'full'): FitPoint | undefined {
@@ -44,6 +51,9 @@ export function fitPoint(o: CaseOutcome | undefined, m: number, variant: 'weight
     multiple: metric(o, `x${m}_multiple`),
     epochMs: metric(o, `x${m}_epoch_ms`),
     batches: typeof batches === 'number' ? batches : undefined,
+    heldMs: metric(o, `x${m}_${variant}_held_ms`),
+    turnsMs: metric(o, `x${m}_${variant}_turns_ms`),
+    endMs: metric(o, `x${m}_${variant}_end_ms`),
   };
 }
 
@@ -68,7 +78,11 @@ function cell(o: CaseOutcome | undefined, m: number, variant: 'weights' | 'full'
   if (!p) return '—';
   const epoch = p.epochPct ? ` (epoch ${signed(p.epochPct.median)}%)` : '';
   const where = `${p.multiple ? fmtNum(p.multiple.median) : '?'}×, ${p.batches ?? '?'} batch${p.batches === 1 ? '' : 'es'}, ${p.epochMs ? fmtNum(p.epochMs.median) : '?'} ms`;
-  return `${pctSummary(p.overheadPct)}${epoch}; epoch ${where}`;
+  const costs =
+    p.heldMs && p.turnsMs && p.endMs
+      ? `; held ${fmtNum(p.heldMs.median)} ms, turns ${fmtNum(p.turnsMs.median)} ms an epoch, last wait ${fmtNum(p.endMs.median)} ms`
+      : '';
+  return `${pctSummary(p.overheadPct)}${epoch}; epoch ${where}${costs}`;
 }
 
 export function fitTable(outcomes: Outcomes, sizes: SizeSpec[]): string {

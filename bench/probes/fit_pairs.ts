@@ -55,18 +55,25 @@ console.log(`pid ${process.pid}, ${sizeKey}, ${kind === 'full' ? 'full model' : 
 
 // Epoch 0 warms up; then save, skip, skip, save, … from epoch 1.
 const saves = (epoch: number) => epoch >= 1 && [true, false, false, true][(epoch - 1) % 4]!;
-const ends: { at: number; run: number; wait: number; faults: number }[] = [];
+const ends: { at: number; run: number; wait: number; faults: number; turns: number }[] = [];
 // Minor page faults of the main thread (field 10 of /proc/self/task/<pid>/stat): memory touched for the first time.
 const minorFaults = () => Number(readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[7]);
 const held = new Map<number, number>();
+/** Time spent in the checkpoint's onBatchEnd (the event-loop turns it gives while a save is under way), per epoch. */
+let turnsMs = 0;
 // tfjs-layers gives the event loop a turn between batches only through a CustomCallback (it yields
 // every 125 ms or so); with NO_YIELD=1 the gate is a plain tf.Callback, as when a user passes only
 // tf.Callback instances (modelCheckpoint(), earlyStopping()), and nothing yields during an epoch.
 const gateHooks = {
-  onBatchEnd: async (batch: number, logs?: tf.Logs) => cb.onBatchEnd(batch, logs),
+  onBatchEnd: async (batch: number, logs?: tf.Logs) => {
+    const t0 = nowMs();
+    await cb.onBatchEnd(batch, logs);
+    turnsMs += nowMs() - t0;
+  },
   onEpochEnd: async (epoch: number, logs?: tf.Logs) => {
     const [run, wait] = schedstat();
-    ends.push({ at: nowMs(), run: run / 1e6, wait: wait / 1e6, faults: minorFaults() });
+    ends.push({ at: nowMs(), run: run / 1e6, wait: wait / 1e6, faults: minorFaults(), turns: turnsMs });
+    turnsMs = 0;
     if (!saves(epoch)) return;
     const t0 = nowMs();
     await cb.onEpochEnd(epoch, logs);
@@ -92,7 +99,7 @@ for (let k = 2; k < ends.length; k++) {
   run[kindOf].push(ends[k]!.run - ends[k - 1]!.run);
   wait[kindOf].push(ends[k]!.wait - ends[k - 1]!.wait);
   const heldMs = held.get(k - 1);
-  console.log(`epoch ${k}: ${ms.toFixed(0)} ms after a ${kindOf}${heldMs === undefined ? '' : ` (held ${heldMs.toFixed(1)} ms)`}; main thread on a core ${(ends[k]!.run - ends[k - 1]!.run).toFixed(0)} ms, waiting ${(ends[k]!.wait - ends[k - 1]!.wait).toFixed(1)} ms, ${ends[k]!.faults - ends[k - 1]!.faults} page faults`);
+  console.log(`epoch ${k}: ${ms.toFixed(0)} ms after a ${kindOf}${heldMs === undefined ? '' : ` (held ${heldMs.toFixed(1)} ms)`}; main thread on a core ${(ends[k]!.run - ends[k - 1]!.run).toFixed(0)} ms, waiting ${(ends[k]!.wait - ends[k - 1]!.wait).toFixed(1)} ms, ${ends[k]!.faults - ends[k - 1]!.faults} page faults, ${ends[k]!.turns.toFixed(1)} ms in turns after batches`);
 }
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, b) => a + (b - mean(xs)) ** 2, 0) / (xs.length - 1));
