@@ -4,12 +4,17 @@
  * writer keeps two writes in flight only on stores that allow it, never aborting under a write.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { writeCheckpoint } from '../src/checkpoint/write.js';
 import type { WeightEntry } from '../src/formats/weight_entry.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import type { Location } from '../src/stores/registry.js';
+import { StagedDirectory } from '../src/stores/fs.js';
+import { nodeFs, type FsOps } from '../src/stores/fs_ops.js';
 import type { ByteChunks, CheckpointStore, StagedCheckpoint, WrittenFile } from '../src/stores/store.js';
 import { WriteLane } from '../src/stores/write_lane.js';
 
@@ -86,6 +91,91 @@ describe('WriteLane', () => {
     await assert.rejects(c, /checksum failed/);
     assert.equal(await d, 'd');
     assert.deepEqual(recorded, ['b', 'd']);
+  });
+});
+
+describe('WriteLane without bytesInOrder', () => {
+  it("the next file's bytes go out beside the previous file's; results are still recorded in call order", async () => {
+    const events: string[] = [];
+    const recorded: string[] = [];
+    const lane = new WriteLane<string>((r) => (recorded.push(r), r), { bytesInOrder: false });
+    const aOut = gate<string>();
+    const a = lane.run(async () => (events.push('a out'), aOut.promise), async (x) => x);
+    const b = lane.run(async () => (events.push('b out'), 'b'), async (x) => (events.push('b finished'), x));
+    await settle();
+    assert.deepEqual(events, ['a out', 'b out', 'b finished'], "b's bytes go out while a's are still going out");
+    assert.deepEqual(recorded, [], 'b is done but recorded after a');
+    aOut.open('a');
+    assert.deepEqual(await Promise.all([a, b]), ['a', 'b']);
+    assert.deepEqual(recorded, ['a', 'b']);
+  });
+
+  it('a failed file is not recorded and does not hold the ones after it', async () => {
+    const recorded: string[] = [];
+    const lane = new WriteLane<string>((r) => (recorded.push(r), r), { bytesInOrder: false });
+    const aOut = gate<string>();
+    const a = lane.run(() => aOut.promise, async (x) => x);
+    const b = lane.run(async () => 'b', async (x) => x);
+    aOut.fail(new Error('disk full'));
+    await assert.rejects(a, /disk full/);
+    assert.equal(await b, 'b');
+    assert.deepEqual(recorded, ['b']);
+  });
+});
+
+/** Waits, for up to `ms`, until `done()` holds; false if it never did. */
+async function eventually(done: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!done() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 1));
+  return done();
+}
+
+describe('the fs store writes files beside each other', () => {
+  // Inside fit the save moves on only between batches, so a file that waited for the one before it to be
+  // written would cost the save a batch (src/callbacks/event_loop_turn.ts).
+  it("a shard's bytes go out while the previous shard's are still being written; both land whole, recorded in call order", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-lane-'));
+    const started: string[] = [];
+    const release = gate();
+    try {
+      // Every write of a file is held until the test releases them.
+      const fs: FsOps = {
+        ...nodeFs,
+        async open(path, flags, mode) {
+          const handle = await nodeFs.open(path, flags, mode);
+          const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number; buffers: NodeJS.ArrayBufferView[] }>;
+          return Object.assign(handle, {
+            writev: async (...args: unknown[]) => {
+              started.push(basename(String(path)));
+              await release.promise;
+              return writev(...args);
+            },
+          });
+        },
+      };
+      const staged = await StagedDirectory.begin(join(dir, 'ckpt'), fs);
+      // Past the size the helper thread takes whole (1 MiB), so each is opened and written here.
+      const a = staged.write('a.bin', [new Uint8Array(2 << 20).fill(1)]);
+      const b = staged.write('b.bin', [new Uint8Array(3 << 20).fill(2)]);
+      assert.ok(await eventually(() => started.length === 2), `b waited for a's bytes: writes started ${JSON.stringify(started)}`);
+      assert.deepEqual([...started].sort(), ['a.bin', 'b.bin']);
+      release.open();
+      await Promise.all([a, b]);
+      assert.deepEqual(
+        staged.written().map((f) => [f.name, f.size]),
+        [
+          ['a.bin', 2 << 20],
+          ['b.bin', 3 << 20],
+        ],
+      );
+      await staged.commit();
+      assert.equal(crc32(readFileSync(join(dir, 'ckpt', 'a.bin'))), crc32(new Uint8Array(2 << 20).fill(1)));
+      assert.equal(crc32(readFileSync(join(dir, 'ckpt', 'b.bin'))), crc32(new Uint8Array(3 << 20).fill(2)));
+      assert.equal(staged.written()[1]!.crc32, crc32(new Uint8Array(3 << 20).fill(2)));
+    } finally {
+      release.open();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -8,13 +8,19 @@
  * which say whether a slower epoch ran longer on its core (memory, a busy sibling core) or waited
  * for one (two cores shared with the save's threads). Linux only.
  *
- *   node --expose-gc --import tsx bench/probes/fit_pairs.ts [size=100] [weights|full] [epochs=24] [batches]
+ *   node --expose-gc --import tsx bench/probes/fit_pairs.ts [size=100] [weights|full|raw] [epochs=24] [batches]
+ *
+ * `raw` is the control: on the same epochs, instead of a checkpoint, a worker thread writes as many
+ * bytes as a weights-only checkpoint from its own reused 16 MiB buffer, fsyncs them, then reads them
+ * back through a CRC-32, with no step on the main thread at all. Training slower beside it is the
+ * cost of the kernel's and the disk's work on this machine, whoever asks for it.
  *
  * `batches` per epoch defaults to the fewest that make an epoch last 12× a save's time to durable
  * (as the bench's ≥ 10× case aims).
  */
 import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { modelCheckpoint } from '../../src/index.js';
 import { buildModel, initTf } from '../lib/model.js';
@@ -32,6 +38,32 @@ const width = model.inputs[0]!.shape[1]!;
 const silent = { log: () => {}, warn: () => {} };
 const cb = modelCheckpoint({ filepath: join(work, 'ckpt.{epoch:03d}'), saveWeightsOnly: kind !== 'full', logger: silent });
 cb.setModel(model);
+
+/** The control's writer: a worker thread that writes, fsyncs and reads back `bytes` bytes at `path`. */
+const RAW_WRITER = `
+const { parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+const { crc32 } = require('node:zlib');
+const buffer = Buffer.alloc(16 * 1024 * 1024, 7);
+parentPort.on('message', ({ path, bytes }) => {
+  const fd = fs.openSync(path, 'w+');
+  for (let at = 0; at < bytes; ) at += fs.writeSync(fd, buffer, 0, Math.min(buffer.length, bytes - at));
+  fs.fsyncSync(fd);
+  let crc = 0;
+  for (let at = 0; at < bytes; ) {
+    const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, bytes - at), at);
+    crc = crc32(buffer.subarray(0, n), crc);
+    at += n;
+  }
+  fs.closeSync(fd);
+  parentPort.postMessage(crc);
+});`;
+const rawWriter = kind === 'raw' ? new Worker(RAW_WRITER, { eval: true }) : undefined;
+rawWriter?.unref();
+const weightBytes = model.getWeights().reduce((sum, w) => sum + w.size * 4, 0);
+let rawSaves = 0;
+/** Stands in for a save in the control: posts the write and returns at once. */
+const rawSave = () => rawWriter!.postMessage({ path: join(work, `raw-${rawSaves++}.bin`), bytes: weightBytes });
 
 // Calibrate: a save's time to durable, and a batch's time.
 const one = tf.ones([1, width]);
@@ -51,7 +83,7 @@ for (let e = 0; e < 3; e++) {
 const durableMs = median(durable.slice(1));
 const batches = batchesArg ? Number(batchesArg) : Math.max(1, Math.ceil((12 * durableMs) / batchMs));
 const epochs = Number(epochsArg);
-console.log(`pid ${process.pid}, ${sizeKey}, ${kind === 'full' ? 'full model' : 'weights only'}: durable ${durableMs.toFixed(0)} ms, batch ${batchMs.toFixed(0)} ms, ${batches} batches an epoch, ${epochs} epochs`);
+console.log(`pid ${process.pid}, ${sizeKey}, ${kind === 'full' ? 'full model' : kind === 'raw' ? 'control: raw writes from a worker' : 'weights only'}: durable ${durableMs.toFixed(0)} ms, batch ${batchMs.toFixed(0)} ms, ${batches} batches an epoch, ${epochs} epochs`);
 
 // Epoch 0 warms up; then save, skip, skip, save, … from epoch 1.
 const saves = (epoch: number) => epoch >= 1 && [true, false, false, true][(epoch - 1) % 4]!;
@@ -76,7 +108,8 @@ const gateHooks = {
     turnsMs = 0;
     if (!saves(epoch)) return;
     const t0 = nowMs();
-    await cb.onEpochEnd(epoch, logs);
+    if (rawWriter) rawSave();
+    else await cb.onEpochEnd(epoch, logs);
     held.set(epoch, nowMs() - t0);
   },
 };

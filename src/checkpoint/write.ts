@@ -148,8 +148,8 @@ export async function writeCheckpoint(location: Location, contents: CheckpointCo
   const stage = await store.stage(location.key, stageOptions(options, contents)).catch((e: unknown) => {
     throw asCheckpointError(e, action);
   });
-  // Writes in flight: one at a time, or two where the store overlaps a file's finishing work (the fs
-  // store's read-back checksum) with the next file's bytes.
+  // Writes in flight: one at a time, or two where the store overlaps them (the fs store: two files'
+  // bytes, or one file's read-back checksum beside the next file's bytes).
   const inFlight = new WritesInFlight(stage.overlapsWrites ? 2 : 1);
   try {
     // The previous checkpoint's record is read only once a shard could be reused (most steps change

@@ -211,7 +211,10 @@ type BytesOut = { written: WrittenFile } | { name: string; path: string; where: 
 export class StagedDirectory implements StagedCheckpoint {
   readonly overlapsWrites = true;
   private readonly files: WrittenFile[] = [];
-  private readonly lane = new WriteLane<WrittenFile>((written) => this.record(written));
+  // Each file's bytes go out as soon as it is written, beside the one before (the writer keeps two in
+  // flight): inside `fit` the save moves on only between batches, and every write that waits for the
+  // previous one to end costs it a batch (src/callbacks/event_loop_turn.ts).
+  private readonly lane = new WriteLane<WrittenFile>((written) => this.record(written), { bytesInOrder: false });
   private readonly flushes: Promise<void | CheckpointError>[] = [];
   private done = false;
 
@@ -271,8 +274,9 @@ export class StagedDirectory implements StagedCheckpoint {
   /**
    * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as its
    * bytes are out and runs while the next files are written; `commit()` waits for all of them. Calls
-   * may overlap (`overlapsWrites`): files are written one after another in call order, and a shard's
-   * read-back checksum on the helper thread runs while the next file's bytes go out (write_lane.ts).
+   * may overlap (`overlapsWrites`): a file's bytes go out beside the previous file's, and a shard's
+   * read-back checksum on the helper thread runs beside later writes; files are recorded in call order
+   * (write_lane.ts).
    */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     return this.lane.run(

@@ -61,10 +61,9 @@ export interface StagedCheckpoint {
   /** Streams one file in, recording its size and CRC-32. `checkpoint.json` is written last. */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile>;
   /**
-   * Whether `write` may be called again before the previous call resolves. Such a store writes the
-   * files' bytes one after another in call order and records them in that order; what overlaps is
-   * the work after a file's bytes are out (the fs store's read-back checksum). Other stores get one
-   * call at a time.
+   * Whether `write` may be called again before the previous call resolves (the writer keeps two in
+   * flight). Such a store records the files in call order; their bytes and the work after them (the
+   * fs store's read-back checksum) may overlap. Other stores get one call at a time.
    */
   readonly overlapsWrites?: boolean;
   /**

@@ -1,17 +1,25 @@
 /**
- * Files written one after another, each finished beside the next: a store whose write has a second
- * phase that needs no bytes from the caller (the fs store reads a shard back on its helper thread to
- * checksum it) lets the next file's bytes go out meanwhile, instead of waiting for that phase.
+ * Files written each beside the next: a store whose write has a second phase that needs no bytes
+ * from the caller (the fs store reads a shard back on its helper thread to checksum it) lets the next
+ * file's bytes go out meanwhile, instead of waiting for that phase.
  *
- * `run(out, finish)`: `out` starts once the previous file's `out` has ended (success or failure), so
- * bytes reach the disk in call order; `finish` runs after its own `out`, beside later files' `out`;
- * results are recorded (through `record`) in call order whatever order the `finish`es end in.
+ * `run(out, finish)`: with `bytesInOrder` (the default), `out` starts once the previous file's `out`
+ * has ended (success or failure), so bytes reach the store in call order; without it, at once, beside
+ * the previous file's (the caller bounds how many are in flight). `finish` runs after its own `out`,
+ * beside later files' `out`; results are recorded (through `record`) in call order whatever order the
+ * `out`s and `finish`es end in.
  */
 export class WriteLane<T> {
   private bytesOut: Promise<void> = Promise.resolve();
   private recorded: Promise<void> = Promise.resolve();
+  private readonly bytesInOrder: boolean;
 
-  constructor(private readonly record: (result: T) => T) {}
+  constructor(
+    private readonly record: (result: T) => T,
+    options: { bytesInOrder?: boolean } = {},
+  ) {
+    this.bytesInOrder = options.bytesInOrder ?? true;
+  }
 
   async run<O>(out: () => Promise<O>, finish: (written: O) => Promise<T>): Promise<T> {
     const previousOut = this.bytesOut;
@@ -25,7 +33,7 @@ export class WriteLane<T> {
     try {
       let written: O;
       try {
-        await previousOut;
+        if (this.bytesInOrder) await previousOut;
         written = await out();
       } finally {
         endOut();
