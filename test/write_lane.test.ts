@@ -177,6 +177,39 @@ describe('the fs store writes files beside each other', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a second write of one name fails at once, while the first is still going out, and the first is kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-lane-'));
+    const release = gate();
+    let started = 0;
+    const fs: FsOps = {
+      ...nodeFs,
+      async open(path, flags, mode) {
+        const handle = await nodeFs.open(path, flags, mode);
+        const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number; buffers: NodeJS.ArrayBufferView[] }>;
+        return Object.assign(handle, {
+          writev: async (...args: unknown[]) => {
+            started += 1;
+            await release.promise;
+            return writev(...args);
+          },
+        });
+      },
+    };
+    try {
+      const staged = await StagedDirectory.begin(join(dir, 'ckpt'), fs);
+      const first = staged.write('a.bin', [new Uint8Array(2 << 20).fill(1)]);
+      assert.ok(await eventually(() => started === 1), 'the first write started');
+      await assert.rejects(staged.write('a.bin', [new Uint8Array(3 << 20).fill(2)]), /a\.bin is already being written/);
+      release.open();
+      assert.equal((await first).size, 2 << 20);
+      await staged.commit();
+      assert.equal(crc32(readFileSync(join(dir, 'ckpt', 'a.bin'))), crc32(new Uint8Array(2 << 20).fill(1)));
+    } finally {
+      release.open();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** A weight of `n` bytes, each `value`. */

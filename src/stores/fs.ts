@@ -216,6 +216,8 @@ export class StagedDirectory implements StagedCheckpoint {
   // previous one to end costs it a batch (src/callbacks/event_loop_turn.ts).
   private readonly lane = new WriteLane<WrittenFile>((written) => this.record(written), { bytesInOrder: false });
   private readonly flushes: Promise<void | CheckpointError>[] = [];
+  /** Every name `write` was called with. */
+  private readonly names = new Set<string>();
   private done = false;
 
   private constructor(
@@ -279,6 +281,12 @@ export class StagedDirectory implements StagedCheckpoint {
    * (write_lane.ts).
    */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
+    // Files go out beside each other, so a second write of one name would race the first for it: it
+    // fails at once instead, and the first always wins.
+    if (this.names.has(name)) {
+      return Promise.reject(ioError('write', join(this.finalPath, name), new Error(`${name} is already being written to this checkpoint`)));
+    }
+    this.names.add(name);
     return this.lane.run(
       () => this.writeBytes(name, chunks),
       (out) => this.finishFile(out),
