@@ -130,29 +130,34 @@ async function eventually(done: () => boolean, ms = 10_000): Promise<boolean> {
   return done();
 }
 
+/** The real file system, with every file's `writev` held until `release` opens; `started` names the files whose write began. */
+function heldWrites(): { fs: FsOps; started: string[]; release: ReturnType<typeof gate<void>> } {
+  const started: string[] = [];
+  const release = gate();
+  const fs: FsOps = {
+    ...nodeFs,
+    async open(path, flags, mode) {
+      const handle = await nodeFs.open(path, flags, mode);
+      const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number; buffers: NodeJS.ArrayBufferView[] }>;
+      return Object.assign(handle, {
+        writev: async (...args: unknown[]) => {
+          started.push(basename(String(path)));
+          await release.promise;
+          return writev(...args);
+        },
+      });
+    },
+  };
+  return { fs, started, release };
+}
+
 describe('the fs store writes files beside each other', () => {
   // Inside fit the save moves on only between batches, so a file that waited for the one before it to be
   // written would cost the save a batch (src/callbacks/event_loop_turn.ts).
   it("a shard's bytes go out while the previous shard's are still being written; both land whole, recorded in call order", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-lane-'));
-    const started: string[] = [];
-    const release = gate();
+    const { fs, started, release } = heldWrites();
     try {
-      // Every write of a file is held until the test releases them.
-      const fs: FsOps = {
-        ...nodeFs,
-        async open(path, flags, mode) {
-          const handle = await nodeFs.open(path, flags, mode);
-          const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number; buffers: NodeJS.ArrayBufferView[] }>;
-          return Object.assign(handle, {
-            writev: async (...args: unknown[]) => {
-              started.push(basename(String(path)));
-              await release.promise;
-              return writev(...args);
-            },
-          });
-        },
-      };
       const staged = await StagedDirectory.begin(join(dir, 'ckpt'), fs);
       // Past the size the helper thread takes whole (1 MiB), so each is opened and written here.
       const a = staged.write('a.bin', [new Uint8Array(2 << 20).fill(1)]);
@@ -180,26 +185,11 @@ describe('the fs store writes files beside each other', () => {
 
   it('a second write of one name fails at once, while the first is still going out, and the first is kept', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tfjs-ckpt-lane-'));
-    const release = gate();
-    let started = 0;
-    const fs: FsOps = {
-      ...nodeFs,
-      async open(path, flags, mode) {
-        const handle = await nodeFs.open(path, flags, mode);
-        const writev = handle.writev.bind(handle) as (...args: unknown[]) => Promise<{ bytesWritten: number; buffers: NodeJS.ArrayBufferView[] }>;
-        return Object.assign(handle, {
-          writev: async (...args: unknown[]) => {
-            started += 1;
-            await release.promise;
-            return writev(...args);
-          },
-        });
-      },
-    };
+    const { fs, started, release } = heldWrites();
     try {
       const staged = await StagedDirectory.begin(join(dir, 'ckpt'), fs);
       const first = staged.write('a.bin', [new Uint8Array(2 << 20).fill(1)]);
-      assert.ok(await eventually(() => started === 1), 'the first write started');
+      assert.ok(await eventually(() => started.length === 1), 'the first write started');
       await assert.rejects(staged.write('a.bin', [new Uint8Array(3 << 20).fill(2)]), /a\.bin is already being written/);
       release.open();
       assert.equal((await first).size, 2 << 20);
