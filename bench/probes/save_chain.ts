@@ -7,14 +7,14 @@
  *
  *   node --expose-gc --import tsx bench/probes/save_chain.ts [size=100] [weights|full]
  *
- * It wraps the store's file-system calls (stores/fs_ops.ts) and the helper thread's steps
+ * It wraps the store's file-system calls (stores/fs_ops.ts: `nodeFsNow`'s are marked "now") and the helper thread's steps
  * (node/helper_thread.ts) in place; the third save is printed (the first two start the helper thread
  * and warm the caches).
  */
 import { join } from 'node:path';
 import { modelCheckpoint } from '../../src/index.js';
 import { HelperThread } from '../../src/node/helper_thread.js';
-import { nodeFs } from '../../src/stores/fs_ops.js';
+import { nodeFs, nodeFsNow } from '../../src/stores/fs_ops.js';
 import { buildModel, initTf, mutateWeights } from '../lib/model.js';
 import { sizeByKey } from '../lib/sizes.js';
 import { nowMs } from '../lib/stats.js';
@@ -39,15 +39,21 @@ function record(obj: object, name: string, label: string): void {
     return result;
   };
 }
-for (const name of ['mkdir', 'rename', 'rm', 'readdir', 'stat', 'link']) record(nodeFs, name, name);
-const open = nodeFs.open;
-(nodeFs as { open: typeof open }).open = (async (...args: Parameters<typeof open>) => {
-  const started = at();
-  const handle = await open(...args);
-  steps.push(`${started} → ${at()} ms  open ${shortPath(args[0])}`);
-  for (const name of ['write', 'writev', 'sync', 'close', 'read']) record(handle, name, name);
-  return handle;
-}) as typeof open;
+// nodeFsNow: the calls a save makes before its bytes go out, done before they return (fs_ops.ts).
+for (const [ops, how] of [
+  [nodeFs, ''],
+  [nodeFsNow, ' (now)'],
+] as const) {
+  for (const name of ['mkdir', 'rename', 'rm', 'readdir', 'stat', 'link']) record(ops, name, name + how);
+  const open = ops.open;
+  (ops as { open: typeof open }).open = (async (...args: Parameters<typeof open>) => {
+    const started = at();
+    const handle = await open(...args);
+    steps.push(`${started} → ${at()} ms  open${how} ${shortPath(args[0])}`);
+    for (const name of ['write', 'writev', 'sync', 'close', 'read']) record(handle, name, name);
+    return handle;
+  }) as typeof open;
+}
 record(HelperThread.prototype, 'run', 'helper thread');
 
 const { model } = buildModel(sizeByKey(sizeKey));

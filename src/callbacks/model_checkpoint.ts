@@ -18,7 +18,7 @@ import { CheckpointManager, SAVE_BEHAVIOUR_OPTIONS, type SaveBehaviourOptions, t
 import { bestCandidate, RETENTION_OPTIONS, retentionProblem, type RetentionOptions } from '../policy/retention.js';
 import { latestCheckpoint } from '../checkpoint/latest.js';
 import { readLogValue, resolveLogs } from './logs.js';
-import { BatchClock, giveTurns } from './event_loop_turn.js';
+import { BatchClock, eventLoopTurn, giveTurns } from './event_loop_turn.js';
 
 /** Where messages go. Replace it to route them into your own logging. */
 export interface CheckpointLogger {
@@ -334,7 +334,12 @@ export class ModelCheckpoint extends Callback {
 
   override async onEpochEnd(epoch: number, logs?: Record<string, unknown>): Promise<void> {
     this.currentEpoch = epoch;
-    if (this.schedule.epochEnded()) await this.saveModel(epoch, null, logs);
+    if (!this.schedule.epochEnded()) return;
+    await this.saveModel(epoch, null, logs);
+    // A save's first background steps (its folder made, its files opened, their bytes handed to the
+    // system) need no more than microtasks: one turn here runs them all before the next batch holds
+    // the thread, so the bytes go out during that batch instead of after it.
+    if (this.manager.working) await eventLoopTurn();
   }
 
   /** Formats the path for this save, applies the best-only rule, prints Keras's lines, writes. */

@@ -1,8 +1,9 @@
 /**
  * The fs store: checkpoints as directories on a local file system (Node), complete or invisible.
  *
- * Commit: every file is written into a temporary sibling `.<name>.tmp-<token>/` and fsynced (each
- * file's fsync runs while the next is written), the sibling is renamed onto the checkpoint's name,
+ * Commit: every file is written into a temporary sibling `.<name>.tmp-<token>/` and fsynced (on the
+ * real file system, the helper thread reads each large file as it is written, checksums it and
+ * fsyncs it, beside the next file's bytes), the sibling is renamed onto the checkpoint's name,
  * and the parent directory is fsynced. `checkpoint.json` is written last, so a directory is committed
  * exactly when the rename put it in place with its marker.
  * Replace: the old checkpoint is renamed aside (`.<name>.old-<token>`) first and deleted only once
@@ -19,12 +20,12 @@ import type { FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from '../formats/crc32.js';
 import { CheckpointError } from '../errors.js';
-import { nodeFs, type FsOps } from './fs_ops.js';
+import { nodeFs, nodeFsNow, type FsOps } from './fs_ops.js';
 import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './fs_files.js';
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
-import { helperAvailable, onHelper, startHelper } from './fs_worker.js';
+import { helperAvailable, onHelper, startHelper, type HelperOps } from './fs_worker.js';
 import { WriteLane } from './write_lane.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
@@ -204,8 +205,31 @@ function ownBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
   return bytes;
 }
 
-/** A file whose bytes are out: written whole by the helper thread, or open here, unsynced, its CRC-32 known if computed inline. */
-type BytesOut = { written: WrittenFile } | { name: string; path: string; where: string; handle: FileHandle; size: number; crc32?: number };
+/** The helper thread's reading of a file as it is written (fs_worker.ts, `checksumAsWritten`). */
+interface FollowedWrite {
+  result: Promise<HelperOps['checksumAsWritten']['result'] | undefined>;
+  /** Ends the helper's wait for bytes that will not come (the write failed). */
+  cancel(): void;
+}
+
+function followOnHelper(path: string, size: number): FollowedWrite {
+  const cancel = new Int32Array(new SharedArrayBuffer(4));
+  const result = onHelper('checksumAsWritten', { path, size, cancel });
+  result.catch(() => undefined); // awaited by the caller; not unhandled while the bytes go out
+  return {
+    result,
+    cancel() {
+      Atomics.store(cancel, 0, 1);
+      Atomics.notify(cancel, 0);
+    },
+  };
+}
+
+/**
+ * A file whose bytes are out: written whole by the helper thread, or open here, its CRC-32 known if
+ * computed inline, or being checksummed and fsync'd by the helper thread (`followed`).
+ */
+type BytesOut = { written: WrittenFile } | { name: string; path: string; where: string; handle: FileHandle; size: number; crc32?: number; followed?: FollowedWrite };
 
 /** A checkpoint directory being written. Nothing is visible at `finalPath` until `commit()`. */
 export class StagedDirectory implements StagedCheckpoint {
@@ -239,25 +263,16 @@ export class StagedDirectory implements StagedCheckpoint {
     // Registered before it exists, so no cleanup in this process can take it for a crashed writer's.
     const release = holdTemporary(staging);
     try {
-      // The real file system: the checks and folders in one step on the helper thread (fs_worker.ts).
-      const staged = fs === nodeFs ? await onHelper('stage', { finalPath, staging, replaceable: REPLACEABLE_MARKERS }) : undefined;
-      if (staged) {
-        if (staged.refused) throw stageRefusal(finalPath, staged.refused);
-      } else {
-        await StagedDirectory.prepare(finalPath, staging, fs);
-      }
+      // The real file system: the checks and folders done before this returns (fs_ops.ts, nodeFsNow).
+      await StagedDirectory.prepare(finalPath, staging, fs === nodeFs ? nodeFsNow : fs);
     } catch (e) {
       release();
-      if (e instanceof CheckpointError) throw e;
-      const step = (e as { step?: string }).step;
-      if (step === 'inspect') throw ioError('inspect', finalPath, e);
-      if (step === 'parent') throw parentError(finalPath, e);
-      throw ioError('create a temporary directory to write', finalPath, e);
+      throw e;
     }
     return new StagedDirectory(finalPath, staging, fs, release, options.claim);
   }
 
-  /** `begin`'s checks and folders, one call at a time on this thread (injected file systems, or no helper thread). */
+  /** `begin`'s checks and folders. */
   private static async prepare(finalPath: string, staging: string, fs: FsOps): Promise<void> {
     const kind = await pathKind(finalPath, fs);
     if (kind === 'file' || kind === 'other') throw stageRefusal(finalPath, kind);
@@ -274,11 +289,10 @@ export class StagedDirectory implements StagedCheckpoint {
   }
 
   /**
-   * Writes one file from its chunks and records its size and CRC-32. Its fsync starts as soon as its
-   * bytes are out and runs while the next files are written; `commit()` waits for all of them. Calls
-   * may overlap (`overlapsWrites`): a file's bytes go out beside the previous file's, and a shard's
-   * read-back checksum on the helper thread runs beside later writes; files are recorded in call order
-   * (write_lane.ts).
+   * Writes one file from its chunks and records its size and CRC-32. Its fsync runs beside the next
+   * files' writes (on the helper thread, which checksums the file as its bytes arrive, or started as
+   * soon as its bytes are out); `commit()` waits for all of them. Calls may overlap (`overlapsWrites`):
+   * a file's bytes go out beside the previous file's; files are recorded in call order (write_lane.ts).
    */
   write(name: string, chunks: ByteChunks): Promise<WrittenFile> {
     // Files go out beside each other, so a second write of one name would race the first for it: it
@@ -330,8 +344,11 @@ export class StagedDirectory implements StagedCheckpoint {
     // thread from the file as written (fs_worker.ts): the main thread never walks a shard's bytes.
     let inline = true;
     let handle: FileHandle | undefined;
+    let followed: FollowedWrite | undefined;
     try {
-      handle = await this.fs.open(path, 'wx');
+      // On the real file system, opened before this returns: the bytes go out without waiting for a
+      // turn of the event loop, which inside `fit` comes only after the next batch (fs_ops.ts).
+      handle = await (toHelper ? nodeFsNow : this.fs).open(path, 'wx');
       // Chunks go out in batches of up to MAX_WRITE_BYTES (views, no copy), each batch written while
       // the next one's tensors are read.
       let batch: Uint8Array[] = [];
@@ -354,19 +371,43 @@ export class StagedDirectory implements StagedCheckpoint {
         batch.push(chunk);
         batchBytes += chunk.byteLength;
       }
-      await flush();
+      const last = flush();
+      // The size is known once the chunks are read, before the bytes are out (for files up to
+      // MAX_WRITE_BYTES): from here the helper thread reads the file as it fills, checksums and
+      // fsyncs it, so the file is durable without another step from this thread.
+      if (toHelper && !inline) followed = followOnHelper(path, size);
+      await last;
       await writing;
     } catch (e) {
+      followed?.cancel();
+      // The helper thread is done with the file before the caller may remove it.
+      await followed?.result.catch(() => undefined);
       await handle?.close().catch(() => undefined);
       throw e instanceof CheckpointError ? e : ioError('write', where, e);
     }
-    return { name, path, where, handle, size, ...(inline ? { crc32: checksum } : {}) };
+    return { name, path, where, handle, size, ...(inline ? { crc32: checksum } : {}), ...(followed ? { followed } : {}) };
   }
 
-  /** After a file's bytes are out: its fsync started, and its checksum read back where it was not computed inline. */
+  /**
+   * After a file's bytes are out: the helper thread's checksum and fsync awaited where it followed the
+   * write; else its fsync started, and its checksum read back where it was not computed inline.
+   */
   private async finishFile(out: BytesOut): Promise<WrittenFile> {
     if ('written' in out) return out.written;
     const { handle, where } = out;
+    if (out.followed) {
+      try {
+        const followed = await out.followed.result;
+        if (followed && 'crc32' in followed) {
+          await handle.close();
+          return { name: out.name, size: out.size, crc32: followed.crc32 };
+        }
+      } catch (e) {
+        await handle.close().catch(() => undefined);
+        throw ioError('write', where, e);
+      }
+      // No helper thread any more: the steps below, on this one.
+    }
     const flushed = handle.sync().finally(() => handle.close().catch(() => undefined));
     // Handled here so a failure waits for commit() without being reported as unhandled meanwhile.
     this.flushes.push(flushed.catch((e) => ioError('write', where, e)));

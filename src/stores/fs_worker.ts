@@ -2,16 +2,17 @@
  * The fs store's helper thread: the file-system steps of a save that need no bytes from the main
  * thread run here as plain synchronous calls, so the main thread (where training runs) pays one
  * message per step instead of a promise round trip per system call:
- *  - `checksum`: a shard just written is read back (from the page cache) and checksummed, so the
- *    per-byte work of a save never runs on the main thread; checksumming the file as written also
- *    checks what the file system holds, not only what was handed to it;
+ *  - `checksumAsWritten`: a shard the main thread is writing is read back (from the page cache) as
+ *    its bytes arrive, checksummed and fsync'd, so the per-byte work of a save never runs on the main
+ *    thread and the shard becomes durable without waiting for it; checksumming the file as written
+ *    also checks what the file system holds, not only what was handed to it;
+ *  - `checksum`: the same for a file already written (where the write could not be followed);
  *  - `checksumFd`: a file a reader has open (loads, verify) checksummed through the reader's own
  *    descriptor while the reader reads it, so checking costs a load neither time nor main thread;
  *  - `writeFile`: a small file (the manifests, checkpoint.json) created, written and fsync'd whole;
- *  - `stage`: what is at the checkpoint's path, and its parent and staging folders created;
  *  - `commit`: the staging folder checked to hold exactly the files written, fsync'd, renamed into
  *    place and its parent fsync'd, in that order (see store.ts for why each step is needed).
- * Shards are still written and fsync'd from the main thread's thread pool: their bytes live there.
+ * Shards are still written from the main thread's thread pool: their bytes live there.
  *
  * Two threads per process at most (see HelperLane), each a HelperThread (node/helper_thread.ts:
  * started on first use, never keeping a process alive). Where worker threads or `zlib.crc32` are
@@ -32,23 +33,6 @@ function fsyncPath(path) {
   const fd = fs.openSync(path, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
 }
-function kindOf(path) {
-  try {
-    const s = fs.statSync(path);
-    return s.isDirectory() ? 'directory' : s.isFile() ? 'file' : 'other';
-  } catch (e) {
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return 'missing';
-    throw e;
-  }
-}
-function listOf(path) {
-  try {
-    return fs.readdirSync(path);
-  } catch (e) {
-    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return [];
-    throw e;
-  }
-}
 const ops = {
   checksum({ path }) {
     const fd = fs.openSync(path, 'r');
@@ -61,6 +45,32 @@ const ops = {
         crc = crc32(buffer.subarray(0, n), crc);
         size += n;
       }
+      return { size, crc32: crc };
+    } finally { fs.closeSync(fd); }
+  },
+  checksumAsWritten({ path, size, cancel }) {
+    // The main thread's writes fill the file from its start, and the file's size says how far they
+    // are: each byte is checksummed once it is in, then the file is fsync'd, with no word from the
+    // main thread in between (inside fit it has none to give until the next batch ends).
+    const fd = fs.openSync(path, 'r');
+    try {
+      let crc = 0;
+      let at = 0;
+      for (;;) {
+        const length = fs.fstatSync(fd).size;
+        if (length > size) throw new Error('the file holds ' + length + ' bytes, more than the ' + size + ' written');
+        while (at < length) {
+          const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, length - at), at);
+          if (n === 0) break;
+          crc = crc32(buffer.subarray(0, n), crc);
+          at += n;
+        }
+        if (at === size) break;
+        // The main thread's write failed: it says so here, never by a message (this loop holds the thread).
+        if (Atomics.load(cancel, 0) !== 0) return { cancelled: true };
+        Atomics.wait(cancel, 0, 0, 2);
+      }
+      fs.fsyncSync(fd);
       return { size, crc32: crc };
     } finally { fs.closeSync(fd); }
   },
@@ -82,35 +92,6 @@ const ops = {
       fs.fsyncSync(fd);
     } finally { fs.closeSync(fd); }
     return { size: bytes.byteLength, crc32: crc32(bytes) };
-  },
-  stage({ finalPath, staging, replaceable }) {
-    try {
-      const kind = kindOf(finalPath);
-      if (kind === 'file' || kind === 'other') return { refused: kind };
-      if (kind === 'directory') {
-        const entries = listOf(finalPath);
-        if (entries.length > 0 && !entries.some((e) => replaceable.includes(e))) return { refused: 'folder' };
-      }
-    } catch (e) {
-      e.step = 'inspect';
-      throw e;
-    }
-    try {
-      const firstCreated = fs.mkdirSync(dirname(finalPath), { recursive: true });
-      if (firstCreated !== undefined) {
-        for (let dir = dirname(finalPath); dir !== dirname(firstCreated); dir = dirname(dir)) fsyncPath(dirname(dir));
-      }
-    } catch (e) {
-      e.step = 'parent';
-      throw e;
-    }
-    try {
-      fs.mkdirSync(staging);
-    } catch (e) {
-      e.step = 'staging';
-      throw e;
-    }
-    return {};
   },
   commit({ staging, finalPath, files }) {
     const present = new Set(fs.readdirSync(staging));
@@ -140,11 +121,14 @@ parentPort.on('message', ({ id, op, args }) => {
 
 export interface HelperOps {
   checksum: { args: { path: string }; result: { size: number; crc32: number } };
+  /**
+   * A file the main thread is writing, `size` bytes from its start: checksummed as its bytes arrive,
+   * then fsync'd. `cancel[0]` set non-zero (with `Atomics.notify`) when the write fails ends the wait.
+   */
+  checksumAsWritten: { args: { path: string; size: number; cancel: Int32Array }; result: { size: number; crc32: number } | { cancelled: true } };
   /** The first `size` bytes of an open descriptor (the main thread's; threads share them), read by position. */
   checksumFd: { args: { fd: number; size: number }; result: { size: number; crc32: number } };
   writeFile: { args: { path: string; bytes: Uint8Array }; result: { size: number; crc32: number } };
-  /** `refused`: what is at finalPath cannot become a checkpoint (nothing was created); errors carry `step`: 'inspect', 'parent' or 'staging'. */
-  stage: { args: { finalPath: string; staging: string; replaceable: readonly string[] }; result: { refused?: 'file' | 'other' | 'folder' } };
   commit: {
     args: { staging: string; finalPath: string; files: { name: string; size: number }[] };
     result: { committed: true } | { taken: true } | { lost: string } | { extra: true };

@@ -7,13 +7,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, describe, it } from 'node:test';
 import { crc32 } from '../../src/formats/crc32.js';
 import { StagedDirectory } from '../../src/stores/fs.js';
 import { nodeFs } from '../../src/stores/fs_ops.js';
+import { onHelper } from '../../src/stores/fs_worker.js';
 import { tempDir } from '../helpers.js';
 
 const WAYS = [
@@ -106,6 +107,50 @@ for (const way of WAYS) {
     });
   });
 }
+
+describe('the helper thread reading a shard as it is written', () => {
+  const follow = (path: string, size: number, cancel = new Int32Array(new SharedArrayBuffer(4))) => onHelper('checksumAsWritten', { path, size, cancel });
+
+  it('checksums bytes that arrive in pieces, and ends once all have', async () => {
+    const dir = await tempDir('tfjs-ckpt-follow-');
+    const path = join(dir, 'a.bin');
+    const file = await open(path, 'wx');
+    const result = follow(path, large.byteLength);
+    // The helper thread is already waiting when the first piece arrives, and reads each as it lands.
+    for (let at = 0; at < large.byteLength; at += 1024 * 1024) await file.write(large.subarray(at, at + 1024 * 1024));
+    await file.close();
+    assert.deepEqual(await result, { size: large.byteLength, crc32: crc32(large) });
+  });
+
+  it('stops waiting when the write is cancelled, and the thread takes the next step', async () => {
+    const dir = await tempDir('tfjs-ckpt-follow-');
+    const path = join(dir, 'a.bin');
+    await writeFile(path, large.subarray(0, 1000));
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const result = follow(path, large.byteLength, cancel);
+    Atomics.store(cancel, 0, 1);
+    Atomics.notify(cancel, 0);
+    assert.deepEqual(await result, { cancelled: true });
+    assert.deepEqual(await onHelper('checksum', { path }), { size: 1000, crc32: crc32(large.subarray(0, 1000)) });
+  });
+
+  it('fails when the file holds more bytes than were written to it', async () => {
+    const dir = await tempDir('tfjs-ckpt-follow-');
+    const path = join(dir, 'a.bin');
+    await writeFile(path, large);
+    await assert.rejects(follow(path, 1000), /holds 3145728 bytes, more than the 1000 written/);
+  });
+
+  it('a write the file system refuses partway fails with the reason, frees the thread and leaves nothing (child process, `ulimit -f`)', () => {
+    const child = fileURLToPath(new URL('./file_size_limit_child.ts', import.meta.url));
+    const run = spawnSync('bash', ['-c', `ulimit -f 1024 && exec "${process.execPath}" --import tsx "${child}"`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(run.signal, null, `the child had to be killed: the helper thread kept waiting (${run.stderr.slice(-500)})`);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /big write: Could not write .*big\.bin.*(EFBIG|too large)/i);
+    assert.match(run.stdout, /small write after it: 11 bytes/);
+    assert.match(run.stdout, /left behind: 0/);
+  });
+});
 
 describe('fs store helper threads', () => {
   // One child process: it saves, finds the latest, opens a manifest, then should end on its own.
