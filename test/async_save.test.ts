@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -174,6 +174,27 @@ describe('background saves during fit', () => {
     const cb = backupAndRestore({ backupDir: dir, saveFreq: EVERY, deleteCheckpoint: false });
     await model.fit(x, y, { epochs: 1, batchSize: 1, shuffle: false, verbose: 0, callbacks: [watch, cb] });
     assert.ok(watch.seenAfterBatch !== undefined && watch.seenAfterBatch < 2 * EVERY - 1, `committed after batch ${watch.seenAfterBatch}, before the next backup (after batch ${2 * EVERY - 1})`);
+  });
+
+  it("a save's files are made and its bytes handed to the system before onEpochEnd returns: they reach the disk while the main thread is held", async () => {
+    const dir = await tempDir();
+    // One weight of 1.44 MB: past what the fs store hands its helper thread whole, so it is written
+    // from this thread's thread pool and read back by the helper as it fills.
+    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [600], units: 600, useBias: false, kernelInitializer: 'ones' })] });
+    const cb = modelCheckpoint({ filepath: join(dir, 'w{epoch:02d}'), saveWeightsOnly: true, verbose: 0 });
+    cb.setModel(model);
+    await cb.onTrainBegin();
+    await cb.onEpochEnd(0, { loss: 1 });
+    // From here until the check, this thread takes no turn of its event loop, as inside a batch of fit.
+    const staging = readdirSync(dir).find((name) => name.startsWith('.w01.tmp-'));
+    assert.ok(staging, `no staging folder yet: ${readdirSync(dir).join(', ')}`);
+    const shard = join(dir, staging, 'weights.bin');
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    const deadline = Date.now() + 30_000;
+    while (!(existsSync(shard) && statSync(shard).size === 600 * 600 * 4) && Date.now() < deadline) Atomics.wait(sleeper, 0, 0, 5);
+    assert.equal(existsSync(shard) ? statSync(shard).size : -1, 600 * 600 * 4, `the shard was not written while the main thread was held: ${readdirSync(join(dir, staging)).join(', ')}`);
+    await cb.onTrainEnd();
+    assert.deepEqual(readdirSync(dir), ['w01']);
   });
 
   it('the turns after a batch take at most 1% of its time (and 250 ms), and stop when the work is done', async () => {
