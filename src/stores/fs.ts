@@ -25,7 +25,7 @@ import { ioError, openCheckpointFile, storedFile, type CheckpointFile } from './
 import { nameTooLong, oldSiblingName, replacedCheckpointName, stagedCheckpointName, tempSiblingName, isTemporaryName, type StoreKey } from './keys.js';
 import { GenerationChanged, type ByteChunks, type CheckpointReader, type CheckpointStore, type ListedCheckpoint, type ListOptions, type OpenedFile, type StagedCheckpoint, type StagedFile, type StageOptions, type StoredFile, type WrittenFile } from './store.js';
 import { holdTemporary, uniqueToken, writerMayBeAlive } from './writer_identity.js';
-import { helperAvailable, onHelper, startHelper, type HelperOps } from './fs_worker.js';
+import { ALL_WRITTEN, helperAvailable, onHelper, startHelper, WRITE_FAILED, type HelperOps } from './fs_worker.js';
 import { WriteLane } from './write_lane.js';
 import { openFsFile, StagedFsFile } from './fs_single_file.js';
 
@@ -208,19 +208,19 @@ function ownBytes(chunks: readonly Uint8Array[], size: number): Uint8Array {
 /** The helper thread's reading of a file as it is written (fs_worker.ts, `checksumAsWritten`). */
 interface FollowedWrite {
   result: Promise<HelperOps['checksumAsWritten']['result'] | undefined>;
-  /** Ends the helper's wait for bytes that will not come (the write failed). */
-  cancel(): void;
+  /** Tells the helper thread how this thread's writes ended: failed (it stops waiting), or all written. */
+  ended(how: typeof WRITE_FAILED | typeof ALL_WRITTEN): void;
 }
 
 function followOnHelper(path: string, size: number): FollowedWrite {
-  const cancel = new Int32Array(new SharedArrayBuffer(4));
-  const result = onHelper('checksumAsWritten', { path, size, cancel });
+  const signal = new Int32Array(new SharedArrayBuffer(4));
+  const result = onHelper('checksumAsWritten', { path, size, signal });
   result.catch(() => undefined); // awaited by the caller; not unhandled while the bytes go out
   return {
     result,
-    cancel() {
-      Atomics.store(cancel, 0, 1);
-      Atomics.notify(cancel, 0);
+    ended(how) {
+      Atomics.store(signal, 0, how);
+      Atomics.notify(signal, 0);
     },
   };
 }
@@ -378,8 +378,9 @@ export class StagedDirectory implements StagedCheckpoint {
       if (toHelper && !inline) followed = followOnHelper(path, size);
       await last;
       await writing;
+      followed?.ended(ALL_WRITTEN);
     } catch (e) {
-      followed?.cancel();
+      followed?.ended(WRITE_FAILED);
       // The helper thread is done with the file before the caller may remove it.
       await followed?.result.catch(() => undefined);
       await handle?.close().catch(() => undefined);

@@ -22,6 +22,11 @@
 import * as zlib from 'node:zlib';
 import { HelperThread } from '../node/helper_thread.js';
 
+/** How the main thread's writes of a file the helper thread follows ended (`checksumAsWritten`'s `signal[0]`). */
+export const WRITING = 0;
+export const WRITE_FAILED = 1;
+export const ALL_WRITTEN = 2;
+
 const SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -48,17 +53,21 @@ const ops = {
       return { size, crc32: crc };
     } finally { fs.closeSync(fd); }
   },
-  checksumAsWritten({ path, size, cancel }) {
+  checksumAsWritten({ path, size, signal }) {
     // The main thread's writes fill the file from its start, and the file's size says how far they
     // are: each byte is checksummed once it is in, then the file is fsync'd, with no word from the
-    // main thread in between (inside fit it has none to give until the next batch ends).
+    // main thread in between (inside fit it has none to give until the next batch ends). It says how
+    // its writes ended through signal[0] (this loop holds the thread, so never by a message):
+    // WRITE_FAILED, or ALL_WRITTEN, after which a file still short was changed by someone else.
     const fd = fs.openSync(path, 'r');
     try {
       let crc = 0;
       let at = 0;
       for (;;) {
+        const state = Atomics.load(signal, 0);
         const length = fs.fstatSync(fd).size;
         if (length > size) throw new Error('the file holds ' + length + ' bytes, more than the ' + size + ' written');
+        if (length < at) throw new Error('the file shrank to ' + length + ' bytes while ' + size + ' were written to it');
         while (at < length) {
           const n = fs.readSync(fd, buffer, 0, Math.min(buffer.length, length - at), at);
           if (n === 0) break;
@@ -66,9 +75,9 @@ const ops = {
           at += n;
         }
         if (at === size) break;
-        // The main thread's write failed: it says so here, never by a message (this loop holds the thread).
-        if (Atomics.load(cancel, 0) !== 0) return { cancelled: true };
-        Atomics.wait(cancel, 0, 0, 2);
+        if (state === ${WRITE_FAILED}) return { cancelled: true };
+        if (state === ${ALL_WRITTEN}) throw new Error('the file holds ' + at + ' bytes, fewer than the ' + size + ' written');
+        Atomics.wait(signal, 0, ${WRITING}, 2);
       }
       fs.fsyncSync(fd);
       return { size, crc32: crc };
@@ -123,9 +132,10 @@ export interface HelperOps {
   checksum: { args: { path: string }; result: { size: number; crc32: number } };
   /**
    * A file the main thread is writing, `size` bytes from its start: checksummed as its bytes arrive,
-   * then fsync'd. `cancel[0]` set non-zero (with `Atomics.notify`) when the write fails ends the wait.
+   * then fsync'd. The main thread stores how its writes ended in `signal[0]` (FollowedWriteState,
+   * with `Atomics.notify`): a failure ends the wait (`cancelled`).
    */
-  checksumAsWritten: { args: { path: string; size: number; cancel: Int32Array }; result: { size: number; crc32: number } | { cancelled: true } };
+  checksumAsWritten: { args: { path: string; size: number; signal: Int32Array }; result: { size: number; crc32: number } | { cancelled: true } };
   /** The first `size` bytes of an open descriptor (the main thread's; threads share them), read by position. */
   checksumFd: { args: { fd: number; size: number }; result: { size: number; crc32: number } };
   writeFile: { args: { path: string; bytes: Uint8Array }; result: { size: number; crc32: number } };

@@ -14,7 +14,7 @@ import { before, describe, it } from 'node:test';
 import { crc32 } from '../../src/formats/crc32.js';
 import { StagedDirectory } from '../../src/stores/fs.js';
 import { nodeFs } from '../../src/stores/fs_ops.js';
-import { onHelper } from '../../src/stores/fs_worker.js';
+import { ALL_WRITTEN, onHelper, WRITE_FAILED } from '../../src/stores/fs_worker.js';
 import { tempDir } from '../helpers.js';
 
 const WAYS = [
@@ -108,8 +108,13 @@ for (const way of WAYS) {
   });
 }
 
-describe('the helper thread reading a shard as it is written', () => {
-  const follow = (path: string, size: number, cancel = new Int32Array(new SharedArrayBuffer(4))) => onHelper('checksumAsWritten', { path, size, cancel });
+// A helper thread left waiting for bytes hangs its test: each fails after 30 s instead.
+describe('the helper thread reading a shard as it is written', { timeout: 30_000 }, () => {
+  const follow = (path: string, size: number, signal = new Int32Array(new SharedArrayBuffer(4))) => onHelper('checksumAsWritten', { path, size, signal });
+  const end = (signal: Int32Array, how: number) => {
+    Atomics.store(signal, 0, how);
+    Atomics.notify(signal, 0);
+  };
 
   it('checksums bytes that arrive in pieces, and ends once all have', async () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
@@ -126,10 +131,9 @@ describe('the helper thread reading a shard as it is written', () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
     const path = join(dir, 'a.bin');
     await writeFile(path, large.subarray(0, 1000));
-    const cancel = new Int32Array(new SharedArrayBuffer(4));
-    const result = follow(path, large.byteLength, cancel);
-    Atomics.store(cancel, 0, 1);
-    Atomics.notify(cancel, 0);
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const result = follow(path, large.byteLength, signal);
+    end(signal, WRITE_FAILED);
     assert.deepEqual(await result, { cancelled: true });
     assert.deepEqual(await onHelper('checksum', { path }), { size: 1000, crc32: crc32(large.subarray(0, 1000)) });
   });
@@ -139,6 +143,16 @@ describe('the helper thread reading a shard as it is written', () => {
     const path = join(dir, 'a.bin');
     await writeFile(path, large);
     await assert.rejects(follow(path, 1000), /holds 3145728 bytes, more than the 1000 written/);
+  });
+
+  it('fails, never waits forever, when the file holds fewer bytes than were written once the writes have ended (another process truncated it)', async () => {
+    const dir = await tempDir('tfjs-ckpt-follow-');
+    const path = join(dir, 'a.bin');
+    await writeFile(path, large.subarray(0, 1000));
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const result = follow(path, large.byteLength, signal);
+    end(signal, ALL_WRITTEN);
+    await assert.rejects(result, /holds 1000 bytes, fewer than the 3145728 written/);
   });
 
   it('a write the file system refuses partway fails with the reason, frees the thread and leaves nothing (child process, `ulimit -f`)', () => {
