@@ -108,15 +108,16 @@ for (const way of WAYS) {
   });
 }
 
-// A helper thread left waiting for bytes hangs its test: each fails after 30 s instead.
-describe('the helper thread reading a shard as it is written', { timeout: 30_000 }, () => {
+describe('the helper thread reading a shard as it is written', () => {
+  // A helper thread left waiting for bytes would hang its test: each fails after 30 s instead.
+  const WAIT = { timeout: 30_000 };
   const follow = (path: string, size: number, signal = new Int32Array(new SharedArrayBuffer(4))) => onHelper('checksumAsWritten', { path, size, signal });
   const end = (signal: Int32Array, how: number) => {
     Atomics.store(signal, 0, how);
     Atomics.notify(signal, 0);
   };
 
-  it('checksums bytes that arrive in pieces, and ends once all have', async () => {
+  it('checksums bytes that arrive in pieces, and ends once all have', WAIT, async () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
     const path = join(dir, 'a.bin');
     const file = await open(path, 'wx');
@@ -127,7 +128,7 @@ describe('the helper thread reading a shard as it is written', { timeout: 30_000
     assert.deepEqual(await result, { size: large.byteLength, crc32: crc32(large) });
   });
 
-  it('stops waiting when the write is cancelled, and the thread takes the next step', async () => {
+  it('stops waiting when the write is cancelled, and the thread takes the next step', WAIT, async () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
     const path = join(dir, 'a.bin');
     await writeFile(path, large.subarray(0, 1000));
@@ -138,14 +139,14 @@ describe('the helper thread reading a shard as it is written', { timeout: 30_000
     assert.deepEqual(await onHelper('checksum', { path }), { size: 1000, crc32: crc32(large.subarray(0, 1000)) });
   });
 
-  it('fails when the file holds more bytes than were written to it', async () => {
+  it('fails when the file holds more bytes than were written to it', WAIT, async () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
     const path = join(dir, 'a.bin');
     await writeFile(path, large);
     await assert.rejects(follow(path, 1000), /holds 3145728 bytes, more than the 1000 written/);
   });
 
-  it('fails, never waits forever, when the file holds fewer bytes than were written once the writes have ended (another process truncated it)', async () => {
+  it('fails, never waits forever, when the file holds fewer bytes than were written once the writes have ended (another process truncated it)', WAIT, async () => {
     const dir = await tempDir('tfjs-ckpt-follow-');
     const path = join(dir, 'a.bin');
     await writeFile(path, large.subarray(0, 1000));
@@ -155,7 +156,7 @@ describe('the helper thread reading a shard as it is written', { timeout: 30_000
     await assert.rejects(result, /holds 1000 bytes, fewer than the 3145728 written/);
   });
 
-  it('a write the file system refuses partway fails with the reason, frees the thread and leaves nothing (child process, `ulimit -f`)', () => {
+  it('a write the file system refuses partway fails with the reason, frees the thread and leaves nothing (child process, `ulimit -f`)', WAIT, () => {
     const child = fileURLToPath(new URL('./file_size_limit_child.ts', import.meta.url));
     const run = spawnSync('bash', ['-c', `ulimit -f 1024 && exec "${process.execPath}" --import tsx "${child}"`], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(run.signal, null, `the child had to be killed: the helper thread kept waiting (${run.stderr.slice(-500)})`);
