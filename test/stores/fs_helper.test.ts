@@ -112,9 +112,15 @@ describe('the helper thread reading a shard as it is written', () => {
   // A helper thread left waiting for bytes would hang its test: each fails after 30 s instead.
   const WAIT = { timeout: 30_000 };
   const follow = (path: string, size: number, signal = new Int32Array(new SharedArrayBuffer(4))) => onHelper('checksumAsWritten', { path, size, signal });
-  const end = (signal: Int32Array, how: number) => {
+  /** A file holding the first 1000 bytes of `large`, followed as if all of `large` were being written, the writes then ended `how`. */
+  const followShortFile = async (how: number) => {
+    const path = join(await tempDir('tfjs-ckpt-follow-'), 'a.bin');
+    await writeFile(path, large.subarray(0, 1000));
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const result = follow(path, large.byteLength, signal);
     Atomics.store(signal, 0, how);
     Atomics.notify(signal, 0);
+    return { path, result, signal };
   };
 
   it('checksums bytes that arrive in pieces, and ends once all have', WAIT, async () => {
@@ -129,12 +135,7 @@ describe('the helper thread reading a shard as it is written', () => {
   });
 
   it('stops waiting when the write is cancelled, and the thread takes the next step', WAIT, async () => {
-    const dir = await tempDir('tfjs-ckpt-follow-');
-    const path = join(dir, 'a.bin');
-    await writeFile(path, large.subarray(0, 1000));
-    const signal = new Int32Array(new SharedArrayBuffer(4));
-    const result = follow(path, large.byteLength, signal);
-    end(signal, WRITE_FAILED);
+    const { path, result } = await followShortFile(WRITE_FAILED);
     assert.deepEqual(await result, { cancelled: true });
     assert.deepEqual(await onHelper('checksum', { path }), { size: 1000, crc32: crc32(large.subarray(0, 1000)) });
   });
@@ -147,12 +148,7 @@ describe('the helper thread reading a shard as it is written', () => {
   });
 
   it('fails, never waits forever, when the file holds fewer bytes than were written once the writes have ended (another process truncated it)', WAIT, async () => {
-    const dir = await tempDir('tfjs-ckpt-follow-');
-    const path = join(dir, 'a.bin');
-    await writeFile(path, large.subarray(0, 1000));
-    const signal = new Int32Array(new SharedArrayBuffer(4));
-    const result = follow(path, large.byteLength, signal);
-    end(signal, ALL_WRITTEN);
+    const { result, signal } = await followShortFile(ALL_WRITTEN);
     // The answer comes at once; a helper still waiting after 10 s is freed (as by a failed write) so
     // that this test fails instead of the thread keeping the process alive.
     let deadline: NodeJS.Timeout | undefined;
@@ -164,7 +160,8 @@ describe('the helper thread reading a shard as it is written', () => {
       new Promise<string>((resolve) => (deadline = setTimeout(() => resolve('still waiting after 10 s'), 10_000))),
     ]);
     clearTimeout(deadline);
-    end(signal, WRITE_FAILED);
+    Atomics.store(signal, 0, WRITE_FAILED);
+    Atomics.notify(signal, 0);
     assert.match(outcome, /holds 1000 bytes, fewer than the 3145728 written/);
   });
 
