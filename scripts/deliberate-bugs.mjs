@@ -12,9 +12,15 @@ const root = resolve(new URL('..', import.meta.url).pathname);
 
 /** Each bug: textual replacements in src/, every one of which must apply, and the tests that must catch it. */
 const DURABILITY = ['test/durability.test.ts'];
+const HELPER_DURABILITY = ['test/stores/helper_fsync.test.ts'];
 const BUGS = [
   { name: 'no per-file fsync', guards: DURABILITY, edits: [['src/stores/fs.ts', 'const flushed = handle.sync().finally(', 'const flushed = Promise.resolve().finally(']] },
   { name: 'no parent fsync after the commit rename', guards: DURABILITY, edits: [['src/stores/fs.ts', '      await fsyncPath(dirname(this.finalPath), this.fs);\n', '']] },
+  // The same promises on the real file system, where the helper thread takes these steps (fs_worker.ts).
+  { name: "fs helper thread: a followed shard is not fsync'd", guards: HELPER_DURABILITY, edits: [['src/stores/fs_worker.ts', '      fs.fsyncSync(fd);\n      return { size, crc32: crc };', '      return { size, crc32: crc };']] },
+  { name: "fs helper thread: a small file is not fsync'd", guards: HELPER_DURABILITY, edits: [['src/stores/fs_worker.ts', '      fs.fsyncSync(fd);\n    } finally { fs.closeSync(fd); }\n    return { size: bytes.byteLength', '    } finally { fs.closeSync(fd); }\n    return { size: bytes.byteLength']] },
+  { name: "fs helper thread: the staging folder is not fsync'd before its rename", guards: HELPER_DURABILITY, edits: [['src/stores/fs_worker.ts', '    fsyncPath(staging);\n', '']] },
+  { name: 'fs helper thread: no parent fsync after the commit rename', guards: HELPER_DURABILITY, edits: [['src/stores/fs_worker.ts', '    fsyncPath(dirname(finalPath));\n', '']] },
   {
     name: 'no fsync at all',
     guards: DURABILITY,
