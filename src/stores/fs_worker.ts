@@ -132,8 +132,9 @@ export interface HelperOps {
   checksum: { args: { path: string }; result: { size: number; crc32: number } };
   /**
    * A file the main thread is writing, `size` bytes from its start: checksummed as its bytes arrive,
-   * then fsync'd. The main thread stores how its writes ended in `signal[0]` (FollowedWriteState,
-   * with `Atomics.notify`): a failure ends the wait (`cancelled`).
+   * then fsync'd. The main thread stores how its writes ended in `signal[0]` (WRITE_FAILED or
+   * ALL_WRITTEN; WRITING until then), with `Atomics.notify`: a failure ends the wait (`cancelled`), and
+   * a file still short once all was written is an error (another process truncated it).
    */
   checksumAsWritten: { args: { path: string; size: number; signal: Int32Array }; result: { size: number; crc32: number } | { cancelled: true } };
   /** The first `size` bytes of an open descriptor (the main thread's; threads share them), read by position. */

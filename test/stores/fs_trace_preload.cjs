@@ -64,8 +64,10 @@ if (journalPath) {
     const call = fsp[op];
     fsp[op] = async function (path, second, ...rest) {
       const result = await call.call(this, path, second, ...rest);
-      if (op === 'mkdir') record(name, resolve(String(path)));
-      else record(name, resolve(String(path)), resolve(String(second)));
+      // (as mkdirSync above: a recursive mkdir that created nothing is not recorded)
+      if (op === 'mkdir') {
+        if (!second?.recursive || result !== undefined) record(name, resolve(String(path)));
+      } else record(name, resolve(String(path)), resolve(String(second)));
       return result;
     };
   }
